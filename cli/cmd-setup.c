@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "cli.h"
+#include "gpujail/util.h"
+
+int cmd_setup(int argc _unused_, char **argv _unused_) {
+        log_error("'gpujail setup' is not implemented yet");
+        return GJ_EXIT_FAILURE;
+}

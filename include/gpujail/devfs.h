@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Placing device nodes into a container's /dev (hook/devfs.c).
+ *
+ * A node is never mknod()ed in the container: the host node is opened,
+ * its st_rdev checked against the plan, cloned with open_tree() and attached
+ * with move_mount() onto an empty file created (O_EXCL|O_NOFOLLOW) inside
+ * the target directory, then made nosuid,noexec. Both the launcher and the
+ * OCI hook use these.
+ */
+#pragma once
+
+#include "gpujail/plan.h"
+
+/* Bind one host node onto <devfd>/<node->path without "/dev/"> (subdirectories
+ * such as dri/ are created inside devfd). -EEXIST-safe: if the target is
+ * already a mount of the same device (hook run twice), succeeds. Refuses a
+ * host node whose type or major:minor differs from the plan (-ENODEV, logged). */
+int gj_devfs_bind_node(int devfd, const struct gj_plan_node *node);
+
+/* All nodes of a plan. */
+int gj_devfs_bind_plan(int devfd, const struct gj_plan *plan);
+
+/* The launcher's curated /dev on <rootfd>/dev: a fresh tmpfs
+ * (nosuid,noexec,mode=0755) with the OCI default nodes (null, zero, full,
+ * random, urandom, tty) bound from the host, the plan's nodes, and unless
+ * minimal: pts (newinstance) + ptmx link, shm (tmpfs nosuid,nodev,noexec),
+ * fd/stdin/stdout/stderr links. */
+enum gj_devfs_flags {
+        GJ_DEVFS_MINIMAL = 1 << 0,
+};
+int gj_devfs_setup(int rootfd, const struct gj_plan *plan, unsigned flags);
+
+/* The OCI default device set: what every container (and job) gets besides accelerators. */
+extern const char *const gj_devfs_default_nodes[]; /* NULL-terminated: "null", "zero", ... */

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the host has: accelerators and the device nodes they need.
+ *
+ * Built by devices/inventory.c through libudev (plus /proc/driver/nvidia and
+ * /proc/devices for what udev cannot know), read-only towards the host: it
+ * stat()s nodes and reads files, and never creates, mounts or changes anything.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum gj_vendor {
+        GJ_VENDOR_NVIDIA,
+        GJ_VENDOR_AMD,
+        GJ_VENDOR_INTEL,
+        GJ_VENDOR_ACCEL, /* DRM accel class (/dev/accel/accelN): NPUs, Gaudi, XDNA, AIC */
+        _GJ_VENDOR_MAX,
+};
+
+const char *gj_vendor_name(enum gj_vendor v); /* "nvidia", "amd", "intel", "accel" */
+int gj_vendor_from_name(const char *name);    /* -EINVAL if unknown */
+
+/* What we found on the host for a node the driver says must exist. */
+enum gj_node_state {
+        GJ_NODE_OK,
+        GJ_NODE_MISSING,      /* no such file */
+        GJ_NODE_NOT_CHAR,     /* exists, but not a character device (symlink, file, block) */
+        GJ_NODE_WRONG_DEVNUM, /* character device, but not the major:minor the driver says */
+        GJ_NODE_UNCHECKED,    /* could not stat it (EACCES, ...) */
+};
+const char *gj_node_state_name(enum gj_node_state s); /* "ok", "missing", ... */
+
+struct gj_node {
+        char *path;               /* host path, e.g. "/dev/nvidia3" */
+        char type;                /* 'c' (always, today) */
+        unsigned major, minor;    /* what the driver says */
+        mode_t mode;              /* permission bits to give it, e.g. 0666 */
+        uid_t uid;
+        gid_t gid;
+        enum gj_node_state state; /* what stat() of path found */
+        unsigned found_major, found_minor; /* when state == GJ_NODE_WRONG_DEVNUM */
+};
+
+/* Control nodes are shared by all devices of a vendor; devices name the ones they need. */
+enum gj_control {
+        GJ_CTL_NVIDIACTL,        /* /dev/nvidiactl 195:255 */
+        GJ_CTL_NVIDIA_UVM,       /* /dev/nvidia-uvm <nvidia-uvm major>:0 */
+        GJ_CTL_NVIDIA_UVM_TOOLS, /* /dev/nvidia-uvm-tools <nvidia-uvm major>:1 */
+        GJ_CTL_NVIDIA_MODESET,   /* /dev/nvidia-modeset 195:254: only for display work */
+        GJ_CTL_KFD,              /* /dev/kfd: AMD compute */
+        _GJ_CTL_MAX,
+};
+
+struct gj_device {
+        enum gj_vendor vendor;
+        unsigned index;        /* position in the inventory: NVIDIA first, then AMD, Intel,
+                                * accel; PCI bus order within each (nvidia-smi's order) */
+        unsigned vendor_index; /* position among devices of the same vendor ("nvidia:1") */
+        char *pci_bus_id;      /* "0000:3b:00.0", NULL if not on PCI */
+        char *syspath;         /* udev syspath of the PCI (or accel) device */
+        char *driver;          /* bound kernel driver: "nvidia", "amdgpu", "i915", "xe", ... */
+        char *model;           /* human name: NVIDIA's "Model:", else PCI vendor:device ids */
+        char *uuid;            /* NVIDIA "GPU-…"; NULL when unknown */
+        int numa_node;         /* -1 when unknown */
+        int minor;             /* NVIDIA device minor (the driver's, != index); -1 */
+        struct gj_node *nodes; /* the device's own nodes: /dev/nvidiaN, /dev/dri/*, /dev/accel/* */
+        size_t n_nodes;
+        unsigned controls;     /* bitmask of 1u << enum gj_control that it needs */
+        /* Room for later: MIG instances and /dev/nvidia-caps/* hang off the parent GPU. */
+};
+
+struct gj_module {
+        const char *name; /* "nvidia", "nvidia_uvm", "nvidia_modeset", "amdgpu", ... */
+        bool loaded;
+        bool known;       /* libkmod found it in the module index (or built in) */
+};
+
+struct gj_inventory {
+        struct gj_device *devices;
+        size_t n_devices;
+        struct gj_node *controls[_GJ_CTL_MAX]; /* NULL when the host has no such control */
+        struct gj_module *modules;
+        size_t n_modules;
+        char *nvidia_driver_version; /* from /proc/driver/nvidia/version; NULL if none */
+        char **warnings;             /* bad input found while building it: one line each */
+};
+
+/* Where the inventory reads from; tests point these into a simulated host. */
+struct gj_inventory_opts {
+        const char *proc_root; /* default "/proc": driver/nvidia/gpus/<bus>/information, devices */
+        const char *dev_root;  /* default "/dev": where nodes are stat()ed */
+        bool skip_modules;     /* do not ask libkmod (benchmarks of pure discovery) */
+};
+
+/* Enumerate the host. Problems with one device become warnings, not failures:
+ * the rest of the inventory is still reported. */
+int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory **ret);
+void gj_inventory_free(struct gj_inventory *inv);
+static inline void gj_inventory_freep(struct gj_inventory **p) { gj_inventory_free(*p); }
+#define _cleanup_inventory_ __attribute__((cleanup(gj_inventory_freep)))
+
+/* stat() one node and fill node->state / found_*: the check used by list and by injection. */
+void gj_node_check(struct gj_node *node);
+
+/* ---- pure parsers (devices/nvidia_proc.c): strings in, data out, no I/O ---- */
+
+struct gj_nvidia_info {
+        char *model;
+        char *uuid;
+        char *bus_location; /* as written by the driver, e.g. "0000:3b:00.0" */
+        int minor;          /* "Device Minor:" */
+};
+/* Parse /proc/driver/nvidia/gpus/<bus>/information. -EBADMSG when a required
+ * field (Device Minor) is missing or malformed. */
+int gj_nvidia_info_parse(const char *text, struct gj_nvidia_info *ret);
+void gj_nvidia_info_done(struct gj_nvidia_info *info);
+
+/* Find the character major of a driver name in /proc/devices text: -ENOENT if absent. */
+int gj_proc_devices_find_char(const char *text, const char *name, unsigned *ret_major);
+
+/* Parse "DeviceFileMode: 438" / "DeviceFileUID:" / "DeviceFileGID:" out of
+ * /proc/driver/nvidia/params; fields not present keep the values passed in. */
+void gj_nvidia_params_parse(const char *text, mode_t *mode, uid_t *uid, gid_t *gid);
+
+/* ---- JSON (devices/inventory-json.c): the stable `gpujail list --json` format ---- */
+struct json_object;
+struct json_object *gj_inventory_to_json(const struct gj_inventory *inv);
+struct json_object *gj_node_to_json(const struct gj_node *node);

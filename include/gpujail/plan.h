@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * request -> plan: which devices were asked for, and what giving them means.
+ *
+ * Pure code (devices/selector.c, devices/plan.c): no syscalls, unit-tested
+ * without root. The same plan is applied four ways: the launcher, the OCI
+ * hook, CDI specs and OCI config editing.
+ */
+#pragma once
+
+#include "gpujail/inventory.h"
+
+/* ---- selectors ---- */
+
+enum gj_select_flags {
+        /* NVIDIA_VISIBLE_DEVICES semantics: bare indexes count NVIDIA GPUs only. */
+        GJ_SELECT_NVIDIA_INDEXES = 1 << 0,
+};
+
+struct gj_selection {
+        const struct gj_device **devices; /* into the inventory; sorted by index, no duplicates */
+        size_t n_devices;
+        bool none; /* "none"/"void"/"": explicitly nothing (control nodes too, for "none") */
+        bool want_controls; /* false only for "void" */
+};
+
+/*
+ * Parse a selector list against an inventory: comma-separated items, each
+ * an index ("0"), "all", "none", "void", a UUID ("GPU-…", unique prefix ok),
+ * a PCI bus id ("0000:3b:00.0" or "3b:00.0"), or vendor-qualified
+ * ("nvidia:1", "amd:0", "intel:0", "accel:0", "nvidia:all").
+ * Unknown or ambiguous items are an error that names the item and lists what
+ * exists (logged here); never a fallback to "all".
+ */
+int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
+              struct gj_selection *ret);
+void gj_selection_done(struct gj_selection *sel);
+
+/* ---- plan ---- */
+
+struct gj_plan_node {
+        char *path;      /* inside the container, e.g. "/dev/nvidia0" */
+        char *host_path; /* on the host */
+        char type;       /* 'c' */
+        unsigned major, minor;
+        mode_t mode;
+        uid_t uid;
+        gid_t gid;
+};
+
+#define GJ_WILDCARD ((unsigned)-1) /* a major or minor of "*" in a cgroup rule */
+
+struct gj_cgroup_rule {
+        char type;       /* 'c', 'b' or 'a' */
+        unsigned major;  /* or GJ_WILDCARD */
+        unsigned minor;  /* or GJ_WILDCARD */
+        char access[4];  /* subset of "rwm", NUL-terminated */
+};
+
+struct gj_plan {
+        struct gj_plan_node *nodes; /* accelerator and control nodes, in a stable order */
+        size_t n_nodes;
+        struct gj_cgroup_rule *rules; /* one allow rule per node */
+        size_t n_rules;
+        char **env;                   /* "KEY=VALUE", NULL-terminated (may be NULL) */
+        const struct gj_device **devices; /* the selected devices */
+        size_t n_devices;
+};
+
+struct gj_plan_opts {
+        bool allow_mknod;     /* add 'm' to the rules' access */
+        bool set_cuda_env;    /* also set CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES */
+        bool allow_bad_nodes; /* plan even if a node's state is not OK (list/plan/cdi on a
+                               * host that is not this one); injection never sets it */
+};
+
+/* Build the plan for a selection. A node that is missing or has the wrong
+ * major:minor fails the plan (-ENODEV, logged with path and what was found)
+ * unless opts->allow_bad_nodes. */
+int gj_plan_build(const struct gj_inventory *inv, const struct gj_selection *sel,
+                  const struct gj_plan_opts *opts, struct gj_plan *ret);
+void gj_plan_done(struct gj_plan *plan);
+
+/* Append one more node (for --device PATH; the caller has checked it). */
+int gj_plan_add_node(struct gj_plan *plan, const struct gj_plan_node *node, bool allow_mknod);
+
+/* "GPUJAIL_DEVICES" value: comma-separated UUIDs or bus ids of the selection. */
+char *gj_plan_devices_string(const struct gj_plan *plan);
+
+/* ---- JSON (devices/plan-json.c): `gpujail plan --json` ---- */
+struct json_object;
+struct json_object *gj_plan_to_json(const struct gj_plan *plan);

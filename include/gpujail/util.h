@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The one error convention and the cleanup helpers every file uses.
+ *
+ * Errors: functions return a negative errno (or >= 0 on success). The code
+ * that knows *what* failed and *on which path* logs it once, with
+ * log_error_errno(), which returns the same negative errno so that
+ * `return log_error_errno(r, "cannot open %s: %m", p);` is one line.
+ * Callers above just propagate r. Entry points turn r < 0 into exit 125.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define GJ_EXIT_FAILURE 125 /* gpujail's own failure, as docker/podman run */
+#define GJ_EXIT_CANNOT_EXEC 126
+#define GJ_EXIT_NOT_FOUND 127
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd) {
+        if (*fd >= 0) {
+                int saved = errno;
+                close(*fd);
+                errno = saved;
+        }
+}
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+void strv_free(char **v);
+static inline void strv_freep(char ***v) { strv_free(*v); }
+
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+
+/* Hand ownership out of a _cleanup_ variable. */
+#define TAKE_PTR(p)                                                                                \
+        ({                                                                                         \
+                __typeof__(p) _p = (p);                                                            \
+                (p) = NULL;                                                                        \
+                _p;                                                                                \
+        })
+#define TAKE_FD(fd)                                                                                \
+        ({                                                                                         \
+                int _fd = (fd);                                                                    \
+                (fd) = -1;                                                                         \
+                _fd;                                                                               \
+        })
+
+/* ---- logging (common/log.c) ---- */
+
+enum gj_log_level { GJ_LOG_ERROR, GJ_LOG_WARNING, GJ_LOG_INFO, GJ_LOG_DEBUG };
+
+/* "gpujail" or "gpujail-hook": the prefix of every message. */
+void log_set_program(const char *name);
+void log_set_max_level(enum gj_log_level level);
+/* Also send errors and warnings to syslog (the hook, whose stderr the runtime may drop). */
+void log_set_syslog(bool on);
+
+/* Logs "prog: <fmt>" with %m expanding to strerror(-error); returns -abs(error). */
+int log_full_errno(enum gj_log_level level, int error, const char *fmt, ...) _printf_(3, 4);
+
+#define log_error_errno(err, ...) log_full_errno(GJ_LOG_ERROR, (err), __VA_ARGS__)
+#define log_warning_errno(err, ...) log_full_errno(GJ_LOG_WARNING, (err), __VA_ARGS__)
+#define log_error(...) (void)log_full_errno(GJ_LOG_ERROR, 0, __VA_ARGS__)
+#define log_warning(...) (void)log_full_errno(GJ_LOG_WARNING, 0, __VA_ARGS__)
+#define log_info(...) (void)log_full_errno(GJ_LOG_INFO, 0, __VA_ARGS__)
+#define log_debug(...) (void)log_full_errno(GJ_LOG_DEBUG, 0, __VA_ARGS__)
+
+/* ---- small helpers (common/util.c) ---- */
+
+static inline bool streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a == b || (a && b && streq(a, b));
+}
+static inline bool isempty(const char *s) { return !s || !*s; }
+const char *startswith(const char *s, const char *prefix);
+
+/* Read a whole (small) file, NUL-terminated, at most max bytes: -EFBIG past that. */
+int read_full_file(const char *path, char **ret, size_t *ret_len, size_t max);
+int read_full_fd(int fd, char **ret, size_t *ret_len, size_t max);
+/* First line of a file, trailing whitespace stripped (sysfs attributes). */
+int read_one_line(const char *path, char **ret);
+
+/* Write data to path atomically: temp file in the same dir, fsync, rename. */
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+/* Write a string to an existing file (cgroup and sysfs knobs): one write(2). */
+int write_string_file(const char *path, const char *s);
+
+int safe_atou(const char *s, unsigned *ret);  /* whole string, base 10 */
+int safe_atoi(const char *s, int *ret);
+
+char *strdup_or_null(const char *s);
+/* asprintf that returns NULL on failure. */
+char *strprintf(const char *fmt, ...) _printf_(1, 2);
+
+/* NULL-terminated string vectors. */
+size_t strv_length(char *const *v);
+int strv_push(char ***v, char *s); /* takes s, even on failure */
+bool strv_contains(char *const *v, const char *s);
+char *strv_join(char *const *v, const char *sep);
