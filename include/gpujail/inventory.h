@@ -65,10 +65,10 @@ struct gj_device {
         char *uuid;            /* NVIDIA "GPU-…"; NULL when unknown */
         int numa_node;         /* -1 when unknown */
         int minor;             /* NVIDIA device minor (the driver's, != index); -1 */
-        struct gj_node *nodes; /* the device's own nodes: /dev/nvidiaN, /dev/dri/*, /dev/accel/* */
+        struct gj_node *nodes; /* the device's own nodes: /dev/nvidiaN, /dev/dri/..., /dev/accel/... */
         size_t n_nodes;
         unsigned controls;     /* bitmask of 1u << enum gj_control that it needs */
-        /* Room for later: MIG instances and /dev/nvidia-caps/* hang off the parent GPU. */
+        /* Room for later: MIG instances and /dev/nvidia-caps/... hang off the parent GPU. */
 };
 
 struct gj_module {
