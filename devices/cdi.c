@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * CDI specs from an inventory. Pure: no I/O. Each device entry is what
+ * gj_plan_build() says the device needs, so CDI, the hook, the launcher and
+ * `gpujail oci inject` cannot disagree on what a GPU is.
+ *
+ * Control nodes (nvidiactl, nvidia-uvm, kfd...) are listed in every device's
+ * own containerEdits rather than in the spec-wide ones: a spec may hold
+ * devices of several vendors (the default kind covers the whole host), and
+ * the spec-wide edits would give an AMD container nvidiactl. CDI engines drop
+ * a device node already present at the same path before adding it again
+ * (container-device-interface ContainerEdits.Apply), so asking for two GPUs
+ * yields each control node once.
+ */
+#include <ctype.h>
+#include <json-c/json.h>
+
+#include "gpujail/cdi.h"
+#include "gpujail/plan.h"
+#include "gpujail/util.h"
+
+/* ---- names ---- */
+
+static bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static bool is_alnum(char c) { return is_letter(c) || (c >= '0' && c <= '9'); }
+
+/* First char `first_ok`, last alphanumeric, the middle alphanumeric or in `middle`. */
+static int name_valid(const char *s, size_t len, bool (*first_ok)(char), const char *middle) {
+        if (len == 0 || len > 255 || !first_ok(s[0]) || !is_alnum(s[len - 1]))
+                return -EINVAL;
+        for (size_t i = 1; i + 1 < len; i++)
+                if (!is_alnum(s[i]) && !strchr(middle, s[i]))
+                        return -EINVAL;
+        return 0;
+}
+
+int gj_cdi_kind_valid(const char *kind) {
+        const char *slash = kind ? strchr(kind, '/') : NULL;
+        if (!slash)
+                return -EINVAL;
+        /* The vendor is a DNS-like name; a '.' in the class needs cdiVersion 0.6.0. */
+        if (name_valid(kind, (size_t)(slash - kind), is_letter, "_-.") < 0)
+                return -EINVAL;
+        return name_valid(slash + 1, strlen(slash + 1), is_letter, "_-");
+}
+
+int gj_cdi_device_name_valid(const char *name) {
+        return name ? name_valid(name, strlen(name), is_alnum, "_-.:") : -EINVAL;
+}
+
+int gj_cdi_parse_qualified(const char *qualified, char **ret_kind, char **ret_name) {
+        const char *eq = strchr(qualified, '=');
+        if (!eq)
+                return -EINVAL;
+        _cleanup_free_ char *kind = strndup(qualified, (size_t)(eq - qualified));
+        _cleanup_free_ char *name = strdup(eq + 1);
+        if (!kind || !name)
+                return -ENOMEM;
+        if (gj_cdi_kind_valid(kind) < 0 || gj_cdi_device_name_valid(name) < 0)
+                return -EINVAL;
+        *ret_kind = TAKE_PTR(kind);
+        *ret_name = TAKE_PTR(name);
+        return 0;
+}
+
+int gj_cdi_kind_vendor(const char *kind) {
+        static const struct {
+                const char *prefix;
+                enum gj_vendor vendor;
+        } vendors[] = {
+                { "nvidia.com/", GJ_VENDOR_NVIDIA },
+                { "amd.com/", GJ_VENDOR_AMD },
+                { "intel.com/", GJ_VENDOR_INTEL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(vendors); i++)
+                if (startswith(kind, vendors[i].prefix))
+                        return (int)vendors[i].vendor;
+        return -1;
+}
+
+static bool all_digits(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!isdigit((unsigned char)*s))
+                        return false;
+        return true;
+}
+
+int gj_cdi_name_to_selector(const char *kind, const char *name, char **ret) {
+        if (gj_cdi_device_name_valid(name) < 0)
+                return -EINVAL;
+        int vendor = gj_cdi_kind_vendor(kind);
+        char *s;
+        if (vendor >= 0 && (all_digits(name) || streq(name, "all")))
+                s = strprintf("%s:%s", gj_vendor_name((enum gj_vendor)vendor), name);
+        else
+                s = strdup(name);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+/* ---- the spec ---- */
+
+static int json_add(struct json_object *obj, const char *key, struct json_object *val) {
+        if (!val)
+                return -ENOMEM;
+        if (json_object_object_add(obj, key, val) < 0) {
+                json_object_put(val);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int json_append(struct json_object *arr, struct json_object *val) {
+        if (!val)
+                return -ENOMEM;
+        if (json_object_array_add(arr, val) < 0) {
+                json_object_put(val);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static void json_putp(struct json_object **o) { json_object_put(*o); }
+#define _cleanup_json_ _cleanup_(json_putp)
+
+static const char *rule_access_for(const struct gj_plan *plan, const struct gj_plan_node *n) {
+        for (size_t i = 0; i < plan->n_rules; i++) {
+                const struct gj_cgroup_rule *r = &plan->rules[i];
+                if (r->type == n->type && r->major == n->major && r->minor == n->minor)
+                        return r->access;
+        }
+        return "rw";
+}
+
+static struct json_object *device_node_json(const struct gj_plan *plan, const struct gj_plan_node *n) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        char type[2] = { n->type, 0 };
+        if (!o || json_add(o, "path", json_object_new_string(n->path)) < 0 ||
+            json_add(o, "hostPath", json_object_new_string(n->host_path ? n->host_path : n->path)) < 0 ||
+            json_add(o, "type", json_object_new_string(type)) < 0 ||
+            json_add(o, "major", json_object_new_int64(n->major)) < 0 ||
+            json_add(o, "minor", json_object_new_int64(n->minor)) < 0 ||
+            json_add(o, "permissions", json_object_new_string(rule_access_for(plan, n))) < 0 ||
+            json_add(o, "fileMode", json_object_new_int64(n->mode & 07777)) < 0 ||
+            json_add(o, "uid", json_object_new_int64(n->uid)) < 0 ||
+            json_add(o, "gid", json_object_new_int64(n->gid)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static struct json_object *container_edits_json(const struct gj_plan *plan) {
+        _cleanup_json_ struct json_object *edits = json_object_new_object();
+        struct json_object *nodes = json_object_new_array(), *env = json_object_new_array();
+        if (!edits || json_add(edits, "env", env) < 0 || json_add(edits, "deviceNodes", nodes) < 0)
+                return NULL;
+        for (size_t i = 0; plan->env && plan->env[i]; i++)
+                if (json_append(env, json_object_new_string(plan->env[i])) < 0)
+                        return NULL;
+        for (size_t i = 0; i < plan->n_nodes; i++)
+                if (json_append(nodes, device_node_json(plan, &plan->nodes[i])) < 0)
+                        return NULL;
+        return TAKE_PTR(edits);
+}
+
+/* containerEdits for a selector, built by the one planner everybody uses.
+ * `expect` (may be NULL) is the device the selector must resolve to alone. */
+static int edits_for_selector(const struct gj_inventory *inv, const char *selector, const struct gj_device *expect,
+                              const struct gj_cdi_opts *opts, struct json_object **ret) {
+        struct gj_selection sel = {};
+        struct gj_plan plan = {};
+        struct gj_plan_opts popts = { .allow_bad_nodes = opts->allow_bad_nodes };
+
+        int r = gj_select(inv, selector, 0, &sel);
+        if (r < 0)
+                return r;
+        if (expect && (sel.n_devices != 1 || sel.devices[0] != expect)) {
+                gj_selection_done(&sel);
+                return log_error_errno(-EPROTO, "CDI: selector '%s' does not name exactly device %u", selector,
+                                       expect->index);
+        }
+        r = gj_plan_build(inv, &sel, &popts, &plan);
+        gj_selection_done(&sel);
+        if (r < 0)
+                return r;
+        *ret = container_edits_json(&plan);
+        gj_plan_done(&plan);
+        return *ret ? 0 : log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
+}
+
+static int add_device(struct json_object *devices, const char *name, struct json_object *edits) {
+        _cleanup_json_ struct json_object *dev = json_object_new_object();
+        if (!dev || json_add(dev, "name", json_object_new_string(name)) < 0 ||
+            json_add(dev, "containerEdits", edits) < 0)
+                return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
+        if (json_append(devices, TAKE_PTR(dev)) < 0)
+                return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
+        return 0;
+}
+
+/* The device's second name: its UUID, or its PCI bus id when it has none. */
+static const char *device_stable_name(const struct gj_device *d) {
+        if (d->uuid && gj_cdi_device_name_valid(d->uuid) >= 0)
+                return d->uuid;
+        if (d->pci_bus_id && gj_cdi_device_name_valid(d->pci_bus_id) >= 0)
+                return d->pci_bus_id;
+        return NULL;
+}
+
+static int add_one_gpu(struct json_object *devices, const struct gj_inventory *inv, const struct gj_device *d,
+                       const char *kind, const struct gj_cdi_opts *opts) {
+        int vendor = gj_cdi_kind_vendor(kind);
+        char name[16];
+        snprintf(name, sizeof name, "%u", vendor >= 0 ? d->vendor_index : d->index);
+
+        _cleanup_free_ char *selector = NULL;
+        if (gj_cdi_name_to_selector(kind, name, &selector) < 0)
+                return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
+        struct json_object *edits;
+        int r = edits_for_selector(inv, selector, d, opts, &edits);
+        if (r < 0)
+                return r;
+        const char *alt = device_stable_name(d);
+        struct json_object *edits2 = NULL;
+        if (alt && json_object_deep_copy(edits, &edits2, NULL) < 0) {
+                json_object_put(edits);
+                return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
+        }
+        r = add_device(devices, name, edits);
+        if (r >= 0 && alt)
+                return add_device(devices, alt, edits2);
+        json_object_put(edits2);
+        return r;
+}
+
+int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *opts, struct json_object **ret) {
+        const char *kind = opts && opts->kind ? opts->kind : GJ_CDI_KIND_DEFAULT;
+        struct gj_cdi_opts o = opts ? *opts : (struct gj_cdi_opts){};
+        int vendor = gj_cdi_kind_vendor(kind);
+        size_t n = 0;
+        int r;
+
+        if (gj_cdi_kind_valid(kind) < 0)
+                return log_error_errno(-EINVAL,
+                                       "invalid CDI kind '%s': expected vendor/class, e.g. " GJ_CDI_KIND_DEFAULT
+                                       " (letters, digits, '_', '-'; '.' in the vendor only)",
+                                       kind);
+
+        _cleanup_json_ struct json_object *spec = json_object_new_object();
+        struct json_object *devices = json_object_new_array();
+        if (!spec || json_add(spec, "cdiVersion", json_object_new_string(GJ_CDI_VERSION)) < 0 ||
+            json_add(spec, "kind", json_object_new_string(kind)) < 0 || json_add(spec, "devices", devices) < 0)
+                return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
+
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                const struct gj_device *d = &inv->devices[i];
+                if (vendor >= 0 && (int)d->vendor != vendor)
+                        continue;
+                r = add_one_gpu(devices, inv, d, kind, &o);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        if (n == 0)
+                return log_error_errno(-ENOENT, "no accelerator on this host for CDI kind %s%s%s", kind,
+                                       vendor >= 0 ? ": it covers only " : "",
+                                       vendor >= 0 ? gj_vendor_name((enum gj_vendor)vendor) : "");
+
+        _cleanup_free_ char *all = NULL;
+        if (gj_cdi_name_to_selector(kind, "all", &all) < 0)
+                return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
+        struct json_object *edits;
+        r = edits_for_selector(inv, all, NULL, &o, &edits);
+        if (r < 0)
+                return r;
+        r = add_device(devices, "all", edits);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(spec);
+        return 0;
+}
+
+int gj_cdi_spec_names(struct json_object *spec, char ***ret) {
+        struct json_object *kind, *devices;
+        _cleanup_strv_free_ char **names = NULL;
+
+        if (!json_object_is_type(spec, json_type_object) || !json_object_object_get_ex(spec, "kind", &kind) ||
+            !json_object_is_type(kind, json_type_string) || gj_cdi_kind_valid(json_object_get_string(kind)) < 0 ||
+            !json_object_object_get_ex(spec, "devices", &devices) || !json_object_is_type(devices, json_type_array))
+                return -EBADMSG;
+        size_t n = json_object_array_length(devices);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *d = json_object_array_get_idx(devices, i), *name;
+                if (!json_object_is_type(d, json_type_object) || !json_object_object_get_ex(d, "name", &name) ||
+                    !json_object_is_type(name, json_type_string) ||
+                    gj_cdi_device_name_valid(json_object_get_string(name)) < 0)
+                        return -EBADMSG;
+                if (strv_push(&names, strprintf("%s=%s", json_object_get_string(kind),
+                                                json_object_get_string(name))) < 0)
+                        return -ENOMEM;
+        }
+        if (!names && !(names = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *ret = TAKE_PTR(names);
+        return 0;
+}
+
+/* ---- YAML: block style, strings as JSON (= YAML double-quoted) scalars ---- */
+
+static bool is_empty_container(struct json_object *o) {
+        if (json_object_is_type(o, json_type_object))
+                return json_object_object_length(o) == 0;
+        if (json_object_is_type(o, json_type_array))
+                return json_object_array_length(o) == 0;
+        return false;
+}
+
+static bool is_scalar(struct json_object *o) {
+        return !json_object_is_type(o, json_type_object) && !json_object_is_type(o, json_type_array);
+}
+
+static void yaml_scalar(FILE *f, struct json_object *o) {
+        if (!o)
+                fputs("null", f);
+        else if (is_empty_container(o))
+                fputs(json_object_is_type(o, json_type_object) ? "{}" : "[]", f);
+        else
+                fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), f);
+}
+
+static void yaml_value(FILE *f, struct json_object *o, int indent);
+
+static void yaml_key(FILE *f, const char *key) {
+        struct json_object *k = json_object_new_string(key);
+        yaml_scalar(f, k);
+        json_object_put(k);
+        fputc(':', f);
+}
+
+/* A mapping at `indent`; the first key is already positioned when `inline_first`. */
+static void yaml_mapping(FILE *f, struct json_object *o, int indent, bool inline_first) {
+        bool first = true;
+        json_object_object_foreach(o, key, val) {
+                if (!(first && inline_first))
+                        fprintf(f, "%*s", indent, "");
+                first = false;
+                yaml_key(f, key);
+                if (!val || is_scalar(val) || is_empty_container(val)) {
+                        fputc(' ', f);
+                        yaml_scalar(f, val);
+                        fputc('\n', f);
+                } else {
+                        fputc('\n', f);
+                        yaml_value(f, val, indent + 2);
+                }
+        }
+}
+
+static void yaml_sequence(FILE *f, struct json_object *a, int indent) {
+        size_t n = json_object_array_length(a);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *v = json_object_array_get_idx(a, i);
+                fprintf(f, "%*s- ", indent, "");
+                if (!v || is_scalar(v) || is_empty_container(v)) {
+                        yaml_scalar(f, v);
+                        fputc('\n', f);
+                } else if (json_object_is_type(v, json_type_object)) {
+                        yaml_mapping(f, v, indent + 2, true);
+                } else {
+                        fputc('\n', f);
+                        yaml_sequence(f, v, indent + 2);
+                }
+        }
+}
+
+static void yaml_value(FILE *f, struct json_object *o, int indent) {
+        if (json_object_is_type(o, json_type_object))
+                yaml_mapping(f, o, indent, false);
+        else
+                yaml_sequence(f, o, indent);
+}
+
+char *gj_cdi_spec_to_yaml(struct json_object *spec) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        fputs("---\n", f);
+        if (is_scalar(spec) || is_empty_container(spec)) {
+                yaml_scalar(f, spec);
+                fputc('\n', f);
+        } else
+                yaml_value(f, spec, 0);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
