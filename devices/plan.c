@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * selection -> plan: the nodes to place, one cgroup allow rule per node, and
+ * the environment. Pure code: no syscalls; node states come from the
+ * inventory, which stat()ed them.
+ *
+ * Order is stable and meaningful: each selected device's own nodes in
+ * selection (= inventory index) order, then the control nodes the selection
+ * needs, once each, in enum gj_control order.
+ *
+ * The container path is the host path: the NVIDIA driver names a GPU's node
+ * after its minor (/dev/nvidia<minor>) and CUDA opens exactly that name, so
+ * renumbering nodes inside the jail would break CUDA. What the job sees as
+ * "GPU 0" is decided by CUDA's own enumeration of the nodes it can open.
+ */
+#include "gpujail/plan.h"
+#include "gpujail/util.h"
+
+/* What NVIDIA's "none" gives: the driver's compute control nodes, no GPU. */
+#define NVIDIA_COMPUTE_CONTROLS                                                                    \
+        ((1u << GJ_CTL_NVIDIACTL) | (1u << GJ_CTL_NVIDIA_UVM) | (1u << GJ_CTL_NVIDIA_UVM_TOOLS))
+
+static const char *const control_names[_GJ_CTL_MAX] = {
+        [GJ_CTL_NVIDIACTL] = "nvidiactl",
+        [GJ_CTL_NVIDIA_UVM] = "nvidia-uvm",
+        [GJ_CTL_NVIDIA_UVM_TOOLS] = "nvidia-uvm-tools",
+        [GJ_CTL_NVIDIA_MODESET] = "nvidia-modeset",
+        [GJ_CTL_KFD] = "kfd",
+};
+
+static void plan_node_done(struct gj_plan_node *n) {
+        free(n->path);
+        free(n->host_path);
+}
+
+static bool plan_has_rule(const struct gj_plan *plan, const struct gj_cgroup_rule *rule) {
+        for (size_t i = 0; i < plan->n_rules; i++)
+                if (plan->rules[i].type == rule->type && plan->rules[i].major == rule->major &&
+                    plan->rules[i].minor == rule->minor && streq(plan->rules[i].access, rule->access))
+                        return true;
+        return false;
+}
+
+static int plan_add_rule(struct gj_plan *plan, const struct gj_cgroup_rule *rule) {
+        if (plan_has_rule(plan, rule))
+                return 0;
+        struct gj_cgroup_rule *r = realloc(plan->rules, (plan->n_rules + 1) * sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        plan->rules = r;
+        plan->rules[plan->n_rules++] = *rule;
+        return 0;
+}
+
+/* Appends a node and its rule. A second node with the same container path is
+ * a no-op when it is the same device, and -EEXIST when it is not: two devices
+ * must never race for one name. */
+static int plan_append(struct gj_plan *plan, const struct gj_plan_node *node, bool allow_mknod) {
+        for (size_t i = 0; i < plan->n_nodes; i++) {
+                const struct gj_plan_node *o = &plan->nodes[i];
+                if (!streq(o->path, node->path))
+                        continue;
+                if (o->type == node->type && o->major == node->major && o->minor == node->minor)
+                        return 0;
+                return log_error_errno(-EEXIST, "two devices want %s: %c %u:%u and %c %u:%u",
+                                       node->path, o->type, o->major, o->minor, node->type,
+                                       node->major, node->minor);
+        }
+
+        struct gj_plan_node copy = *node;
+        copy.path = strdup(node->path);
+        copy.host_path = strdup(node->host_path ? node->host_path : node->path);
+        if (!copy.path || !copy.host_path) {
+                plan_node_done(&copy);
+                return log_error_errno(-ENOMEM, "cannot plan %s: %m", node->path);
+        }
+        struct gj_plan_node *n = realloc(plan->nodes, (plan->n_nodes + 1) * sizeof(*n));
+        if (!n) {
+                plan_node_done(&copy);
+                return log_error_errno(-ENOMEM, "cannot plan %s: %m", node->path);
+        }
+        plan->nodes = n;
+        plan->nodes[plan->n_nodes++] = copy;
+
+        struct gj_cgroup_rule rule = {
+                .type = node->type,
+                .major = node->major,
+                .minor = node->minor,
+        };
+        strcpy(rule.access, allow_mknod ? "rwm" : "rw");
+        if (plan_add_rule(plan, &rule) < 0)
+                return log_error_errno(-ENOMEM, "cannot plan %s: %m", node->path);
+        return 0;
+}
+
+int gj_plan_add_node(struct gj_plan *plan, const struct gj_plan_node *node, bool allow_mknod) {
+        return plan_append(plan, node, allow_mknod);
+}
+
+/* "GPU 3 (0000:3b:00.0)" or "control node" for messages. */
+static void describe_owner(const struct gj_device *d, char *buf, size_t size) {
+        if (!d)
+                snprintf(buf, size, "control node");
+        else
+                snprintf(buf, size, "%s:%u (GPU %u, %s)", gj_vendor_name(d->vendor), d->vendor_index,
+                         d->index, d->pci_bus_id ? d->pci_bus_id : "no PCI address");
+}
+
+/* Fail closed on a node that is not what the driver says, naming what we found. */
+static int check_node_state(const struct gj_node *node, const struct gj_device *owner) {
+        char who[128];
+
+        if (node->state == GJ_NODE_OK)
+                return 0;
+        describe_owner(owner, who, sizeof(who));
+        switch (node->state) {
+        case GJ_NODE_WRONG_DEVNUM:
+                return log_error_errno(-ENODEV,
+                                       "refusing %s of %s: it is %c %u:%u, but the driver says %c %u:%u "
+                                       "(see 'gpujail list')",
+                                       node->path, who, node->type, node->found_major,
+                                       node->found_minor, node->type, node->major, node->minor);
+        case GJ_NODE_MISSING:
+                return log_error_errno(-ENODEV,
+                                       "refusing %s of %s: it is missing (create it with 'gpujail setup')",
+                                       node->path, who);
+        default:
+                return log_error_errno(-ENODEV, "refusing %s of %s: %s (see 'gpujail list')",
+                                       node->path, who, gj_node_state_name(node->state));
+        }
+}
+
+static int plan_add_inventory_node(struct gj_plan *plan, const struct gj_node *node,
+                                   const struct gj_device *owner, const struct gj_plan_opts *opts) {
+        if (!opts->allow_bad_nodes) {
+                int r = check_node_state(node, owner);
+                if (r < 0)
+                        return r;
+        }
+        struct gj_plan_node pn = {
+                .path = node->path, /* container path = host path: see the top of this file */
+                .host_path = node->path,
+                .type = node->type ? node->type : 'c',
+                .major = node->major,
+                .minor = node->minor,
+                .mode = node->mode,
+                .uid = node->uid,
+                .gid = node->gid,
+        };
+        return plan_append(plan, &pn, opts->allow_mknod);
+}
+
+static unsigned selection_controls(const struct gj_selection *sel) {
+        unsigned mask = 0;
+        if (!sel->want_controls)
+                return 0;
+        if (sel->none)
+                return NVIDIA_COMPUTE_CONTROLS;
+        for (size_t i = 0; i < sel->n_devices; i++)
+                mask |= sel->devices[i]->controls;
+        return mask;
+}
+
+static int plan_add_controls(struct gj_plan *plan, const struct gj_inventory *inv,
+                             const struct gj_selection *sel, const struct gj_plan_opts *opts) {
+        unsigned mask = selection_controls(sel);
+
+        for (int c = 0; c < _GJ_CTL_MAX; c++) {
+                if (!(mask & (1u << c)))
+                        continue;
+                const struct gj_node *node = inv->controls[c];
+                if (!node) {
+                        /* "none" asks for what the driver has; a GPU asks for what it needs. */
+                        if (sel->none || opts->allow_bad_nodes)
+                                continue;
+                        return log_error_errno(-ENODEV,
+                                               "the selected devices need the control node %s, which "
+                                               "this host lacks (is its kernel module loaded? see "
+                                               "'gpujail setup')",
+                                               control_names[c]);
+                }
+                int r = plan_add_inventory_node(plan, node, NULL, opts);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The name of a device that means the same inside and outside the jail. */
+static const char *device_id(const struct gj_device *d, char *buf, size_t size) {
+        if (d->uuid)
+                return d->uuid;
+        if (d->pci_bus_id)
+                return d->pci_bus_id;
+        snprintf(buf, size, "%s:%u", gj_vendor_name(d->vendor), d->vendor_index);
+        return buf;
+}
+
+static char *devices_string(const struct gj_device *const *devs, size_t n, bool nvidia_only) {
+        _cleanup_strv_free_ char **v = NULL;
+        char buf[64];
+
+        for (size_t i = 0; i < n; i++) {
+                if (nvidia_only && devs[i]->vendor != GJ_VENDOR_NVIDIA)
+                        continue;
+                if (strv_push(&v, strdup(device_id(devs[i], buf, sizeof(buf)))) < 0)
+                        return NULL;
+        }
+        return strv_join(v, ",");
+}
+
+char *gj_plan_devices_string(const struct gj_plan *plan) {
+        return devices_string(plan->devices, plan->n_devices, false);
+}
+
+static int env_push(char ***env, const char *key, const char *value) {
+        if (!value)
+                return -ENOMEM;
+        return strv_push(env, strprintf("%s=%s", key, value));
+}
+
+/*
+ * CUDA_VISIBLE_DEVICES: UUIDs, not indexes. Inside the jail CUDA numbers the
+ * GPUs it can open from 0, in an order that depends on CUDA_DEVICE_ORDER
+ * (fastest first by default), so "GPU 3 of the host" is "0" there and any
+ * index we wrote would be a guess. A UUID names the same GPU everywhere; CUDA
+ * has accepted them since 8.0. Only when a selected GPU has no known UUID do
+ * we fall back to 0..n-1, which is right for the set, if not for the order.
+ */
+static char *cuda_visible_devices(const struct gj_plan *plan) {
+        size_t n = 0;
+        bool all_uuids = true;
+
+        for (size_t i = 0; i < plan->n_devices; i++)
+                if (plan->devices[i]->vendor == GJ_VENDOR_NVIDIA) {
+                        n++;
+                        all_uuids = all_uuids && plan->devices[i]->uuid;
+                }
+        if (all_uuids)
+                return devices_string(plan->devices, plan->n_devices, true);
+
+        _cleanup_strv_free_ char **v = NULL;
+        for (size_t i = 0; i < n; i++)
+                if (strv_push(&v, strprintf("%zu", i)) < 0)
+                        return NULL;
+        return strv_join(v, ",");
+}
+
+static int plan_add_env(struct gj_plan *plan, const struct gj_selection *sel,
+                        const struct gj_plan_opts *opts) {
+        _cleanup_free_ char *ids = NULL, *cuda = NULL;
+        int r;
+
+        /* "void" means nothing at all: no nodes, and no word about GPUs either. */
+        if (sel->none && !sel->want_controls)
+                return 0;
+
+        ids = gj_plan_devices_string(plan);
+        r = env_push(&plan->env, "GPUJAIL_DEVICES", ids);
+        if (r >= 0 && opts->set_cuda_env) {
+                cuda = cuda_visible_devices(plan);
+                r = env_push(&plan->env, "CUDA_VISIBLE_DEVICES", cuda);
+                if (r >= 0)
+                        r = env_push(&plan->env, "NVIDIA_VISIBLE_DEVICES",
+                                     cuda && *cuda ? cuda : "none");
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot build the environment: %m");
+        return 0;
+}
+
+int gj_plan_build(const struct gj_inventory *inv, const struct gj_selection *sel,
+                  const struct gj_plan_opts *opts, struct gj_plan *ret) {
+        static const struct gj_plan_opts defaults = {};
+        _cleanup_(gj_plan_done) struct gj_plan plan = {};
+        int r;
+
+        if (!opts)
+                opts = &defaults;
+        *ret = (struct gj_plan){};
+
+        if (sel->n_devices > 0) {
+                plan.devices = calloc(sel->n_devices, sizeof(*plan.devices));
+                if (!plan.devices)
+                        return log_error_errno(-ENOMEM, "cannot build the plan: %m");
+                memcpy(plan.devices, sel->devices, sel->n_devices * sizeof(*plan.devices));
+                plan.n_devices = sel->n_devices;
+        }
+
+        for (size_t i = 0; i < sel->n_devices; i++) {
+                const struct gj_device *d = sel->devices[i];
+                for (size_t k = 0; k < d->n_nodes; k++) {
+                        r = plan_add_inventory_node(&plan, &d->nodes[k], d, opts);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        r = plan_add_controls(&plan, inv, sel, opts);
+        if (r < 0)
+                return r;
+        r = plan_add_env(&plan, sel, opts);
+        if (r < 0)
+                return r;
+
+        *ret = plan;
+        plan = (struct gj_plan){};
+        return 0;
+}
+
+void gj_plan_done(struct gj_plan *plan) {
+        if (!plan)
+                return;
+        for (size_t i = 0; i < plan->n_nodes; i++)
+                plan_node_done(&plan->nodes[i]);
+        free(plan->nodes);
+        free(plan->rules);
+        strv_free(plan->env);
+        free(plan->devices);
+        *plan = (struct gj_plan){};
+}

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Selector strings -> a set of inventory devices. Pure code: no syscalls.
+ *
+ * This is a security boundary: whatever a user, a scheduler or a container
+ * image writes here decides which devices a job may open. So every item must
+ * match something exactly; an item that matches nothing, or more than one
+ * thing where one was meant, is an error, and nothing here ever widens a
+ * selection by fallback.
+ *
+ * Forms (comma-separated, spaces around items ignored):
+ *   ""/"void"        nothing at all, not even control nodes (NVIDIA's "void")
+ *   "none"           no device, but the NVIDIA control nodes (NVIDIA's "none")
+ *   "all"            every device (every NVIDIA GPU with GJ_SELECT_NVIDIA_INDEXES)
+ *   "3"              inventory index (NVIDIA index with GJ_SELECT_NVIDIA_INDEXES)
+ *   "nvidia:1"       vendor-qualified index; "nvidia:all" every device of a vendor
+ *   "GPU-<uuid>"     UUID, case-insensitive; a unique prefix of at least
+ *                    "GPU-" + 8 hex digits is accepted, as libnvidia-container does
+ *   "0000:3b:00.0"   PCI bus id; "3b:00.0" implies domain 0; nvidia-smi's
+ *                    "00000000:3B:00.0" works too; hex is case-insensitive
+ * "none" and "void" must stand alone. "all" with anything else is just "all".
+ */
+#include <ctype.h>
+
+#include "gpujail/plan.h"
+#include "gpujail/util.h"
+
+/* Shortest UUID prefix we accept after "GPU-": the UUID's first group. Shorter
+ * prefixes are too easy to match by accident. */
+#define UUID_PREFIX_MIN 8
+
+/* An item as it may appear in a message: selectors can come from a container
+ * image's environment, so no control characters reach the log, and no
+ * unbounded length. */
+static const char *item_for_log(const char *item, char buf[static 80]) {
+        size_t i = 0;
+        for (; item[i] && i < 64; i++)
+                buf[i] = isprint((unsigned char)item[i]) ? item[i] : '?';
+        if (item[i])
+                buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
+        buf[i] = 0;
+        return buf;
+}
+
+/* ---- a growable string for messages ---- */
+
+struct sbuf {
+        char *s;
+        size_t len, size;
+        bool oom;
+};
+
+static void sbuf_add(struct sbuf *b, const char *fmt, ...) _printf_(2, 3);
+static void sbuf_add(struct sbuf *b, const char *fmt, ...) {
+        if (b->oom)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+                b->oom = true;
+                return;
+        }
+        if (b->len + (size_t)n + 1 > b->size) {
+                size_t size = (b->len + (size_t)n + 1) * 2;
+                char *s = realloc(b->s, size);
+                if (!s) {
+                        b->oom = true;
+                        return;
+                }
+                b->s = s;
+                b->size = size;
+        }
+        va_start(ap, fmt);
+        vsnprintf(b->s + b->len, b->size - b->len, fmt, ap);
+        va_end(ap);
+        b->len += (size_t)n;
+}
+
+static const char *sbuf_str(const struct sbuf *b) {
+        return b->oom || !b->s ? "(out of memory)" : b->s;
+}
+
+/* "0-3,5,7-8" from an ascending list. */
+static void sbuf_add_ranges(struct sbuf *b, const unsigned *v, size_t n) {
+        for (size_t i = 0; i < n;) {
+                size_t j = i;
+                while (j + 1 < n && v[j + 1] == v[j] + 1)
+                        j++;
+                sbuf_add(b, "%s%u", i > 0 ? "," : "", v[i]);
+                if (j > i)
+                        sbuf_add(b, "-%u", v[j]);
+                i = j + 1;
+        }
+}
+
+/* What a user could have written instead: "0-9 (nvidia:0-7, amd:0, accel:0)",
+ * or in NVIDIA mode "0-7 (nvidia:0-7)" with bare numbers counting NVIDIA GPUs. */
+static char *describe_host(const struct gj_inventory *inv, unsigned flags) {
+        struct sbuf b = {};
+        _cleanup_free_ unsigned *v = calloc(inv->n_devices + 1, sizeof(unsigned));
+        size_t n = 0;
+        bool nvidia_only = flags & GJ_SELECT_NVIDIA_INDEXES;
+
+        if (!v)
+                return NULL;
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (!nvidia_only || inv->devices[i].vendor == GJ_VENDOR_NVIDIA)
+                        v[n++] = nvidia_only ? inv->devices[i].vendor_index : inv->devices[i].index;
+        if (n == 0) {
+                sbuf_add(&b, nvidia_only ? "no NVIDIA GPUs" : "no accelerators");
+                if (nvidia_only && inv->n_devices > 0)
+                        sbuf_add(&b, " (other accelerators are named vendor:N)");
+                return b.oom ? (free(b.s), NULL) : b.s;
+        }
+        sbuf_add_ranges(&b, v, n);
+        sbuf_add(&b, " (");
+        bool first = true;
+        for (int vendor = 0; vendor < _GJ_VENDOR_MAX; vendor++) {
+                size_t k = 0;
+                for (size_t i = 0; i < inv->n_devices; i++)
+                        if ((int)inv->devices[i].vendor == vendor)
+                                v[k++] = inv->devices[i].vendor_index;
+                if (k == 0)
+                        continue;
+                sbuf_add(&b, "%s%s:", first ? "" : ", ", gj_vendor_name((enum gj_vendor)vendor));
+                sbuf_add_ranges(&b, v, k);
+                first = false;
+        }
+        sbuf_add(&b, ")");
+        return b.oom ? (free(b.s), NULL) : b.s;
+}
+
+static int fail_unknown(const struct gj_inventory *inv, unsigned flags, const char *item,
+                        const char *why) {
+        _cleanup_free_ char *host = describe_host(inv, flags);
+        char buf[80];
+        return log_error_errno(-ENODEV, "unknown GPU '%s'%s%s: this host has %s",
+                               item_for_log(item, buf), why ? ": " : "", why ? why : "",
+                               host ? host : "(out of memory)");
+}
+
+/* ---- parsing one item ---- */
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        c = (char)tolower((unsigned char)c);
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+/* Exactly n hex digits at *p (n_max for a variable-width field), advancing *p. */
+static int parse_hex_field(const char **p, size_t n_min, size_t n_max, unsigned *ret) {
+        unsigned v = 0;
+        size_t n = 0;
+        for (; n < n_max && hexval((*p)[n]) >= 0; n++)
+                v = v * 16 + (unsigned)hexval((*p)[n]);
+        if (n < n_min || hexval((*p)[n]) >= 0)
+                return -EINVAL;
+        *p += n;
+        *ret = v;
+        return 0;
+}
+
+/* PCI bus id "[dddd[dddd]:]bb:dd.f" -> numbers, strictly: nothing before or after. */
+struct pci_addr {
+        unsigned domain, bus, dev, fn;
+};
+
+static int pci_addr_parse(const char *s, struct pci_addr *ret) {
+        struct pci_addr a = {};
+        const char *p = s;
+        unsigned first;
+
+        /* The first field is either the domain (4 or 8 digits) or the bus (2). */
+        if (parse_hex_field(&p, 2, 8, &first) < 0 || *p != ':')
+                return -EINVAL;
+        size_t width = (size_t)(p - s);
+        p++;
+        if (width == 4 || width == 8) {
+                a.domain = first;
+                if (parse_hex_field(&p, 2, 2, &a.bus) < 0 || *p != ':')
+                        return -EINVAL;
+                p++;
+        } else if (width == 2)
+                a.bus = first;
+        else
+                return -EINVAL;
+        if (parse_hex_field(&p, 2, 2, &a.dev) < 0 || *p != '.')
+                return -EINVAL;
+        p++;
+        if (parse_hex_field(&p, 1, 1, &a.fn) < 0 || *p)
+                return -EINVAL;
+        if (a.dev > 0x1f || a.fn > 7)
+                return -EINVAL;
+        *ret = a;
+        return 0;
+}
+
+static bool pci_addr_eq(const struct pci_addr *a, const struct pci_addr *b) {
+        return a->domain == b->domain && a->bus == b->bus && a->dev == b->dev && a->fn == b->fn;
+}
+
+static int select_by_pci(const struct gj_inventory *inv, unsigned flags, const char *item,
+                         const struct pci_addr *want, bool *chosen) {
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                struct pci_addr have;
+                if (!inv->devices[i].pci_bus_id || pci_addr_parse(inv->devices[i].pci_bus_id, &have) < 0)
+                        continue;
+                if (pci_addr_eq(&have, want)) {
+                        chosen[i] = true;
+                        return 0;
+                }
+        }
+        return fail_unknown(inv, flags, item, "no device at that PCI address");
+}
+
+static bool uuid_has_prefix(const char *uuid, const char *prefix) {
+        return uuid && strncasecmp(uuid, prefix, strlen(prefix)) == 0;
+}
+
+static int select_by_uuid(const struct gj_inventory *inv, unsigned flags, const char *item,
+                          bool *chosen) {
+        char buf[80];
+        ssize_t found = -1;
+        size_t n_found = 0;
+
+        /* An exact match wins even where it is also a prefix of another UUID. */
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (inv->devices[i].uuid && strcasecmp(inv->devices[i].uuid, item) == 0) {
+                        chosen[i] = true;
+                        return 0;
+                }
+
+        if (strlen(item) < strlen("GPU-") + UUID_PREFIX_MIN)
+                return fail_unknown(inv, flags, item,
+                                    "a UUID prefix needs at least 8 hex digits after 'GPU-'");
+
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (uuid_has_prefix(inv->devices[i].uuid, item)) {
+                        found = (ssize_t)i;
+                        n_found++;
+                }
+        if (n_found == 0)
+                return fail_unknown(inv, flags, item, "no device has this UUID (see 'gpujail list')");
+        if (n_found > 1) {
+                struct sbuf b = {};
+                for (size_t i = 0; i < inv->n_devices; i++)
+                        if (uuid_has_prefix(inv->devices[i].uuid, item))
+                                sbuf_add(&b, "%s%u (%s)", b.len ? ", " : "", inv->devices[i].index,
+                                         inv->devices[i].uuid);
+                int r = log_error_errno(-ENODEV, "ambiguous GPU '%s': it is a prefix of the UUIDs of %s",
+                                        item_for_log(item, buf), sbuf_str(&b));
+                free(b.s);
+                return r;
+        }
+        chosen[found] = true;
+        return 0;
+}
+
+/* "nvidia:1", "amd:all". Returns 0 if item is not vendor-qualified (so the
+ * caller tries other forms), 1 when handled, < 0 on error. */
+static int select_by_vendor(const struct gj_inventory *inv, unsigned flags, const char *item,
+                            bool *chosen) {
+        const char *colon = strchr(item, ':');
+        if (!colon || colon == item || colon - item > 16)
+                return 0;
+
+        char name[17];
+        memcpy(name, item, (size_t)(colon - item));
+        name[colon - item] = 0;
+        int vendor = gj_vendor_from_name(name);
+        if (vendor < 0)
+                return 0;
+
+        const char *rest = colon + 1;
+        bool all = streq(rest, "all");
+        unsigned idx = 0;
+        if (!all && (!isdigit((unsigned char)*rest) || safe_atou(rest, &idx) < 0))
+                return fail_unknown(inv, flags, item, "expected vendor:N or vendor:all");
+
+        bool any = false;
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if ((int)inv->devices[i].vendor == vendor && (all || inv->devices[i].vendor_index == idx)) {
+                        chosen[i] = true;
+                        any = true;
+                }
+        if (!any)
+                return fail_unknown(inv, flags, item, NULL);
+        return 1;
+}
+
+static int select_by_index(const struct gj_inventory *inv, unsigned flags, const char *item,
+                           bool *chosen) {
+        unsigned idx;
+        if (safe_atou(item, &idx) < 0)
+                return fail_unknown(inv, flags, item, "not a valid index");
+
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                const struct gj_device *d = &inv->devices[i];
+                bool hit = flags & GJ_SELECT_NVIDIA_INDEXES
+                                   ? d->vendor == GJ_VENDOR_NVIDIA && d->vendor_index == idx
+                                   : d->index == idx;
+                if (hit) {
+                        chosen[i] = true;
+                        return 0;
+                }
+        }
+        return fail_unknown(inv, flags, item, NULL);
+}
+
+static int select_all(const struct gj_inventory *inv, unsigned flags, bool *chosen) {
+        bool any = false;
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (!(flags & GJ_SELECT_NVIDIA_INDEXES) || inv->devices[i].vendor == GJ_VENDOR_NVIDIA) {
+                        chosen[i] = true;
+                        any = true;
+                }
+        /* Asking for every GPU of a host that has none is a mistake worth stopping
+         * for: the job would start without the GPU it expects. */
+        if (!any)
+                return fail_unknown(inv, flags, "all", NULL);
+        return 0;
+}
+
+static int select_item(const struct gj_inventory *inv, unsigned flags, const char *item,
+                       bool *chosen) {
+        struct pci_addr pci;
+        int r;
+
+        if (streq(item, "all"))
+                return select_all(inv, flags, chosen);
+        if (isdigit((unsigned char)item[0]))
+                if (!strchr(item, ':'))
+                        return select_by_index(inv, flags, item, chosen);
+        if (strncasecmp(item, "GPU-", 4) == 0)
+                return select_by_uuid(inv, flags, item, chosen);
+        if (strncasecmp(item, "MIG-", 4) == 0)
+                return fail_unknown(inv, flags, item, "MIG instances are not supported yet");
+        r = select_by_vendor(inv, flags, item, chosen);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        if (pci_addr_parse(item, &pci) >= 0)
+                return select_by_pci(inv, flags, item, &pci, chosen);
+        return fail_unknown(inv, flags, item,
+                            "expected N, all, none, void, GPU-<uuid>, a PCI bus id or vendor:N");
+}
+
+/* ---- the list ---- */
+
+static char *strip(char *s) {
+        while (*s == ' ' || *s == '\t')
+                s++;
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                s[--n] = 0;
+        return s;
+}
+
+static bool is_blank(const char *s) {
+        for (; *s; s++)
+                if (*s != ' ' && *s != '\t')
+                        return false;
+        return true;
+}
+
+static int cmp_device_index(const void *a, const void *b) {
+        const struct gj_device *x = *(const struct gj_device *const *)a;
+        const struct gj_device *y = *(const struct gj_device *const *)b;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
+              struct gj_selection *ret) {
+        char buf[80];
+
+        *ret = (struct gj_selection){};
+        if (!spec || is_blank(spec)) {
+                ret->none = true; /* unset or empty = "void", as NVIDIA_VISIBLE_DEVICES */
+                return 0;
+        }
+
+        _cleanup_free_ char *copy = strdup(spec);
+        _cleanup_free_ bool *chosen = calloc(inv->n_devices + 1, sizeof(bool));
+        if (!copy || !chosen)
+                return log_error_errno(-ENOMEM, "cannot parse selector: %m");
+
+        size_t n_items = 0;
+        bool none = false, void_ = false;
+        /* Not strtok_r: it would skip empty items ("0,,1"), which we reject. */
+        for (char *item = copy, *next; item; item = next) {
+                char *comma = strchr(item, ',');
+                next = comma ? comma + 1 : NULL;
+                if (comma)
+                        *comma = 0;
+                item = strip(item);
+                n_items++;
+
+                if (isempty(item))
+                        return log_error_errno(-EINVAL, "empty item in GPU selector '%s'",
+                                               item_for_log(spec, buf));
+                if (streq(item, "none"))
+                        none = true;
+                else if (streq(item, "void"))
+                        void_ = true;
+                else {
+                        int r = select_item(inv, flags, item, chosen);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if ((none || void_) && n_items > 1)
+                return log_error_errno(-EINVAL, "GPU selector '%s': '%s' must stand alone",
+                                       item_for_log(spec, buf), none ? "none" : "void");
+        if (none || void_) {
+                ret->none = true;
+                ret->want_controls = none;
+                return 0;
+        }
+
+        size_t n = 0;
+        for (size_t i = 0; i < inv->n_devices; i++)
+                n += chosen[i];
+        const struct gj_device **devs = calloc(n + 1, sizeof(*devs));
+        if (!devs)
+                return log_error_errno(-ENOMEM, "cannot parse selector: %m");
+        n = 0;
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (chosen[i])
+                        devs[n++] = &inv->devices[i];
+        qsort(devs, n, sizeof(*devs), cmp_device_index);
+
+        ret->devices = devs;
+        ret->n_devices = n;
+        ret->want_controls = true;
+        return 0;
+}
+
+void gj_selection_done(struct gj_selection *sel) {
+        if (!sel)
+                return;
+        free(sel->devices);
+        *sel = (struct gj_selection){};
+}
