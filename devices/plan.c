@@ -94,6 +94,8 @@ static int plan_append(struct gj_plan *plan, const struct gj_plan_node *node, bo
 }
 
 int gj_plan_add_node(struct gj_plan *plan, const struct gj_plan_node *node, bool allow_mknod) {
+        if (isempty(node->path) || node->path[0] != '/')
+                return log_error_errno(-EINVAL, "cannot add a device node without an absolute path");
         return plan_append(plan, node, allow_mknod);
 }
 
@@ -148,6 +150,18 @@ static int plan_add_inventory_node(struct gj_plan *plan, const struct gj_node *n
                 .gid = node->gid,
         };
         return plan_append(plan, &pn, opts->allow_mknod);
+}
+
+/* A selected device without a node would be "given" and yet not there: the
+ * job would start without the GPU it asked for. */
+static int check_device_has_nodes(const struct gj_device *d, const struct gj_plan_opts *opts) {
+        char who[128];
+
+        if (d->n_nodes > 0 || opts->allow_bad_nodes)
+                return 0;
+        describe_owner(d, who, sizeof(who));
+        return log_error_errno(-ENODEV, "refusing %s: the driver made no device node for it (see 'gpujail list')",
+                               who);
 }
 
 static unsigned selection_controls(const struct gj_selection *sel) {
@@ -289,6 +303,9 @@ int gj_plan_build(const struct gj_inventory *inv, const struct gj_selection *sel
 
         for (size_t i = 0; i < sel->n_devices; i++) {
                 const struct gj_device *d = sel->devices[i];
+                r = check_device_has_nodes(d, opts);
+                if (r < 0)
+                        return r;
                 for (size_t k = 0; k < d->n_nodes; k++) {
                         r = plan_add_inventory_node(&plan, &d->nodes[k], d, opts);
                         if (r < 0)

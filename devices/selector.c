@@ -333,9 +333,8 @@ static int select_item(const struct gj_inventory *inv, unsigned flags, const cha
 
         if (streq(item, "all"))
                 return select_all(inv, flags, chosen);
-        if (isdigit((unsigned char)item[0]))
-                if (!strchr(item, ':'))
-                        return select_by_index(inv, flags, item, chosen);
+        if (isdigit((unsigned char)item[0]) && !strchr(item, ':'))
+                return select_by_index(inv, flags, item, chosen);
         if (strncasecmp(item, "GPU-", 4) == 0)
                 return select_by_uuid(inv, flags, item, chosen);
         if (strncasecmp(item, "MIG-", 4) == 0)

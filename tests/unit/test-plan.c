@@ -271,6 +271,19 @@ static void test_bad_nodes(void) {
         is_int(r, -ENODEV, "'none' with a bad nvidiactl fails too");
         fx.controls[GJ_CTL_NVIDIACTL].state = GJ_NODE_OK;
 
+        /* A selected device without any node. */
+        fx.devices[4].n_nodes = 0;
+        capture_begin();
+        r = build("4", 0, NULL, &plan);
+        m = capture_end();
+        is_int(r, -ENODEV, "a device without a node fails the plan");
+        ok(contains(m, "nvidia:4") && contains(m, "no device node"), "names it: %.*s", (int)strcspn(m, "\n"), m);
+        r = build("4", 0, &opts, &plan);
+        is_int(r, 0, "allow_bad_nodes: plans the controls only");
+        is_int(plan.n_nodes, 3, "allow_bad_nodes: 3 controls");
+        gj_plan_done(&plan);
+        fx.devices[4].n_nodes = 1;
+
         fx.inv.controls[GJ_CTL_NVIDIA_UVM] = NULL;
         capture_begin();
         r = build("1", 0, NULL, &plan);
@@ -316,6 +329,12 @@ static void test_add_node(void) {
         is_int(plan.n_rules, 5, "no rule was added for it");
 
         /* GPU 2's node is /dev/nvidia0: adding it again is a no-op. */
+        struct gj_plan_node relative = { .path = (char *)"dev/null", .type = 'c', .major = 1, .minor = 3 };
+        capture_begin();
+        r = gj_plan_add_node(&plan, &relative, false);
+        capture_end();
+        is_int(r, -EINVAL, "a relative path is refused");
+
         clash = (struct gj_plan_node){ .path = (char *)"/dev/nvidia0", .type = 'c', .major = 195, .minor = 0 };
         r = gj_plan_add_node(&plan, &clash, true);
         is_int(r, 0, "adding a node the plan has is fine");
