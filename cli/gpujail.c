@@ -27,24 +27,48 @@ static const struct command {
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: gpujail COMMAND [OPTIONS]\n"
+                "       gpujail help COMMAND | --help | --version\n"
                 "\n"
                 "Give a job or a container exactly the accelerators it asked for, and nothing else\n"
-                "of the host's devices.\n"
+                "of the host's devices: the selected GPUs' nodes and the control nodes they need in\n"
+                "a curated /dev, and a device cgroup that denies every other device.\n"
                 "\n"
                 "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
         fprintf(f,
                 "\n"
-                "  gpujail COMMAND --help   tells more about one command.\n"
+                "'gpujail COMMAND --help' (or 'gpujail help COMMAND') tells more about one command.\n"
                 "\n"
-                "Selectors (--gpu): 0,2 | all | none | void | GPU-<uuid> | 0000:3b:00.0 | 3b:00.0 |\n"
-                "  nvidia:1 | amd:0 | intel:0 | accel:0. An unknown selector is an error, never 'all'.\n"
+                "Selectors (--gpu SEL): a comma-separated list of\n"
+                "  0,2            indexes as 'gpujail list' shows them (PCI order, like nvidia-smi)\n"
+                "  nvidia:1       per vendor: nvidia, amd, intel, accel; nvidia:all for all of one\n"
+                "  GPU-8f3a...    a UUID or a unique prefix of it (8 hex digits at least)\n"
+                "  0000:3b:00.0   a PCI bus id (3b:00.0 works too)\n"
+                "  all            every accelerator\n"
+                "  none           no GPU, only the NVIDIA control nodes (as NVIDIA_VISIBLE_DEVICES)\n"
+                "  void           nothing at all\n"
+                "An unknown or ambiguous selector is an error that lists what the host has; it\n"
+                "never means 'all'.\n"
                 "\n"
-                "Exit status: 0 on success; 125 when gpujail itself fails; for 'run', the command's\n"
-                "status (126 cannot execute, 127 not found, 128+N killed by signal N).\n"
+                "Examples:\n"
+                "  gpujail list\n"
+                "  gpujail plan --gpu 0\n"
+                "  sudo gpujail run --gpu 0 -- python train.py\n"
+                "  sudo gpujail cdi generate --output /var/run/cdi/gpujail.json\n"
                 "\n"
-                "Also: gpujail-hook(1), the OCI hook. Documentation: docs/ in the source tree.\n");
+                "Exit status: 0 on success; 125 when gpujail itself fails (bad selector, missing\n"
+                "node, cgroup not writable, ...); for 'run' the command's own status, 126 if it\n"
+                "cannot be executed, 127 if it is not found, 128+N if killed by signal N.\n"
+                "\n"
+                "See also: gpujail-hook --help, the OCI hook for container engines; docs/gpujail.md.\n");
+}
+
+static const struct command *find_command(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(name, commands[i].name))
+                        return &commands[i];
+        return NULL;
 }
 
 int cli_load_inventory(struct gj_inventory **ret) {
@@ -72,18 +96,28 @@ int main(int argc, char **argv) {
                 return GJ_EXIT_FAILURE;
         }
         const char *verb = argv[1];
-        if (streq(verb, "--help") || streq(verb, "-h") || streq(verb, "help")) {
+        if (streq(verb, "--help") || streq(verb, "-h") || (streq(verb, "help") && argc == 2)) {
                 usage(stdout);
                 return 0;
         }
-        if (streq(verb, "--version") || streq(verb, "version")) {
+        if (streq(verb, "--version") || streq(verb, "-V") || streq(verb, "version")) {
                 printf("gpujail %s\n", GPUJAIL_VERSION);
                 return 0;
         }
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (streq(verb, commands[i].name))
-                        return commands[i].run(argc - 1, argv + 1);
+        if (streq(verb, "help")) {
+                /* "gpujail help run" = "gpujail run --help" */
+                const struct command *c = find_command(argv[2]);
+                if (!c) {
+                        log_error("unknown command '%s'; see 'gpujail --help'", argv[2]);
+                        return GJ_EXIT_FAILURE;
+                }
+                char *help_argv[] = { (char *)c->name, (char *)"--help", NULL };
+                return c->run(2, help_argv);
+        }
 
+        const struct command *c = find_command(verb);
+        if (c)
+                return c->run(argc - 1, argv + 1);
         log_error("unknown command '%s'; see 'gpujail --help'", verb);
         return GJ_EXIT_FAILURE;
 }
