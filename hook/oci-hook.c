@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gpujail-hook: give an OCI container the accelerators it asked for.
+ *
+ * state (stdin) + config.json -> request -> inventory -> plan -> nodes bound
+ * into <rootfs>/dev inside the container's mount namespace + allow rules in
+ * its device cgroup. Every step fails closed: the runtime refuses a container
+ * whose hook exits non-zero.
+ */
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <sys/stat.h>
+
+#include "gpujail/cgroup.h"
+#include "gpujail/devfs.h"
+#include "gpujail/inventory.h"
+#include "gpujail/oci-hook.h"
+#include "gpujail/oci-request.h"
+#include "gpujail/plan.h"
+#include "gpujail/safepath.h"
+#include "gpujail/util.h"
+
+/* TODO(kernel layer): these land with hook/safepath.c, devfs.c, cgroup.c.
+ * Until then the hook links, and refuses every container that asks for a
+ * device (fail closed). Remove this block when they are in. */
+#pragma weak gj_mkdir_p_in_root
+#pragma weak gj_devfs_bind_plan
+#pragma weak gj_cgroup_paths_of_pid
+#pragma weak gj_cgroup_v1_allow
+int gj_cgroup_v2_replace_devices(const char *cgroup_dir, const struct gj_cgroup_rule *rules, size_t n);
+#pragma weak gj_cgroup_v2_replace_devices
+
+static int kernel_layer_missing(void) {
+        if (gj_mkdir_p_in_root && gj_devfs_bind_plan && gj_cgroup_paths_of_pid && gj_cgroup_v1_allow &&
+            gj_cgroup_v2_replace_devices)
+                return 0;
+        return log_error_errno(-ENOSYS, "this build has no kernel layer yet: refusing to inject");
+}
+
+struct hook_ctx {
+        const struct gj_hook_opts *opts;
+        struct gj_oci_state state;
+        struct json_object *config;
+        struct gj_oci_request request;
+        struct gj_inventory *inv;
+        struct gj_selection sel;
+        struct gj_plan plan;
+        pid_t pid; /* the container's process, as our /proc names it */
+        char *cgroup_v1;
+        char *cgroup_v2;
+};
+
+static void hook_ctx_done(struct hook_ctx *c) {
+        free(c->cgroup_v1);
+        free(c->cgroup_v2);
+        gj_plan_done(&c->plan);
+        gj_selection_done(&c->sel);
+        gj_inventory_free(c->inv);
+        gj_oci_request_done(&c->request);
+        json_object_put(c->config);
+        gj_oci_state_done(&c->state);
+}
+
+static int read_state(int fd, struct gj_oci_state *ret) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_full_fd(fd, &text, NULL, GJ_OCI_STATE_MAX);
+        if (r == -EFBIG)
+                return log_error_errno(r, "OCI state on stdin is larger than %u bytes", GJ_OCI_STATE_MAX);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the OCI state from stdin: %m");
+        return gj_oci_state_parse(text, ret);
+}
+
+/* config.json is opened relative to the bundle directory, never through a
+ * symlink, and must be a regular file of bounded size. */
+static int read_config(const char *bundle, struct json_object **ret) {
+        _cleanup_close_ int dfd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return log_error_errno(-errno, "cannot open bundle %s: %m", bundle);
+        _cleanup_close_ int fd = openat(dfd, "config.json", O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot open %s/config.json: %m", bundle);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(-errno, "cannot stat %s/config.json: %m", bundle);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(-EBADF, "%s/config.json is not a regular file", bundle);
+
+        _cleanup_free_ char *text = NULL;
+        int r = read_full_fd(fd, &text, NULL, GJ_OCI_CONFIG_MAX);
+        if (r == -EFBIG)
+                return log_error_errno(r, "%s/config.json is larger than %u bytes", bundle, GJ_OCI_CONFIG_MAX);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s/config.json: %m", bundle);
+
+        enum json_tokener_error jerr;
+        struct json_object *config = json_tokener_parse_verbose(text, &jerr);
+        if (!config)
+                return log_error_errno(-EBADMSG, "%s/config.json is not JSON: %s", bundle,
+                                       json_tokener_error_desc(jerr));
+        *ret = config;
+        return 0;
+}
+
+/* "void" or "": NVIDIA's "nothing at all"; decided before any enumeration. */
+static bool selector_is_void(const char *s) {
+        if (!s)
+                return true;
+        s += strspn(s, " \t");
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                n--;
+        return n == 0 || (n == 4 && strncmp(s, "void", 4) == 0);
+}
+
+/*
+ * A hook registered without its own "env" inherits the runtime's, and runc
+ * runs createContainer hooks from the container's init, whose environment is
+ * the image's. The dynamic loader has then already honoured LD_PRELOAD and
+ * friends before main(): we cannot undo that, but we can refuse to act on a
+ * container whose loader variables reached us, and say how to register the
+ * hook properly.
+ */
+static int refuse_leaked_loader_env(struct json_object *config) {
+        static const char *const loader_vars[] = {
+                "LD_PRELOAD=", "LD_LIBRARY_PATH=", "LD_AUDIT=", "GCONV_PATH=", "LD_DEBUG_OUTPUT=",
+        };
+        struct json_object *process, *env;
+
+        if (!json_object_object_get_ex(config, "process", &process) ||
+            !json_object_object_get_ex(process, "env", &env) || !json_object_is_type(env, json_type_array))
+                return 0;
+        for (size_t i = 0; i < json_object_array_length(env); i++) {
+                const char *kv = json_object_get_string(json_object_array_get_idx(env, i));
+                if (!kv)
+                        continue;
+                for (size_t k = 0; k < ELEMENTSOF(loader_vars); k++) {
+                        if (!startswith(kv, loader_vars[k]))
+                                continue;
+                        const char *mine = getenv(strndupa(kv, strlen(loader_vars[k]) - 1));
+                        if (mine && streq(mine, kv + strlen(loader_vars[k])))
+                                return log_error_errno(-EPERM,
+                                                       "the container's %.*s reached the hook: register "
+                                                       "gpujail-hook with its own \"env\" (see examples/)",
+                                                       (int)strlen(loader_vars[k]) - 1, kv);
+                }
+        }
+        return 0;
+}
+
+static int plan_request(struct hook_ctx *c) {
+        int r = gj_inventory_load(NULL, &c->inv);
+        if (r < 0)
+                return log_error_errno(r, "cannot enumerate the host's accelerators: %m");
+        r = gj_select(c->inv, c->request.selector, c->request.select_flags, &c->sel);
+        if (r < 0)
+                return log_error_errno(r, "container %s: cannot use %s '%s'", c->state.id,
+                                       c->request.origin, c->request.selector);
+        r = gj_plan_build(c->inv, &c->sel, &(struct gj_plan_opts){}, &c->plan);
+        if (r < 0)
+                return log_error_errno(r, "container %s: cannot give it '%s' (%s): %m", c->state.id,
+                                       c->request.selector, c->request.origin);
+        return 0;
+}
+
+/*
+ * Which process stands for the container, and get into its mount namespace.
+ * createContainer runs inside it already, and state.pid (1) is a pid of the
+ * container's pid namespace that the host /proc still mounted there does not
+ * know: we use ourselves. The other stages run in the runtime's namespaces.
+ */
+static int locate_container(struct hook_ctx *c) {
+        pid_t self;
+        int r = gj_proc_self_pid(&self);
+        if (r < 0)
+                return r;
+        bool in_child_pidns = self != getpid();
+
+        if (c->opts->stage == GJ_HOOK_CREATE_CONTAINER) {
+                if (!in_child_pidns && c->state.pid != getpid() && c->state.pid != getppid())
+                        log_debug("createContainer hook in the runtime's pid namespace; using ourselves");
+                c->pid = self;
+                return 0;
+        }
+        if (in_child_pidns)
+                return log_error_errno(-EINVAL,
+                                       "running inside the container's pid namespace as a %s hook: "
+                                       "register gpujail-hook for this stage as createContainer",
+                                       gj_hook_stage_name(c->opts->stage));
+        c->pid = c->state.pid;
+        return 0;
+}
+
+static int bind_nodes(struct hook_ctx *c) {
+        _cleanup_free_ char *root = NULL;
+        int r = gj_oci_config_root_path(c->config, c->state.bundle, &root);
+        if (r < 0)
+                return r;
+
+        /* The rootfs path itself is the engine's; what is below it is the image's. */
+        _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return log_error_errno(-errno, "cannot open rootfs %s: %m", root);
+        _cleanup_close_ int devfd = gj_mkdir_p_in_root(rootfd, "dev", 0755);
+        if (devfd < 0)
+                return log_error_errno(devfd, "cannot use %s/dev: %m", root);
+        return gj_devfs_bind_plan(devfd, &c->plan);
+}
+
+static int allow_in_cgroups(struct hook_ctx *c, const char **ret_mechanism) {
+        int r;
+
+        r = gj_cgroup_paths_of_pid(c->pid, &c->cgroup_v1, &c->cgroup_v2);
+        if (r < 0)
+                return r;
+
+        if (c->cgroup_v1) {
+                r = gj_cgroup_v1_allow(c->cgroup_v1, c->plan.rules, c->plan.n_rules);
+                if (r < 0)
+                        return r;
+        }
+
+        bool v2 = false;
+        if (c->cgroup_v2) {
+                /* Keep what the runtime allowed, add ours: never weaker. */
+                _cleanup_free_ struct gj_cgroup_rule *rules = NULL;
+                size_t n = 0;
+                r = gj_oci_config_device_rules(c->config, &rules, &n);
+                if (r < 0)
+                        return r;
+                struct gj_cgroup_rule *all = realloc(rules, (n + c->plan.n_rules) * sizeof(*all));
+                if (!all)
+                        return -ENOMEM;
+                rules = all;
+                memcpy(rules + n, c->plan.rules, c->plan.n_rules * sizeof(*rules));
+                n += c->plan.n_rules;
+                r = gj_cgroup_v2_replace_devices(c->cgroup_v2, rules, n);
+                if (r < 0)
+                        return r;
+                v2 = r > 0;
+        }
+
+        *ret_mechanism = c->cgroup_v1 && v2 ? "v1+v2" : v2 ? "v2" : c->cgroup_v1 ? "v1" : "none";
+        if (!c->cgroup_v1 && !v2)
+                return log_error_errno(-ENODEV,
+                                       "container %s: no device cgroup found for process %d: "
+                                       "refusing to give it devices nobody polices",
+                                       c->state.id, (int)c->pid);
+        return 0;
+}
+
+int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
+        _cleanup_(hook_ctx_done) struct hook_ctx c = { .opts = opts };
+        int r;
+
+        r = read_state(state_fd, &c.state);
+        if (r < 0)
+                return r;
+        r = read_config(c.state.bundle, &c.config);
+        if (r < 0)
+                return r;
+        r = gj_oci_request_from_config(c.config, opts->cdi_kind, &c.request);
+        if (r < 0)
+                return r;
+        if (c.request.source == GJ_REQUEST_NONE || selector_is_void(c.request.selector)) {
+                log_debug("container %s: nothing requested", c.state.id);
+                return 0;
+        }
+
+        r = kernel_layer_missing();
+        if (r < 0)
+                return r;
+        r = refuse_leaked_loader_env(c.config);
+        if (r < 0)
+                return r;
+        /* From here on nothing we do may depend on who started us. */
+        if (clearenv() != 0 || setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1) < 0)
+                return log_error_errno(-ENOMEM, "cannot reset the environment: %m");
+        r = plan_request(&c);
+        if (r < 0)
+                return r;
+        r = locate_container(&c);
+        if (r < 0)
+                return r;
+
+        /* Before setns: the cgroup files are the host's either way, and
+         * /proc/<pid> must be read while the pid means what the runtime said. */
+        const char *mechanism = "none";
+        r = allow_in_cgroups(&c, &mechanism);
+        if (r < 0)
+                return r;
+
+        if (opts->stage != GJ_HOOK_CREATE_CONTAINER) {
+                r = gj_enter_mount_ns_of(c.pid);
+                if (r < 0)
+                        return r;
+        }
+        r = bind_nodes(&c);
+        if (r < 0)
+                return r;
+
+        gj_hook_audit(c.state.id, opts->stage, c.request.origin, &c.plan, mechanism);
+        return 0;
+}
