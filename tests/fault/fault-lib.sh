@@ -28,7 +28,8 @@ f_diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 f_skip_all() { echo "1..0 # SKIP $1"; exit 77; }
 f_done() { echo "1..$f_n"; [ "$f_failed" = 0 ]; exit $?; }
 
-F_TMP=$(mktemp -d /tmp/gj-fault.XXXXXX)
+# not under /tmp: the launcher gives the job a private /tmp, and cases bind their cwd
+F_TMP=$(mktemp -d /var/tmp/gj-fault.XXXXXX)
 chmod 0755 "$F_TMP"
 f_cleanup_hooks=()
 f_cleanup() {
@@ -53,7 +54,7 @@ f_fakehost() { # f_fakehost SHAPE: prints its dir
 f_on_host() {
         local dir=$1
         shift
-        "$FAULT_REPO/tests/fakehost/enter" "$dir" -- \
+        timeout -k 5 "${F_TIMEOUT:-60}" "$FAULT_REPO/tests/fakehost/enter" "$dir" -- \
                 env FAULTINJECT="$FAULTINJECT" sh -c 'LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD:}$FAULTINJECT" exec "$@"' sh "$@"
 }
 

@@ -6,7 +6,8 @@
  *   GJ_FAULT="RULE[,RULE...]"   RULE = NAME[:cgroup][:N][:ERRNO]
  *
  *   mount:2            the 2nd mount(2) fails with EPERM
- *   openat2:1:ENOSYS   the 1st openat2 fails with ENOSYS (a kernel without it)
+ *   openat2:1:ENOSYS   the 1st openat2 fails with ENOSYS
+ *   openat2:1+:ENOSYS  every openat2 fails with ENOSYS (a kernel without it)
  *   write:cgroup       the 1st write(2) to a cgroup file (cgroup or cgroup2 fs) fails, ENOSPC
  *   fork / clone3 / execve / setns / ...    N defaults to 1
  *
@@ -72,6 +73,7 @@ struct fault_rule {
         bool active;
         bool cgroup_only; /* write: only writes to a cgroup file count */
         long nth;         /* the call that fails (1-based) */
+        bool and_later;   /* "N+": that call and every one after it (a kernel without it) */
         int error;
 };
 
@@ -123,8 +125,11 @@ static void parse_rule(char *rule) {
         for (char *tok; (tok = strtok_r(NULL, ":", &save));) {
                 if (strcmp(tok, "cgroup") == 0)
                         r.cgroup_only = true;
-                else if (tok[0] >= '0' && tok[0] <= '9')
-                        r.nth = strtol(tok, NULL, 10);
+                else if (tok[0] >= '0' && tok[0] <= '9') {
+                        char *end;
+                        r.nth = strtol(tok, &end, 10);
+                        r.and_later = *end == '+';
+                }
                 else if ((r.error = errno_from_name(tok)) == 0) {
                         fprintf(stderr, "faultinject: bad field '%s' in GJ_FAULT\n", tok);
                         abort();
@@ -226,7 +231,7 @@ static bool should_fail(enum fault_call c) {
                 note_call(c, n);
         if (!rules[c].active)
                 return false;
-        if (n != rules[c].nth)
+        if (n != rules[c].nth && !(rules[c].and_later && n > rules[c].nth))
                 return false;
         note_fault(c, n, rules[c].error);
         errno = rules[c].error;
