@@ -1,8 +1,152 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* gpujail list: what the host has, and whether its device nodes are right. */
+#include <getopt.h>
+#include <json-c/json.h>
+
 #include "cli.h"
+#include "gpujail/inventory.h"
 #include "gpujail/util.h"
 
-int cmd_list(int argc _unused_, char **argv _unused_) {
-        log_error("'gpujail list' is not implemented yet");
-        return GJ_EXIT_FAILURE;
+static void list_usage(FILE *f) {
+        fprintf(f,
+                "Usage: gpujail list [--json]\n"
+                "\n"
+                "Show the accelerators of this host in index order (NVIDIA first, then AMD, Intel\n"
+                "and DRM accel devices; PCI bus order within each, as nvidia-smi numbers them),\n"
+                "with their device nodes and whether each node on the host is right:\n"
+                "  ok            a character device with the major:minor the driver says\n"
+                "  missing       no such file: 'gpujail setup' creates NVIDIA nodes\n"
+                "  wrong_devnum  a character device with other numbers: refused for injection\n"
+                "  not_char      a symlink, file or block device where the node should be\n"
+                "  unchecked     could not be stat()ed\n"
+                "The index is what --gpu 0,1 selects; the NVIDIA minor (/dev/nvidiaN) may differ.\n"
+                "\n"
+                "Options:\n"
+                "  --json    the stable machine-readable form (docs/json.md), for scripts and jq:\n"
+                "              gpujail list --json | jq -r '.devices[] | .uuid'\n"
+                "  -h, --help\n"
+                "\n"
+                "Problems with one file (a truncated /proc/driver/nvidia/gpus/*/information, a\n"
+                "missing nvidia-uvm) are warnings: the rest is still listed. Exit status 0, or 125\n"
+                "when gpujail cannot look at the host at all.\n");
+}
+
+/* "ok" when all are, else the first bad node and its state. */
+static void device_state(const struct gj_device *d, char *buf, size_t size) {
+        if (d->vendor == GJ_VENDOR_NVIDIA && d->minor < 0) {
+                snprintf(buf, size, "unknown minor");
+                return;
+        }
+        for (size_t i = 0; i < d->n_nodes; i++) {
+                const struct gj_node *n = &d->nodes[i];
+                if (n->state == GJ_NODE_WRONG_DEVNUM) {
+                        snprintf(buf, size, "%s wrong_devnum (%u:%u, want %u:%u)", n->path,
+                                 n->found_major, n->found_minor, n->major, n->minor);
+                        return;
+                }
+                if (n->state != GJ_NODE_OK) {
+                        snprintf(buf, size, "%s %s", n->path, gj_node_state_name(n->state));
+                        return;
+                }
+        }
+        snprintf(buf, size, "ok");
+}
+
+static char *device_nodes(const struct gj_device *d) {
+        _cleanup_free_ const char **paths = calloc(d->n_nodes + 1, sizeof(char *));
+        if (!paths)
+                return NULL;
+        for (size_t i = 0; i < d->n_nodes; i++)
+                paths[i] = d->nodes[i].path;
+        return d->n_nodes ? strv_join((char *const *)paths, ",") : strdup("-");
+}
+
+static int print_table(const struct gj_inventory *inv) {
+        if (inv->nvidia_driver_version)
+                printf("NVIDIA driver %s\n", inv->nvidia_driver_version);
+        if (inv->n_devices == 0)
+                printf("No accelerators found on this host (no PCI GPU bound to nvidia, amdgpu, i915 "
+                       "or xe, and no /sys/class/accel device).\n");
+        else
+                printf("%-3s %-6s %-24s %-12s %-4s %-40s %-30s %s\n", "IDX", "VENDOR", "MODEL",
+                       "PCI", "NUMA", "UUID", "NODES", "STATE");
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                const struct gj_device *d = &inv->devices[i];
+                _cleanup_free_ char *nodes = device_nodes(d);
+                char numa[16], state[256];
+                if (!nodes)
+                        return -ENOMEM;
+                if (d->numa_node >= 0)
+                        snprintf(numa, sizeof(numa), "%d", d->numa_node);
+                else
+                        snprintf(numa, sizeof(numa), "-");
+                device_state(d, state, sizeof(state));
+                printf("%-3u %-6s %-24s %-12s %-4s %-40s %-30s %s\n", d->index,
+                       gj_vendor_name(d->vendor), d->model ?: "-", d->pci_bus_id ?: "-", numa,
+                       d->uuid ?: "-", nodes, state);
+        }
+        bool header = false;
+        for (unsigned c = 0; c < _GJ_CTL_MAX; c++) {
+                const struct gj_node *n = inv->controls[c];
+                if (!n)
+                        continue;
+                if (!header)
+                        printf("\nShared control nodes:\n");
+                header = true;
+                printf("  %-22s %3u:%-3u %04o %s\n", n->path, n->major, n->minor, (unsigned)n->mode,
+                       gj_node_state_name(n->state));
+        }
+        if (inv->n_modules > 0) {
+                printf("\nModules:");
+                for (size_t i = 0; i < inv->n_modules; i++)
+                        printf(" %s (%s)", inv->modules[i].name,
+                               inv->modules[i].loaded ? "loaded"
+                               : inv->modules[i].known ? "not loaded"
+                                                       : "not installed");
+                printf("\n");
+        }
+        size_t nw = strv_length(inv->warnings);
+        if (nw > 0)
+                printf("\n%zu warning%s (see above, or 'gpujail list --json' .warnings)\n", nw,
+                       nw == 1 ? "" : "s");
+        return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
+int cmd_list(int argc, char **argv) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_inventory_ struct gj_inventory *inv = NULL;
+        bool json = false;
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        list_usage(stdout);
+                        return 0;
+                default:
+                        list_usage(stderr);
+                        return GJ_EXIT_FAILURE;
+                }
+        if (optind < argc) {
+                log_error("list: unexpected argument '%s'; see 'gpujail list --help'", argv[optind]);
+                return GJ_EXIT_FAILURE;
+        }
+
+        r = cli_load_inventory(&inv);
+        if (r != 0)
+                return r;
+        if (json)
+                return cli_print_json(gj_inventory_to_json(inv));
+        r = print_table(inv);
+        if (r < 0)
+                return log_error_errno(r, "cannot print the list: %m"), GJ_EXIT_FAILURE;
+        return 0;
 }

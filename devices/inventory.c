@@ -1,10 +1,784 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Placeholder until libudev discovery lands. */
+/*
+ * What the host has, through libudev: PCI accelerators bound to the drivers we
+ * know, their drm/accel children, /dev/kfd, plus what only the NVIDIA driver
+ * can tell (/proc/driver/nvidia) and the dynamic majors in /proc/devices.
+ *
+ * Read-only towards the host. A problem with one device or one file is a
+ * warning (kept in inv->warnings, naming the file) and the rest is still
+ * reported: `gpujail list` is what people run when something is wrong.
+ */
+#include <libudev.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include "gpujail/inventory.h"
 #include "gpujail/util.h"
 
-int gj_inventory_load(const struct gj_inventory_opts *opts _unused_, struct gj_inventory **ret) {
-        *ret = NULL;
-        return -ENOSYS;
+#define NVIDIA_FRONTEND_MAJOR 195 /* fixed in the driver (NV_MAJOR_DEVICE_NUMBER) */
+#define NVIDIA_CTL_MINOR 255
+#define NVIDIA_MODESET_MINOR 254
+#define PROC_FILE_MAX (1024 * 1024)
+
+/* The defaults the NVIDIA driver uses when params says nothing (nv.c: NV_DEVICE_FILE_*). */
+#define NVIDIA_DEFAULT_MODE 0666
+
+struct inv_ctx {
+        struct gj_inventory *inv;
+        const char *proc_root;
+        const char *dev_root;
+        struct udev *udev;
+        /* From /proc/driver/nvidia/params, for every NVIDIA node. */
+        mode_t nv_mode;
+        uid_t nv_uid;
+        gid_t nv_gid;
+};
+
+static const char *const vendor_names[_GJ_VENDOR_MAX] = {
+        [GJ_VENDOR_NVIDIA] = "nvidia",
+        [GJ_VENDOR_AMD] = "amd",
+        [GJ_VENDOR_INTEL] = "intel",
+        [GJ_VENDOR_ACCEL] = "accel",
+};
+
+const char *gj_vendor_name(enum gj_vendor v) {
+        return (unsigned)v < _GJ_VENDOR_MAX ? vendor_names[v] : "unknown";
 }
-void gj_inventory_free(struct gj_inventory *inv _unused_) {}
+
+int gj_vendor_from_name(const char *name) {
+        for (unsigned i = 0; i < _GJ_VENDOR_MAX; i++)
+                if (streq_ptr(name, vendor_names[i]))
+                        return (int)i;
+        return -EINVAL;
+}
+
+static const char *const node_state_names[] = {
+        [GJ_NODE_OK] = "ok",
+        [GJ_NODE_MISSING] = "missing",
+        [GJ_NODE_NOT_CHAR] = "not_char",
+        [GJ_NODE_WRONG_DEVNUM] = "wrong_devnum",
+        [GJ_NODE_UNCHECKED] = "unchecked",
+};
+
+const char *gj_node_state_name(enum gj_node_state s) {
+        return (unsigned)s < ELEMENTSOF(node_state_names) ? node_state_names[s] : "unknown";
+}
+
+int gj_node_state_from_name(const char *name) {
+        for (unsigned i = 0; i < ELEMENTSOF(node_state_names); i++)
+                if (streq_ptr(name, node_state_names[i]))
+                        return (int)i;
+        return -EINVAL;
+}
+
+static const char *const control_names[_GJ_CTL_MAX] = {
+        [GJ_CTL_NVIDIACTL] = "nvidiactl",
+        [GJ_CTL_NVIDIA_UVM] = "nvidia-uvm",
+        [GJ_CTL_NVIDIA_UVM_TOOLS] = "nvidia-uvm-tools",
+        [GJ_CTL_NVIDIA_MODESET] = "nvidia-modeset",
+        [GJ_CTL_KFD] = "kfd",
+};
+
+const char *gj_control_name(enum gj_control c) {
+        return (unsigned)c < _GJ_CTL_MAX ? control_names[c] : "unknown";
+}
+
+int gj_control_from_name(const char *name) {
+        for (unsigned i = 0; i < _GJ_CTL_MAX; i++)
+                if (streq_ptr(name, control_names[i]))
+                        return (int)i;
+        return -EINVAL;
+}
+
+/* ---- warnings ---- */
+
+/* Log a warning and keep it in the inventory; only -ENOMEM is fatal. */
+_printf_(3, 4) static int inv_warn(struct gj_inventory *inv, int error, const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        if (error != 0) {
+                size_t n = strlen(buf);
+                snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(error < 0 ? -error : error));
+        }
+        log_warning("%s", buf);
+        return strv_push(&inv->warnings, strdup(buf));
+}
+
+/* ---- nodes ---- */
+
+static void node_free_contents(struct gj_node *n) { free(n->path); }
+
+/* stat() the node under dev_root (node->path always names it as /dev/...). */
+static void node_check_at(const char *dev_root, struct gj_node *node) {
+        _cleanup_free_ char *p = NULL;
+        const char *rel = startswith(node->path, "/dev");
+        struct stat st;
+
+        node->found_major = node->found_minor = 0;
+        if (dev_root && !streq(dev_root, "/dev") && rel) {
+                p = strprintf("%s%s", dev_root, rel);
+                if (!p) {
+                        node->state = GJ_NODE_UNCHECKED;
+                        return;
+                }
+        }
+        if (lstat(p ?: node->path, &st) < 0) {
+                node->state = errno == ENOENT ? GJ_NODE_MISSING : GJ_NODE_UNCHECKED;
+                return;
+        }
+        if (!S_ISCHR(st.st_mode)) {
+                node->state = GJ_NODE_NOT_CHAR;
+                return;
+        }
+        if (major(st.st_rdev) != node->major || minor(st.st_rdev) != node->minor) {
+                node->state = GJ_NODE_WRONG_DEVNUM;
+                node->found_major = major(st.st_rdev);
+                node->found_minor = minor(st.st_rdev);
+                return;
+        }
+        node->state = GJ_NODE_OK;
+}
+
+void gj_node_check(struct gj_node *node) { node_check_at(NULL, node); }
+
+static int node_init(struct gj_node *n, const char *path, unsigned maj, unsigned min, mode_t mode,
+                     uid_t uid, gid_t gid) {
+        *n = (struct gj_node){
+                .path = strdup(path),
+                .type = 'c',
+                .major = maj,
+                .minor = min,
+                .mode = mode,
+                .uid = uid,
+                .gid = gid,
+        };
+        return n->path ? 0 : -ENOMEM;
+}
+
+static int device_add_node(struct gj_device *d, const char *path, unsigned maj, unsigned min,
+                           mode_t mode, uid_t uid, gid_t gid) {
+        struct gj_node *nodes = realloc(d->nodes, (d->n_nodes + 1) * sizeof(*nodes));
+        if (!nodes)
+                return -ENOMEM;
+        d->nodes = nodes;
+        int r = node_init(&d->nodes[d->n_nodes], path, maj, min, mode, uid, gid);
+        if (r < 0)
+                return r;
+        d->n_nodes++;
+        return 0;
+}
+
+static int ctx_add_control(struct inv_ctx *c, enum gj_control which, const char *path, unsigned maj,
+                           unsigned min, mode_t mode, uid_t uid, gid_t gid) {
+        struct gj_node *n = malloc(sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        int r = node_init(n, path, maj, min, mode, uid, gid);
+        if (r < 0) {
+                free(n);
+                return r;
+        }
+        c->inv->controls[which] = n;
+        return 0;
+}
+
+/*
+ * Nodes udev creates (DRM, accel, kfd) get their permissions from udev rules,
+ * not from the driver: what is on the host is what a jail should see.
+ */
+static void node_adopt_host_perms(const char *dev_root, struct gj_node *n) {
+        _cleanup_free_ char *p = NULL;
+        const char *rel = startswith(n->path, "/dev");
+        struct stat st;
+
+        if (n->state != GJ_NODE_OK)
+                return;
+        if (dev_root && !streq(dev_root, "/dev") && rel) {
+                p = strprintf("%s%s", dev_root, rel);
+                if (!p)
+                        return;
+        }
+        if (stat(p ?: n->path, &st) < 0)
+                return;
+        n->mode = st.st_mode & 07777;
+        n->uid = st.st_uid;
+        n->gid = st.st_gid;
+}
+
+/* ---- files under /proc ---- */
+
+/* Read proc_root/<rel>; on failure, a warning naming the file (unless quiet_enoent). */
+static int read_proc(struct inv_ctx *c, const char *rel, bool quiet_enoent, char **ret) {
+        _cleanup_free_ char *p = strprintf("%s/%s", c->proc_root, rel);
+        if (!p)
+                return -ENOMEM;
+        int r = read_full_file(p, ret, NULL, PROC_FILE_MAX);
+        if (r >= 0)
+                return 1;
+        if (r == -ENOENT && quiet_enoent)
+                return 0;
+        *ret = NULL;
+        /* Name it as the host path: that is what the user can look at. */
+        r = inv_warn(c->inv, r, "cannot read /proc/%s", rel);
+        return r < 0 ? r : 0;
+}
+
+/* ---- PCI devices ---- */
+
+struct pci_match {
+        const char *driver;
+        enum gj_vendor vendor;
+        const char *vendor_id;
+        const char *class_prefixes[2]; /* "0x03": display controller; "0x12": processing accelerator */
+};
+
+static const struct pci_match pci_matches[] = {
+        { "nvidia", GJ_VENDOR_NVIDIA, "0x10de", { "0x03", NULL } }, /* not NVSwitch (0x0680) */
+        { "amdgpu", GJ_VENDOR_AMD, "0x1002", { "0x03", "0x12" } },  /* Instinct MI: 0x1200 */
+        { "i915", GJ_VENDOR_INTEL, "0x8086", { "0x03", NULL } },
+        { "xe", GJ_VENDOR_INTEL, "0x8086", { "0x03", NULL } },
+};
+
+static bool class_matches(const struct pci_match *m, const char *class) {
+        for (size_t i = 0; i < ELEMENTSOF(m->class_prefixes); i++)
+                if (m->class_prefixes[i] && startswith(class, m->class_prefixes[i]))
+                        return true;
+        return false;
+}
+
+static const struct pci_match *pci_match_for_driver(const char *driver) {
+        for (size_t i = 0; i < ELEMENTSOF(pci_matches); i++)
+                if (streq_ptr(driver, pci_matches[i].driver))
+                        return &pci_matches[i];
+        return NULL;
+}
+
+/* A sysfs attribute of dev, or NULL with a warning naming the file. */
+static int sysattr_or_warn(struct inv_ctx *c, struct udev_device *dev, const char *attr,
+                           const char **ret) {
+        errno = 0;
+        *ret = udev_device_get_sysattr_value(dev, attr);
+        if (*ret)
+                return 1;
+        int e = errno ?: ENOENT;
+        int r = inv_warn(c->inv, -e, "cannot read %s/%s", udev_device_get_syspath(dev), attr);
+        return r < 0 ? r : 0;
+}
+
+static struct gj_device *inv_new_device(struct gj_inventory *inv) {
+        struct gj_device *d = realloc(inv->devices, (inv->n_devices + 1) * sizeof(*d));
+        if (!d)
+                return NULL;
+        inv->devices = d;
+        d = &inv->devices[inv->n_devices++];
+        *d = (struct gj_device){ .numa_node = -1, .minor = -1 };
+        return d;
+}
+
+static int device_fill_pci(struct inv_ctx *c, struct gj_device *d, struct udev_device *pci,
+                           const char *driver) {
+        const char *v;
+        int r;
+
+        d->pci_bus_id = strdup(udev_device_get_sysname(pci));
+        d->syspath = strdup(udev_device_get_syspath(pci));
+        d->driver = strdup(driver);
+        if (!d->pci_bus_id || !d->syspath || !d->driver)
+                return -ENOMEM;
+
+        r = sysattr_or_warn(c, pci, "numa_node", &v);
+        if (r < 0)
+                return r;
+        if (r > 0 && safe_atoi(v, &d->numa_node) < 0)
+                d->numa_node = -1;
+
+        /* The fallback model name: PCI ids, as lspci -n shows them. */
+        const char *vid = udev_device_get_sysattr_value(pci, "vendor");
+        const char *did = udev_device_get_sysattr_value(pci, "device");
+        if (vid && did && startswith(vid, "0x") && startswith(did, "0x"))
+                d->model = strprintf("%s:%s", vid + 2, did + 2);
+        return 0;
+}
+
+static int inv_add_pci_device(struct inv_ctx *c, struct udev_device *pci) {
+        const char *driver = udev_device_get_driver(pci);
+        const struct pci_match *m = pci_match_for_driver(driver);
+        const char *vendor, *class;
+        int r;
+
+        if (!m)
+                return 0;
+        r = sysattr_or_warn(c, pci, "class", &class);
+        if (r <= 0)
+                return r; /* without the class we cannot tell a GPU from an NVSwitch */
+        if (!class_matches(m, class))
+                return 0;
+        r = sysattr_or_warn(c, pci, "vendor", &vendor);
+        if (r < 0)
+                return r;
+        if (r > 0 && !streq(vendor, m->vendor_id))
+                return 0;
+
+        struct gj_device *d = inv_new_device(c->inv);
+        if (!d)
+                return -ENOMEM;
+        d->vendor = m->vendor;
+        return device_fill_pci(c, d, pci, driver);
+}
+
+/* One pass over the PCI bus, only over devices bound to a driver we know. */
+static int inv_enumerate_pci(struct inv_ctx *c) {
+        struct udev_enumerate *e = udev_enumerate_new(c->udev);
+        struct udev_list_entry *item;
+        int r;
+
+        if (!e)
+                return -ENOMEM;
+        r = udev_enumerate_add_match_subsystem(e, "pci");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(pci_matches); i++)
+                r = udev_enumerate_add_match_property(e, "DRIVER", pci_matches[i].driver);
+        if (r >= 0)
+                r = udev_enumerate_scan_devices(e);
+        if (r < 0) {
+                udev_enumerate_unref(e);
+                return inv_warn(c->inv, r, "cannot enumerate PCI devices in /sys/bus/pci");
+        }
+        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
+                struct udev_device *dev =
+                        udev_device_new_from_syspath(c->udev, udev_list_entry_get_name(item));
+                if (!dev)
+                        continue; /* gone since the scan */
+                r = inv_add_pci_device(c, dev);
+                udev_device_unref(dev);
+                if (r < 0)
+                        break;
+        }
+        udev_enumerate_unref(e);
+        return r < 0 ? r : 0;
+}
+
+static struct gj_device *inv_find_by_syspath(struct gj_inventory *inv, const char *syspath) {
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (streq_ptr(inv->devices[i].syspath, syspath))
+                        return &inv->devices[i];
+        return NULL;
+}
+
+/* ---- drm and accel class devices ---- */
+
+static int device_add_udev_node(struct inv_ctx *c, struct gj_device *d, struct udev_device *dev) {
+        const char *devnode = udev_device_get_devnode(dev);
+        dev_t devnum = udev_device_get_devnum(dev);
+
+        if (!devnode || major(devnum) == 0)
+                return 0; /* connectors (card0-DP-1) have no node */
+        int r = device_add_node(d, devnode, major(devnum), minor(devnum), 0660, 0, 0);
+        if (r < 0)
+                return r;
+        struct gj_node *n = &d->nodes[d->n_nodes - 1];
+        node_check_at(c->dev_root, n);
+        node_adopt_host_perms(c->dev_root, n);
+        return 0;
+}
+
+/* cardN/renderDN of the GPUs we listed (amdgpu, i915, xe; nvidia-drm's too). */
+static int drm_attach_child(struct inv_ctx *c, struct udev_device *dev) {
+        struct udev_device *pci = udev_device_get_parent_with_subsystem_devtype(dev, "pci", NULL);
+        if (!pci)
+                return 0;
+        struct gj_device *d = inv_find_by_syspath(c->inv, udev_device_get_syspath(pci));
+        return d ? device_add_udev_node(c, d, dev) : 0;
+}
+
+/* An accel device is listed on its own, with its PCI parent's bus id and driver. */
+static int accel_add_device(struct inv_ctx *c, struct udev_device *dev) {
+        struct udev_device *pci = udev_device_get_parent_with_subsystem_devtype(dev, "pci", NULL);
+        struct gj_device *d;
+        int r;
+
+        if (!udev_device_get_devnode(dev))
+                return 0;
+        d = inv_new_device(c->inv);
+        if (!d)
+                return -ENOMEM;
+        d->vendor = GJ_VENDOR_ACCEL;
+        if (pci) {
+                r = device_fill_pci(c, d, pci, udev_device_get_driver(pci) ?: "");
+                if (r < 0)
+                        return r;
+        } else {
+                d->syspath = strdup(udev_device_get_syspath(dev));
+                d->driver = strdup("");
+                if (!d->syspath || !d->driver)
+                        return -ENOMEM;
+        }
+        return device_add_udev_node(c, d, dev);
+}
+
+static int inv_enumerate_class(struct inv_ctx *c, const char *subsystem,
+                               int (*fn)(struct inv_ctx *c, struct udev_device *dev)) {
+        struct udev_enumerate *e = udev_enumerate_new(c->udev);
+        struct udev_list_entry *item;
+        int r;
+
+        if (!e)
+                return -ENOMEM;
+        r = udev_enumerate_add_match_subsystem(e, subsystem);
+        if (r >= 0)
+                r = udev_enumerate_scan_devices(e);
+        if (r < 0) {
+                udev_enumerate_unref(e);
+                return inv_warn(c->inv, r, "cannot enumerate /sys/class/%s", subsystem);
+        }
+        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
+                struct udev_device *dev =
+                        udev_device_new_from_syspath(c->udev, udev_list_entry_get_name(item));
+                if (!dev)
+                        continue;
+                r = fn(c, dev);
+                udev_device_unref(dev);
+                if (r < 0)
+                        break;
+        }
+        udev_enumerate_unref(e);
+        return r < 0 ? r : 0;
+}
+
+/* ---- order ---- */
+
+static int device_rank(const struct gj_device *d) { return (int)d->vendor; }
+
+static int device_compare(const void *a, const void *b) {
+        const struct gj_device *x = a, *y = b;
+        if (device_rank(x) != device_rank(y))
+                return device_rank(x) - device_rank(y);
+        /* "0000:3b:00.0": fixed width, lower-case hex, so strcmp is bus order. */
+        return strcmp(x->pci_bus_id ?: x->syspath ?: "", y->pci_bus_id ?: y->syspath ?: "");
+}
+
+static void inv_number_devices(struct gj_inventory *inv) {
+        unsigned per_vendor[_GJ_VENDOR_MAX] = { 0 };
+
+        qsort(inv->devices, inv->n_devices, sizeof(*inv->devices), device_compare);
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                inv->devices[i].index = (unsigned)i;
+                inv->devices[i].vendor_index = per_vendor[inv->devices[i].vendor]++;
+        }
+}
+
+static bool inv_has_vendor(const struct gj_inventory *inv, enum gj_vendor v) {
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (inv->devices[i].vendor == v)
+                        return true;
+        return false;
+}
+
+/* ---- NVIDIA: what only the driver knows ---- */
+
+static int nvidia_read_params(struct inv_ctx *c) {
+        _cleanup_free_ char *text = NULL;
+
+        c->nv_mode = NVIDIA_DEFAULT_MODE;
+        c->nv_uid = 0;
+        c->nv_gid = 0;
+        int r = read_proc(c, "driver/nvidia/params", false, &text);
+        if (r > 0)
+                gj_nvidia_params_parse(text, &c->nv_mode, &c->nv_uid, &c->nv_gid);
+        return r < 0 ? r : 0;
+}
+
+static int nvidia_read_version(struct inv_ctx *c) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_proc(c, "driver/nvidia/version", false, &text);
+        if (r <= 0)
+                return r;
+        r = gj_nvidia_version_parse(text, &c->inv->nvidia_driver_version);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return inv_warn(c->inv, 0, "/proc/driver/nvidia/version: no driver version found");
+        return 0;
+}
+
+static int nvidia_read_info(struct inv_ctx *c, struct gj_device *d) {
+        _cleanup_free_ char *rel = strprintf("driver/nvidia/gpus/%s/information", d->pci_bus_id);
+        _cleanup_free_ char *text = NULL;
+        struct gj_nvidia_info info;
+        int r;
+
+        if (!rel)
+                return -ENOMEM;
+        r = read_proc(c, rel, false, &text);
+        if (r <= 0)
+                return r;
+        r = gj_nvidia_info_parse(text, &info);
+        if (r == -ENOMEM) {
+                gj_nvidia_info_done(&info);
+                return r;
+        }
+        if (info.model) {
+                free(d->model);
+                d->model = TAKE_PTR(info.model);
+        }
+        d->uuid = TAKE_PTR(info.uuid);
+        d->minor = info.minor;
+        if (r < 0) {
+                gj_nvidia_info_done(&info);
+                return inv_warn(c->inv, 0,
+                                "/proc/%s: no valid \"Device Minor:\" line (malformed or truncated)",
+                                rel);
+        }
+        if (info.bus_location && strcasecmp(info.bus_location, d->pci_bus_id) != 0)
+                r = inv_warn(c->inv, 0, "/proc/%s: Bus Location %s does not match the directory",
+                             rel, info.bus_location);
+        gj_nvidia_info_done(&info);
+        return r < 0 ? r : 0;
+}
+
+static int nvidia_device_nodes(struct inv_ctx *c, struct gj_device *d, unsigned frontend_major,
+                               bool have_uvm) {
+        char path[64];
+
+        d->controls |= 1u << GJ_CTL_NVIDIACTL;
+        if (have_uvm)
+                d->controls |= 1u << GJ_CTL_NVIDIA_UVM | 1u << GJ_CTL_NVIDIA_UVM_TOOLS;
+        if (d->minor < 0)
+                return 0; /* unknown minor: no node we could name */
+        snprintf(path, sizeof(path), "/dev/nvidia%d", d->minor);
+        /* Its drm children, if any, came first: the GPU's own node leads. */
+        int r = device_add_node(d, path, frontend_major, (unsigned)d->minor, c->nv_mode, c->nv_uid,
+                                c->nv_gid);
+        if (r < 0)
+                return r;
+        struct gj_node last = d->nodes[d->n_nodes - 1];
+        memmove(d->nodes + 1, d->nodes, (d->n_nodes - 1) * sizeof(*d->nodes));
+        d->nodes[0] = last;
+        node_check_at(c->dev_root, &d->nodes[0]);
+        return 0;
+}
+
+static int nvidia_find_majors(struct inv_ctx *c, unsigned *frontend, unsigned *uvm) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_proc(c, "devices", false, &text);
+        if (r < 0)
+                return r;
+
+        *frontend = NVIDIA_FRONTEND_MAJOR;
+        *uvm = 0;
+        if (r == 0)
+                return 0;
+        /* Drivers >= 550 register 195 as "nvidia", older ones as "nvidia-frontend". */
+        if (gj_proc_devices_find_char(text, "nvidia", frontend) < 0 &&
+            gj_proc_devices_find_char(text, "nvidia-frontend", frontend) < 0) {
+                r = inv_warn(c->inv, 0,
+                             "/proc/devices: no \"nvidia\" or \"nvidia-frontend\" line; assuming major %d",
+                             NVIDIA_FRONTEND_MAJOR);
+                if (r < 0)
+                        return r;
+        }
+        if (gj_proc_devices_find_char(text, "nvidia-uvm", uvm) < 0) {
+                *uvm = 0;
+                r = inv_warn(c->inv, 0,
+                             "/proc/devices: no \"nvidia-uvm\" line (module nvidia_uvm not loaded?): "
+                             "no /dev/nvidia-uvm; CUDA needs it ('gpujail setup' loads it)");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* One clear line rather than one per file when the whole directory is missing. */
+static int nvidia_check_proc_dir(struct inv_ctx *c) {
+        _cleanup_free_ char *p = strprintf("%s/driver/nvidia", c->proc_root);
+        struct stat st;
+
+        if (!p)
+                return -ENOMEM;
+        int e = stat(p, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+        if (e == 0)
+                return 1;
+        int r = inv_warn(c->inv, e,
+                         "/proc/driver/nvidia: NVIDIA GPUs are bound to the nvidia driver but its "
+                         "/proc interface is missing: no minors, UUIDs or nodes known");
+        return r < 0 ? r : 0;
+}
+
+static int inv_add_nvidia(struct inv_ctx *c) {
+        unsigned frontend, uvm;
+        int r;
+
+        if (!inv_has_vendor(c->inv, GJ_VENDOR_NVIDIA))
+                return 0;
+        r = nvidia_check_proc_dir(c);
+        if (r <= 0)
+                return r;
+        r = nvidia_read_version(c);
+        if (r >= 0)
+                r = nvidia_read_params(c);
+        if (r >= 0)
+                r = nvidia_find_majors(c, &frontend, &uvm);
+        if (r < 0)
+                return r;
+
+        r = ctx_add_control(c, GJ_CTL_NVIDIACTL, "/dev/nvidiactl", frontend, NVIDIA_CTL_MINOR,
+                            c->nv_mode, c->nv_uid, c->nv_gid);
+        if (r >= 0)
+                r = ctx_add_control(c, GJ_CTL_NVIDIA_MODESET, "/dev/nvidia-modeset", frontend,
+                                    NVIDIA_MODESET_MINOR, c->nv_mode, c->nv_uid, c->nv_gid);
+        if (r >= 0 && uvm > 0)
+                r = ctx_add_control(c, GJ_CTL_NVIDIA_UVM, "/dev/nvidia-uvm", uvm, 0, c->nv_mode,
+                                    c->nv_uid, c->nv_gid);
+        if (r >= 0 && uvm > 0)
+                r = ctx_add_control(c, GJ_CTL_NVIDIA_UVM_TOOLS, "/dev/nvidia-uvm-tools", uvm, 1,
+                                    c->nv_mode, c->nv_uid, c->nv_gid);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < c->inv->n_devices; i++) {
+                struct gj_device *d = &c->inv->devices[i];
+                if (d->vendor != GJ_VENDOR_NVIDIA)
+                        continue;
+                r = nvidia_read_info(c, d);
+                if (r >= 0)
+                        r = nvidia_device_nodes(c, d, frontend, uvm > 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- AMD: /dev/kfd, shared by every amdgpu device for compute ---- */
+
+static int inv_add_kfd(struct inv_ctx *c) {
+        if (!inv_has_vendor(c->inv, GJ_VENDOR_AMD))
+                return 0;
+        struct udev_device *kfd = udev_device_new_from_subsystem_sysname(c->udev, "kfd", "kfd");
+        if (!kfd)
+                return inv_warn(c->inv, 0,
+                                "/sys/class/kfd/kfd: not found (amdgpu without KFD): no /dev/kfd for compute");
+        const char *devnode = udev_device_get_devnode(kfd);
+        dev_t devnum = udev_device_get_devnum(kfd);
+        int r = 0;
+        if (devnode && major(devnum) > 0) {
+                r = ctx_add_control(c, GJ_CTL_KFD, devnode, major(devnum), minor(devnum), 0666, 0, 0);
+                if (r >= 0) {
+                        node_check_at(c->dev_root, c->inv->controls[GJ_CTL_KFD]);
+                        node_adopt_host_perms(c->dev_root, c->inv->controls[GJ_CTL_KFD]);
+                        for (size_t i = 0; i < c->inv->n_devices; i++)
+                                if (c->inv->devices[i].vendor == GJ_VENDOR_AMD)
+                                        c->inv->devices[i].controls |= 1u << GJ_CTL_KFD;
+                }
+        }
+        udev_device_unref(kfd);
+        return r;
+}
+
+/* ---- modules ---- */
+
+static int inv_query_modules(struct inv_ctx *c) {
+        const char *names[16];
+        size_t n = 0;
+        static const char *const nvidia_set[] = { "nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm" };
+        static const char *const accel_drivers[] = { "intel_vpu", "habanalabs", "amdxdna", "qaic", "ivpu" };
+
+        /* The NVIDIA set always: "not loaded" is the first thing to know on a GPU host. */
+        for (size_t i = 0; i < ELEMENTSOF(nvidia_set); i++)
+                names[n++] = nvidia_set[i];
+        if (inv_has_vendor(c->inv, GJ_VENDOR_AMD))
+                names[n++] = "amdgpu";
+        if (inv_has_vendor(c->inv, GJ_VENDOR_INTEL)) {
+                names[n++] = "i915";
+                names[n++] = "xe";
+        }
+        for (size_t a = 0; a < ELEMENTSOF(accel_drivers); a++)
+                for (size_t i = 0; i < c->inv->n_devices; i++)
+                        if (c->inv->devices[i].vendor == GJ_VENDOR_ACCEL &&
+                            streq_ptr(c->inv->devices[i].driver, accel_drivers[a])) {
+                                names[n++] = accel_drivers[a];
+                                break;
+                        }
+        int r = gj_modules_query(names, n, &c->inv->modules, &c->inv->n_modules);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return inv_warn(c->inv, r, "cannot read the kernel module index (libkmod)");
+        return 0;
+}
+
+/* ---- the whole ---- */
+
+static void device_free_contents(struct gj_device *d) {
+        free(d->pci_bus_id);
+        free(d->syspath);
+        free(d->driver);
+        free(d->model);
+        free(d->uuid);
+        for (size_t i = 0; i < d->n_nodes; i++)
+                node_free_contents(&d->nodes[i]);
+        free(d->nodes);
+}
+
+void gj_inventory_free(struct gj_inventory *inv) {
+        if (!inv)
+                return;
+        for (size_t i = 0; i < inv->n_devices; i++)
+                device_free_contents(&inv->devices[i]);
+        free(inv->devices);
+        for (size_t i = 0; i < _GJ_CTL_MAX; i++) {
+                if (inv->controls[i])
+                        node_free_contents(inv->controls[i]);
+                free(inv->controls[i]);
+        }
+        free(inv->modules);
+        free(inv->nvidia_driver_version);
+        strv_free(inv->warnings);
+        free(inv);
+}
+
+static void inv_check_controls(struct inv_ctx *c) {
+        for (size_t i = 0; i < _GJ_CTL_MAX; i++)
+                if (c->inv->controls[i] && i != GJ_CTL_KFD)
+                        node_check_at(c->dev_root, c->inv->controls[i]);
+}
+
+int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory **ret) {
+        _cleanup_inventory_ struct gj_inventory *inv = calloc(1, sizeof(*inv));
+        struct inv_ctx c = {
+                .inv = inv,
+                .proc_root = opts && !isempty(opts->proc_root) ? opts->proc_root : "/proc",
+                .dev_root = opts && !isempty(opts->dev_root) ? opts->dev_root : "/dev",
+        };
+        int r;
+
+        if (!inv)
+                return -ENOMEM;
+        c.udev = udev_new();
+        if (!c.udev)
+                return -ENOMEM;
+
+        r = inv_enumerate_pci(&c);
+        if (r >= 0)
+                r = inv_enumerate_class(&c, "accel", accel_add_device);
+        if (r >= 0) {
+                inv_number_devices(inv);
+                r = inv_enumerate_class(&c, "drm", drm_attach_child);
+        }
+        if (r >= 0)
+                r = inv_add_nvidia(&c);
+        if (r >= 0)
+                r = inv_add_kfd(&c);
+        if (r >= 0 && !(opts && opts->skip_modules))
+                r = inv_query_modules(&c);
+        udev_unref(c.udev);
+        if (r < 0)
+                return r;
+        inv_check_controls(&c);
+
+        *ret = TAKE_PTR(inv);
+        return 0;
+}

@@ -31,6 +31,7 @@ enum gj_node_state {
         GJ_NODE_UNCHECKED,    /* could not stat it (EACCES, ...) */
 };
 const char *gj_node_state_name(enum gj_node_state s); /* "ok", "missing", ... */
+int gj_node_state_from_name(const char *name);        /* -EINVAL if unknown */
 
 struct gj_node {
         char *path;               /* host path, e.g. "/dev/nvidia3" */
@@ -52,6 +53,8 @@ enum gj_control {
         GJ_CTL_KFD,              /* /dev/kfd: AMD compute */
         _GJ_CTL_MAX,
 };
+const char *gj_control_name(enum gj_control c); /* "nvidiactl", "nvidia-uvm", ..., "kfd" */
+int gj_control_from_name(const char *name);     /* -EINVAL if unknown */
 
 struct gj_device {
         enum gj_vendor vendor;
@@ -104,7 +107,15 @@ static inline void gj_inventory_freep(struct gj_inventory **p) { gj_inventory_fr
 /* stat() one node and fill node->state / found_*: the check used by list and by injection. */
 void gj_node_check(struct gj_node *node);
 
-/* ---- pure parsers (devices/nvidia_proc.c): strings in, data out, no I/O ---- */
+/* ---- kernel modules (devices/kmod.c, libkmod) ---- */
+
+/* State of the named modules: loaded (or built in), known to the module index. */
+int gj_modules_query(const char *const *names, size_t n, struct gj_module **ret, size_t *ret_n);
+/* Load a module and its dependencies (what `modprobe name` does, without forking).
+ * -ENOENT when the module is not known to this kernel; logs why on failure. */
+int gj_module_load(const char *name);
+
+/* ---- pure parsers (devices/nvidia-proc.c): strings in, data out, no I/O ---- */
 
 struct gj_nvidia_info {
         char *model;
@@ -113,12 +124,18 @@ struct gj_nvidia_info {
         int minor;          /* "Device Minor:" */
 };
 /* Parse /proc/driver/nvidia/gpus/<bus>/information. -EBADMSG when a required
- * field (Device Minor) is missing or malformed. */
+ * field (Device Minor) is missing or malformed; ret then still holds the fields
+ * that were found (call gj_nvidia_info_done either way). A last line without
+ * its newline (a truncated read) is ignored; a UUID or model that does not look
+ * like the driver's is dropped (NULL). */
 int gj_nvidia_info_parse(const char *text, struct gj_nvidia_info *ret);
 void gj_nvidia_info_done(struct gj_nvidia_info *info);
 
 /* Find the character major of a driver name in /proc/devices text: -ENOENT if absent. */
 int gj_proc_devices_find_char(const char *text, const char *name, unsigned *ret_major);
+
+/* Version out of /proc/driver/nvidia/version ("NVRM version: ... 550.54.15 ..."): -EBADMSG if none. */
+int gj_nvidia_version_parse(const char *text, char **ret);
 
 /* Parse "DeviceFileMode: 438" / "DeviceFileUID:" / "DeviceFileGID:" out of
  * /proc/driver/nvidia/params; fields not present keep the values passed in. */
