@@ -18,3 +18,8 @@ int cli_load_inventory(struct gj_inventory **ret);
 /* Print a json-c object to stdout, pretty, with a final newline. */
 struct json_object;
 int cli_print_json(struct json_object *obj);
+
+/* Inject the plan for `selector` into <bundle>/config.json, atomically
+ * (cli/cmd-oci.c; also used by `gpujail runtime`). `origin` names where the
+ * selector came from, for messages. Negative errno, logged. */
+int cli_oci_inject_bundle(const char *bundle, const char *selector, unsigned select_flags, const char *origin);

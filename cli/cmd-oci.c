@@ -1,8 +1,144 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* gpujail oci inject: put the selected GPUs into a bundle's config.json. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "gpujail/inventory.h"
+#include "gpujail/oci-config.h"
+#include "gpujail/plan.h"
 #include "gpujail/util.h"
 
-int cmd_oci(int argc _unused_, char **argv _unused_) {
-        log_error("'gpujail oci' is not implemented yet");
-        return GJ_EXIT_FAILURE;
+static void oci_usage(FILE *f) {
+        fprintf(f,
+                "Usage: gpujail oci inject --gpu SELECTOR [--bundle DIR] [--nvidia-indexes]\n"
+                "\n"
+                "Edit an OCI bundle's config.json so that the runtime itself gives the container the\n"
+                "selected GPUs: linux.devices for exactly the plan's nodes (the GPUs' own and their\n"
+                "control nodes), linux.resources.devices allow rules for them (after the runtime's\n"
+                "deny-all), and GPUJAIL_DEVICES in process.env. Devices in the spec survive what\n"
+                "re-applies cgroup policy (systemctl daemon-reload), unlike hook-only injection.\n"
+                "Running it twice gives the same file as once. The file is replaced atomically and\n"
+                "keeps its mode; on any error it is left as it was.\n"
+                "\n"
+                "  --gpu SEL          0,2 | all | none | GPU-<uuid> | 0000:3b:00.0 | nvidia:1 ...\n"
+                "  --bundle DIR       the bundle (default: the current directory)\n"
+                "  --nvidia-indexes   bare indexes count NVIDIA GPUs only (NVIDIA_VISIBLE_DEVICES)\n");
+}
+
+static int read_config(const char *path, struct json_object **ret, mode_t *ret_mode) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot open %s: %m", path);
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(-errno, "cannot stat %s: %m", path);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(-EINVAL, "%s is not a regular file", path);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = read_full_fd(fd, &text, &len, GJ_OCI_CONFIG_MAX);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %m", path);
+        *ret_mode = st.st_mode & 07777;
+        return gj_oci_config_parse(path, text, len, ret);
+}
+
+static int plan_for(const struct gj_inventory *inv, const char *selector, unsigned flags, const char *origin,
+                    struct gj_plan *ret) {
+        struct gj_selection sel = {};
+        int r = gj_select(inv, selector, flags, &sel); /* logs what is wrong with which item */
+        if (r < 0)
+                return r;
+        log_debug("selected %zu device(s) from %s", sel.n_devices, origin);
+        struct gj_plan_opts opts = {};
+        r = gj_plan_build(inv, &sel, &opts, ret);
+        gj_selection_done(&sel);
+        return r;
+}
+
+int cli_oci_inject_bundle(const char *bundle, const char *selector, unsigned select_flags, const char *origin) {
+        _cleanup_free_ char *path = strprintf("%s/config.json", bundle ? bundle : ".");
+        struct json_object *config = NULL;
+        mode_t mode = 0644;
+        if (!path)
+                return log_error_errno(-ENOMEM, "cannot edit the bundle: %m");
+
+        /* Parse before planning: a broken config.json is reported as such. */
+        int r = read_config(path, &config, &mode);
+        if (r < 0)
+                return r;
+        _cleanup_inventory_ struct gj_inventory *inv = NULL;
+        if (cli_load_inventory(&inv) != 0) {
+                json_object_put(config);
+                return -EIO; /* logged */
+        }
+        struct gj_plan plan = {};
+        r = plan_for(inv, selector, select_flags, origin, &plan);
+        if (r >= 0)
+                r = gj_oci_config_inject(config, &plan);
+        gj_plan_done(&plan);
+        _cleanup_free_ char *text = r >= 0 ? gj_oci_config_format(config) : NULL;
+        json_object_put(config);
+        if (r < 0)
+                return r;
+        if (!text)
+                return log_error_errno(-ENOMEM, "cannot format %s: %m", path);
+        r = write_file_atomic(path, text, strlen(text), mode);
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s: %m", path);
+        return 0;
+}
+
+int cmd_oci(int argc, char **argv) {
+        enum { ARG_NVIDIA_INDEXES = 0x100 };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "gpu", required_argument, NULL, 'g' },
+                { "bundle", required_argument, NULL, 'b' },
+                { "nvidia-indexes", no_argument, NULL, ARG_NVIDIA_INDEXES },
+                {},
+        };
+        const char *gpu = NULL, *bundle = ".";
+        unsigned flags = 0;
+        int c;
+
+        if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+                oci_usage(argc < 2 ? stderr : stdout);
+                return argc < 2 ? GJ_EXIT_FAILURE : 0;
+        }
+        if (!streq(argv[1], "inject")) {
+                log_error("unknown 'oci' command '%s': expected inject", argv[1]);
+                return GJ_EXIT_FAILURE;
+        }
+        optind = 1;
+        while ((c = getopt_long(argc - 1, argv + 1, "hg:b:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        oci_usage(stdout);
+                        return 0;
+                case 'g':
+                        gpu = optarg;
+                        break;
+                case 'b':
+                        bundle = optarg;
+                        break;
+                case ARG_NVIDIA_INDEXES:
+                        flags |= GJ_SELECT_NVIDIA_INDEXES;
+                        break;
+                default:
+                        oci_usage(stderr);
+                        return GJ_EXIT_FAILURE;
+                }
+        if (optind < argc - 1) {
+                log_error("unexpected argument '%s'; see 'gpujail oci --help'", argv[optind + 1]);
+                return GJ_EXIT_FAILURE;
+        }
+        if (!gpu) {
+                log_error("'gpujail oci inject' needs --gpu SELECTOR (e.g. --gpu 0, --gpu all)");
+                return GJ_EXIT_FAILURE;
+        }
+        return cli_oci_inject_bundle(bundle, gpu, flags, "--gpu") < 0 ? GJ_EXIT_FAILURE : 0;
 }

@@ -1,8 +1,163 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gpujail runtime: an OCI runtime wrapper. Engines register it as their
+ * runtime; on create/run it reads the container's request from config.json
+ * (the same reader as the hook), injects the plan into config.json, and
+ * execs the real runtime with the same arguments. Every other verb goes
+ * straight through untouched.
+ */
+#include <json-c/json.h>
+
 #include "cli.h"
+#include "gpujail/oci-config.h"
+#include "gpujail/oci-request.h"
 #include "gpujail/util.h"
 
-int cmd_runtime(int argc _unused_, char **argv _unused_) {
-        log_error("'gpujail runtime' is not implemented yet");
-        return GJ_EXIT_FAILURE;
+static void runtime_usage(FILE *f) {
+        fprintf(f,
+                "Usage: gpujail runtime [--runtime PATH] [--kind VENDOR/CLASS] [--] RUNTIME-ARGS...\n"
+                "\n"
+                "An OCI runtime wrapper for container engines (podman --runtime, containerd\n"
+                "runtimes, Docker daemon.json \"runtimes\"). Engines call it with runc's arguments;\n"
+                "for 'create' and 'run' it reads the request from the bundle's config.json, first\n"
+                "match wins: annotation gpujail.io/gpus, cdi.k8s.io/* annotations naming devices of\n"
+                "the CDI kind (default gpujail.io/gpu), NVIDIA_VISIBLE_DEVICES in process.env. It\n"
+                "puts the GPUs into config.json (as 'gpujail oci inject'), then execs the runtime\n"
+                "with the same arguments. Other verbs, and containers that ask for nothing, go\n"
+                "straight through. A request it cannot satisfy fails the container (exit 125).\n"
+                "\n"
+                "  --runtime PATH  the real runtime (default: runc, from PATH)\n"
+                "  --kind K        the CDI kind whose names cdi.k8s.io annotations may use\n"
+                "\n"
+                "Engines take one executable, so install a two-line wrapper, e.g.\n"
+                "  #!/bin/sh\n"
+                "  exec gpujail runtime --runtime /usr/sbin/runc \"$@\"\n");
+}
+
+static const char *option_name(const char *arg) {
+        if (arg[0] != '-')
+                return NULL;
+        return arg + (arg[1] == '-' ? 2 : 1);
+}
+
+static bool name_in(const char *name, const char *const *list) {
+        size_t n = strcspn(name, "=");
+        for (; *list; list++)
+                if (strlen(*list) == n && strncmp(name, *list, n) == 0)
+                        return true;
+        return false;
+}
+
+/* runc's (and crun's) global options that take a value: skipped to find the verb. */
+static const char *const global_with_value[] = {
+        "log", "log-format", "log-level", "root", "criu", "rootless", "cgroup-manager", NULL,
+};
+
+/* Index of the verb in args, or -1. */
+static int find_verb(int n, char **args) {
+        for (int i = 0; i < n; i++) {
+                const char *name = option_name(args[i]);
+                if (!name)
+                        return i;
+                if (streq(args[i], "--"))
+                        return i + 1 < n ? i + 1 : -1;
+                if (!strchr(name, '=') && name_in(name, global_with_value))
+                        i++;
+        }
+        return -1;
+}
+
+/* create/run options that take a value, so that their value is not taken for a bundle flag. */
+static const char *const create_with_value[] = {
+        "bundle", "b", "console-socket", "pid-file", "preserve-fds", NULL,
+};
+
+static const char *find_bundle(int n, char **args) {
+        for (int i = 0; i < n; i++) {
+                static const char *const bundle_names[] = { "bundle", "b", NULL };
+                const char *name = option_name(args[i]);
+                if (streq(args[i], "--"))
+                        break;
+                if (!name || !name_in(name, create_with_value))
+                        continue;
+                const char *eq = strchr(name, '=');
+                bool is_bundle = name_in(name, bundle_names);
+                const char *value = eq ? eq + 1 : (i + 1 < n ? args[i + 1] : NULL);
+                if (!eq)
+                        i++;
+                if (is_bundle)
+                        return value;
+        }
+        return NULL;
+}
+
+static int read_request(const char *bundle, const char *kind, struct gj_oci_request *ret) {
+        _cleanup_free_ char *path = strprintf("%s/config.json", bundle);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (!path)
+                return log_error_errno(-ENOMEM, "cannot read the bundle: %m");
+        int r = read_full_file(path, &text, &len, GJ_OCI_CONFIG_MAX);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %m", path);
+        struct json_object *config;
+        r = gj_oci_config_parse(path, text, len, &config);
+        if (r < 0)
+                return r;
+        r = gj_oci_request_from_config(config, kind, ret);
+        json_object_put(config);
+        return r;
+}
+
+/* Inject the bundle's request, if it has one. */
+static int prepare_bundle(int n, char **args, const char *kind) {
+        int v = find_verb(n, args);
+        if (v < 0 || !(streq(args[v], "create") || streq(args[v], "run")))
+                return 0;
+        const char *bundle = find_bundle(n - v - 1, args + v + 1);
+        if (!bundle)
+                bundle = ".";
+        struct gj_oci_request req = {};
+        int r = read_request(bundle, kind, &req);
+        if (r < 0 || req.source == GJ_REQUEST_NONE)
+                return r;
+        r = cli_oci_inject_bundle(bundle, req.selector, req.select_flags, req.origin);
+        gj_oci_request_done(&req);
+        return r;
+}
+
+int cmd_runtime(int argc, char **argv) {
+        const char *runtime = "runc", *kind = NULL;
+        int i = 1;
+
+        for (; i < argc; i++) {
+                const char *a = argv[i], *v;
+                if (streq(a, "--")) {
+                        i++;
+                        break;
+                } else if (streq(a, "--help") || streq(a, "-h")) {
+                        runtime_usage(stdout);
+                        return 0;
+                } else if ((v = startswith(a, "--runtime=")))
+                        runtime = v;
+                else if ((v = startswith(a, "--kind=")))
+                        kind = v;
+                else if ((streq(a, "--runtime") || streq(a, "--kind")) && i + 1 < argc)
+                        *(streq(a, "--runtime") ? &runtime : &kind) = argv[++i];
+                else
+                        break;
+        }
+        if (i >= argc) {
+                runtime_usage(stderr);
+                return GJ_EXIT_FAILURE;
+        }
+
+        if (prepare_bundle(argc - i, argv + i, kind) < 0)
+                return GJ_EXIT_FAILURE;
+
+        /* The runtime gets our argv from the first runtime argument on, behind its own name. */
+        argv[i - 1] = (char *)runtime;
+        execvp(runtime, argv + i - 1);
+        int r = log_error_errno(-errno, "cannot execute the runtime %s: %m", runtime);
+        return r == -ENOENT ? GJ_EXIT_NOT_FOUND : GJ_EXIT_CANNOT_EXEC;
 }

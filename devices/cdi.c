@@ -13,6 +13,7 @@
  * yields each control node once.
  */
 #include <ctype.h>
+#include <strings.h>
 #include <json-c/json.h>
 
 #include "gpujail/cdi.h"
@@ -333,7 +334,26 @@ static void yaml_scalar(FILE *f, struct json_object *o) {
 
 static void yaml_value(FILE *f, struct json_object *o, int indent);
 
+/* A key that YAML reads back as the same string when written bare. */
+static bool yaml_plain_key(const char *key) {
+        static const char *const special[] = { "y", "n", "yes", "no", "on", "off", "true", "false", "null" };
+        if (!is_letter(key[0]))
+                return false;
+        for (const char *p = key; *p; p++)
+                if (!is_alnum(*p) && *p != '_' && *p != '-')
+                        return false;
+        for (size_t i = 0; i < ELEMENTSOF(special); i++)
+                if (strcasecmp(key, special[i]) == 0)
+                        return false;
+        return true;
+}
+
 static void yaml_key(FILE *f, const char *key) {
+        if (yaml_plain_key(key)) {
+                fputs(key, f);
+                fputc(':', f);
+                return;
+        }
         struct json_object *k = json_object_new_string(key);
         yaml_scalar(f, k);
         json_object_put(k);

@@ -16,6 +16,8 @@ int gj_oci_config_parse(const char *what, const char *text, size_t len, struct j
         struct json_tokener *tok = json_tokener_new();
         if (!tok)
                 return log_error_errno(-ENOMEM, "cannot parse %s: %m", what);
+        /* Strict: no trailing commas or single quotes, which runc's Go decoder refuses too. */
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         if (len > INT32_MAX)
                 len = INT32_MAX; /* json-c takes an int; GJ_OCI_CONFIG_MAX keeps us far below */
         struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
