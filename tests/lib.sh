@@ -1,0 +1,299 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+#
+# Sourced by every end-to-end test (tests/e2e/test-*.sh):
+#
+#   #!/bin/bash
+#   . "$(dirname "$0")/../lib.sh"
+#   require_root
+#   h=$(fakehost nvidia8)
+#   run on_fakehost nvidia8 -- "$GPUJAIL" list --json
+#   is "$status" 0 "list exits 0"
+#   ok '[ "$(jq length <<<"$output")" -gt 0 ]' "list prints JSON"
+#   done_testing
+#
+# TAP:   plan_later, ok, nok, is, isnt, like, skip, skip_all, diag, done_testing
+# run:   run CMD... -> $status, $output (stdout+stderr), $stdout, $stderr
+# env:   $GPUJAIL, $GPUJAIL_HOOK, $GPUJAIL_BUILD, $GPUJAIL_SRC, $HELPERS, $TEST_TMP
+# hosts: fakehost SHAPE (prints DIR), on_fakehost SHAPE -- CMD..., hostinfo SHAPE JQ
+# guard: require_root, require_cmd, require_cgroup_v1_devices, require_cgroup_v2
+# state: snapshot_host NAME, assert_host_unchanged NAME "name"
+# clean: defer CMD... (run at exit, last first), then $TEST_TMP is removed
+#
+# A test that cannot run here calls skip_all "why" (TAP "1..0 # SKIP why", exit 77),
+# or skip "why" "name" for one check. It never passes by doing nothing.
+
+GPUJAIL_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GPUJAIL_BUILD=${GPUJAIL_BUILD:-$GPUJAIL_SRC/build}
+GPUJAIL_BUILD=$(cd "$GPUJAIL_BUILD" 2>/dev/null && pwd || echo "$GPUJAIL_BUILD")
+GPUJAIL=${GPUJAIL:-$GPUJAIL_BUILD/cli/gpujail}
+GPUJAIL_HOOK=${GPUJAIL_HOOK:-$GPUJAIL_BUILD/cli/gpujail-hook}
+HELPERS=${HELPERS:-$GPUJAIL_BUILD/tests/helpers}
+FAKEHOST=$GPUJAIL_SRC/tests/fakehost
+export GPUJAIL_SRC GPUJAIL_BUILD GPUJAIL GPUJAIL_HOOK HELPERS
+[[ -z ${FAKESYSFS:-} && -f $GPUJAIL_BUILD/tests/fakehost/fakesysfs.so ]] &&
+        export FAKESYSFS=$GPUJAIL_BUILD/tests/fakehost/fakesysfs.so
+
+_tap_n=0
+_tap_failed=0
+_tap_planned=0
+_tap_deferred=()
+
+# ---------------------------------------------------------------- TAP
+
+plan_later() { :; } # the plan ("1..N") is printed by done_testing
+
+_tap_result() { # OK(0/1) NAME
+        _tap_n=$((_tap_n + 1))
+        if [[ $1 -eq 0 ]]; then
+                echo "ok $_tap_n - $2"
+        else
+                echo "not ok $_tap_n - $2"
+                _tap_failed=$((_tap_failed + 1))
+                local line sub file
+                read -r line sub file < <(caller 1)
+                echo "#   failed at ${file:-?}:${line:-?}"
+        fi
+        return "$1"
+}
+
+# ok COND "name"       COND is a shell expression, eval'ed:  ok '[ -e /dev/x ]' "x exists"
+# ok CMD ARG... "name" a command run as is:                  ok grep -q x file "x in file"
+ok() {
+        local name=${!#} r
+        if [[ $# -eq 2 ]]; then
+                (eval "$1") >/dev/null 2>&1
+                r=$?
+        else
+                "${@:1:$#-1}" >/dev/null 2>&1
+                r=$?
+        fi
+        _tap_result $((r != 0)) "$name"
+}
+
+# nok COND "name": passes when COND fails.
+nok() {
+        local name=${!#} r
+        if [[ $# -eq 2 ]]; then (eval "$1") >/dev/null 2>&1; else "${@:1:$#-1}" >/dev/null 2>&1; fi
+        r=$?
+        _tap_result $((r == 0)) "$name"
+}
+
+is() { # GOT WANT "name"
+        if [[ "$1" == "$2" ]]; then
+                _tap_result 0 "$3"
+        else
+                _tap_result 1 "$3"
+                diag "got:  '$1'"
+                diag "want: '$2'"
+                return 1
+        fi
+}
+
+isnt() { # GOT UNWANTED "name"
+        if [[ "$1" != "$2" ]]; then _tap_result 0 "$3"; else _tap_result 1 "$3"; diag "got '$1'"; return 1; fi
+}
+
+like() { # GOT EXTENDED-REGEX "name"
+        if grep -Eq -- "$2" <<<"$1"; then
+                _tap_result 0 "$3"
+        else
+                _tap_result 1 "$3"
+                diag "no match for /$2/ in:"
+                diag "$1"
+                return 1
+        fi
+}
+
+unlike() { # GOT EXTENDED-REGEX "name"
+        if ! grep -Eq -- "$2" <<<"$1"; then
+                _tap_result 0 "$3"
+        else
+                _tap_result 1 "$3"
+                diag "unexpected match for /$2/ in:"
+                diag "$1"
+                return 1
+        fi
+}
+
+skip() { # WHY "name"
+        _tap_n=$((_tap_n + 1))
+        echo "ok $_tap_n - $2 # SKIP $1"
+}
+
+skip_all() { # WHY
+        echo "1..0 # SKIP $1"
+        _tap_planned=1
+        exit 77
+}
+
+diag() { # MSG...: TAP comment lines (stdout, so the runner shows them with the failure)
+        local line
+        while IFS= read -r line; do echo "# $line"; done <<<"$*"
+}
+
+bail_out() { echo "Bail out! $*"; _tap_planned=1; exit 1; }
+
+done_testing() {
+        echo "1..$_tap_n"
+        _tap_planned=1
+        [[ $_tap_failed -eq 0 ]] && exit 0
+        exit 1
+}
+
+# ---------------------------------------------------------------- running commands
+
+# run CMD...: never fails; sets $status, $output (stdout then stderr), $stdout, $stderr.
+run() {
+        local o e
+        o=$(mktemp "$TEST_TMP/run.XXXXXX")
+        e=$(mktemp "$TEST_TMP/run.XXXXXX")
+        "$@" >"$o" 2>"$e" </dev/null
+        status=$?
+        stdout=$(cat "$o")
+        stderr=$(cat "$e")
+        output=$(cat "$o" "$e")
+        rm -f "$o" "$e"
+        return 0
+}
+
+# show: dump the last run's output as TAP comments (call after a failed check).
+show() { diag "status=$status"; [[ -n $output ]] && diag "$output"; return 0; }
+
+# ---------------------------------------------------------------- requirements
+
+require_root() { [[ $(id -u) -eq 0 ]] || skip_all "needs root"; }
+
+require_cmd() { # CMD...
+        local c
+        for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip_all "$c is not installed"; done
+}
+
+require_built() { # PATH...: a built binary the test needs (e.g. "$GPUJAIL")
+        local p
+        for p in "$@"; do [[ -x $p ]] || skip_all "$p is not built"; done
+}
+
+require_cgroup_v1_devices() {
+        [[ -f /sys/fs/cgroup/devices/devices.allow ]] || skip_all "no cgroup v1 devices controller"
+}
+
+cgroup2_root() { awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts; }
+
+require_cgroup_v2() {
+        [[ -n $(cgroup2_root) ]] || skip_all "no cgroup2 mount"
+}
+
+# ---------------------------------------------------------------- temp dir and cleanup
+
+# defer CMD...: run at exit (last registered first), before $TEST_TMP goes.
+defer() { _tap_deferred+=("$(printf '%q ' "$@")"); }
+
+_lib_exit() {
+        local rc=$? i
+        for ((i = ${#_tap_deferred[@]} - 1; i >= 0; i--)); do
+                eval "${_tap_deferred[$i]}" >/dev/null 2>&1 || true
+        done
+        if [[ -n ${TEST_TMP:-} && -d $TEST_TMP ]]; then
+                # Never follow a mount a test left behind into the host.
+                if grep -q " ${TEST_TMP}[/ ]" /proc/self/mountinfo 2>/dev/null; then
+                        echo "# lib.sh: mounts left under $TEST_TMP; not removing it" >&2
+                else
+                        rm -rf --one-file-system "$TEST_TMP"
+                fi
+        fi
+        if [[ $_tap_planned -eq 0 && $rc -ne 77 ]]; then
+                echo "# test exited ($rc) before done_testing"
+                echo "1..$_tap_n"
+                [[ $rc -eq 0 ]] && rc=1
+        fi
+        exit "$rc"
+}
+trap _lib_exit EXIT
+
+# /tmp here is not nodev: device nodes made below it (mknod) can be opened.
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/gpujail-test.XXXXXX")
+export TEST_TMP
+
+# ---------------------------------------------------------------- simulated hosts
+
+# fakehost SHAPE: build the shape once into $TEST_TMP/hosts/SHAPE; print its path.
+fakehost() {
+        local d=$TEST_TMP/hosts/$1
+        if [[ ! -f $d/hostinfo.json ]]; then
+                "$FAKEHOST/mkhost" "$1" "$d" >&2 || bail_out "mkhost $1 failed"
+        fi
+        echo "$d"
+}
+
+# on_fakehost SHAPE -- CMD...: run CMD on that simulated host (see tests/fakehost/README.md).
+on_fakehost() {
+        local shape=$1
+        shift
+        [[ ${1:-} == -- ]] && shift
+        "$FAKEHOST/enter" "$(fakehost "$shape")" -- "$@"
+}
+
+# hostinfo SHAPE JQ-FILTER: query the shape's hostinfo.json, e.g. hostinfo nvidia8 '.devices|length'
+hostinfo() { jq -r "$2" "$(fakehost "$1")/hostinfo.json"; }
+
+# ---------------------------------------------------------------- host state
+
+# A cgroup path is systemd's own bookkeeping (comes and goes with services and
+# sessions) when every component below the hierarchy root is a unit name; those
+# are ignored. Anything else (gpujail*, libpod_parent/..., runc ids) counts.
+_host_cgroups() {
+        find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | awk '
+                { n = split($0, c, "/"); own = 1
+                  for (i = 6; i <= n; i++) if (c[i] !~ /\.(slice|service|scope|socket|mount|swap|device)$/) own = 0
+                  if (n >= 6 && own) next; print }' | sort
+}
+
+_host_mounts() { # mount point, fs type, source of the host's mount namespace (PID 1's)
+        sed -E 's/^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ ([^ ]+) .* - ([^ ]+) ([^ ]+) .*/\1 \2 \3/' /proc/1/mountinfo | sort
+}
+
+_host_bpf() {
+        if [[ -x $HELPERS/bpf-list ]]; then
+                "$HELPERS/bpf-list" | awk '
+                        { n = split($1, c, "/"); own = 1
+                          for (i = 6; i <= n; i++) if (c[i] !~ /\.(slice|service|scope|socket|mount|swap|device)$/) own = 0
+                          if (n >= 6 && own) next; print }' | sort
+        elif command -v bpftool >/dev/null 2>&1; then
+                bpftool cgroup tree 2>/dev/null | sort
+        else
+                echo "bpf-list not built"
+        fi
+}
+
+snapshot_host() { # NAME
+        local d=$TEST_TMP/snap-$1
+        mkdir -p "$d"
+        _host_mounts >"$d/mounts"
+        _host_cgroups >"$d/cgroups"
+        _host_bpf >"$d/bpf"
+}
+
+assert_host_unchanged() { # NAME "name"
+        local d=$TEST_TMP/snap-$1 now=$TEST_TMP/snap-$1.now what diffs=""
+        mkdir -p "$now"
+        _host_mounts >"$now/mounts"
+        _host_cgroups >"$now/cgroups"
+        _host_bpf >"$now/bpf"
+        for what in mounts cgroups bpf; do
+                if ! cmp -s "$d/$what" "$now/$what"; then
+                        diffs+="$what changed:"$'\n'"$(diff "$d/$what" "$now/$what" | grep '^[<>]')"$'\n'
+                fi
+        done
+        rm -rf "$now"
+        if [[ -z $diffs ]]; then
+                _tap_result 0 "${2:-host unchanged}"
+        else
+                _tap_result 1 "${2:-host unchanged}"
+                diag "$diffs"
+                return 1
+        fi
+}
+
+# in_private_ns CMD...: run CMD in its own private mount namespace (mounts die with it).
+in_private_ns() { unshare -m --propagation private -- "$@"; }
