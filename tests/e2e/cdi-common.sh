@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+# Shared by tests/e2e/test-cdi-*.sh and test-oci-*.sh (sourced after lib.sh):
+# a busybox rootfs, podman and runc run with their state under $TEST_TMP, the
+# cgroup oracle from busybox's messages, and cleanup of what podman leaves.
+
+VALIDATE=$GPUJAIL_SRC/tests/schema/validate
+
+# Debian's busybox-static: the whole userland of the test containers.
+require_busybox_static() {
+        BUSYBOX=$(command -v busybox || true)
+        [[ -n $BUSYBOX ]] && file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
+                skip_all "busybox-static is not installed"
+}
+
+# make_rootfs DIR: busybox and its applets, empty /dev /proc /sys /tmp.
+make_rootfs() {
+        local d=$1 a
+        mkdir -p "$d"/{bin,dev,proc,sys,tmp,etc}
+        cp "$BUSYBOX" "$d/bin/busybox"
+        for a in sh cat ls mknod echo head grep; do ln -sf busybox "$d/bin/$a"; done
+        echo "root:x:0:0:root:/:/bin/sh" >"$d/etc/passwd"
+}
+
+# The probe run inside a container: for each path, "PATH ENXIO|EPERM|ENOENT|OK|other".
+# busybox cat prints strerror(); no GPU driver stands behind the fake majors, so an
+# open the device cgroup allows gives ENXIO, one it denies EPERM.
+PROBE='for p in "$@"; do
+  m=$(cat "$p" 2>&1 </dev/null | head -c 200)
+  case "$m" in
+  *"No such device or address"*) echo "$p ENXIO";;
+  *"Operation not permitted"*) echo "$p EPERM";;
+  *"No such file or directory"*) echo "$p ENOENT";;
+  "") echo "$p OK";;
+  *) echo "$p other: $m";;
+  esac
+done'
+
+# probe_result OUTPUT PATH: what the probe said about PATH.
+probe_result() { awk -v p="$2" '$1 == p { $1 = ""; sub(/^ /, ""); print; exit }' <<<"$1"; }
+
+# podman with all of its state in $TEST_TMP (storage, run state, tmp, events),
+# runc under cgroupfs, and the limits this machine's runc accepts.
+PODMAN_GLOBAL=()
+PODMAN_RUN=(run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
+setup_podman() {
+        require_cmd podman runc
+        local p=$TEST_TMP/podman
+        mkdir -p "$p"/{root,run,tmp}
+        PODMAN_GLOBAL=(--root "$p/root" --runroot "$p/run" --tmpdir "$p/tmp" --storage-driver vfs
+                --cgroup-manager cgroupfs --events-backend file)
+        _cleanup_podman_parent_if_new
+}
+
+# podman's cgroupfs manager creates libpod_parent in every hierarchy and keeps it;
+# remove it again at exit when it was not there before (and is empty by then).
+_cleanup_podman_parent_if_new() {
+        local d
+        for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do
+                [[ -d $d ]] && return 0
+        done
+        defer _rmdir_podman_parent
+}
+_rmdir_podman_parent() {
+        local d
+        for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do
+                [[ -d $d ]] && rmdir "$d" 2>/dev/null
+        done
+        return 0
+}
+
+# CDI spec directory for podman 4.3, which only reads /etc/cdi and /var/run/cdi:
+# inside the fake host's private mount namespace, $TEST_TMP/cdi is bound over
+# /run/cdi; on the host, /run/cdi is created empty if absent and removed at exit.
+setup_cdi_dir() {
+        CDI_DIR=$TEST_TMP/cdi
+        mkdir -p "$CDI_DIR"
+        if [[ ! -d /run/cdi ]]; then
+                mkdir /run/cdi
+                defer rmdir /run/cdi
+        fi
+}
+
+# in_cdi_ns CMD...: run CMD on the fake host (SHAPE in $SHAPE) with $CDI_DIR as /run/cdi.
+in_cdi_ns() {
+        on_fakehost "$SHAPE" -- /bin/bash -c 'mount --bind "$0" /run/cdi && exec "$@"' "$CDI_DIR" "$@"
+}
+
+# Minor of the N-th NVIDIA GPU (index order) on the shape, from its hostinfo.
+gpu_node() { hostinfo "$SHAPE" ".devices[$1].nodes[0].path"; }
+gpu_minor() { hostinfo "$SHAPE" ".devices[$1].nodes[0].minor"; }
