@@ -59,8 +59,10 @@ static void print_devices(const struct gj_plan *plan, const struct gj_selection 
         printf("Devices:\n");
         for (size_t i = 0; i < plan->n_devices; i++) {
                 const struct gj_device *d = plan->devices[i];
-                printf("  %-3u %s:%-3u %-13s %s  %s\n", d->index, gj_vendor_name(d->vendor),
-                       d->vendor_index, d->pci_bus_id ? d->pci_bus_id : "-", d->uuid ? d->uuid : "-",
+                char name[32];
+                snprintf(name, sizeof(name), "%s:%u", gj_vendor_name(d->vendor), d->vendor_index);
+                printf("  %-3u %-10s %-13s %-40s %s\n", d->index, name,
+                       d->pci_bus_id ? d->pci_bus_id : "-", d->uuid ? d->uuid : "-",
                        d->model ? d->model : "");
         }
 }

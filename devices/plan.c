@@ -126,8 +126,12 @@ static int check_node_state(const struct gj_node *node, const struct gj_device *
                 return log_error_errno(-ENODEV,
                                        "refusing %s of %s: it is missing (create it with 'gpujail setup')",
                                        node->path, who);
+        case GJ_NODE_NOT_CHAR:
+                return log_error_errno(-ENODEV,
+                                       "refusing %s of %s: it is not a character device (see 'gpujail list')",
+                                       node->path, who);
         default:
-                return log_error_errno(-ENODEV, "refusing %s of %s: %s (see 'gpujail list')",
+                return log_error_errno(-ENODEV, "refusing %s of %s: it could not be checked (%s)",
                                        node->path, who, gj_node_state_name(node->state));
         }
 }
@@ -160,7 +164,7 @@ static int check_device_has_nodes(const struct gj_device *d, const struct gj_pla
         if (d->n_nodes > 0 || opts->allow_bad_nodes)
                 return 0;
         describe_owner(d, who, sizeof(who));
-        return log_error_errno(-ENODEV, "refusing %s: the driver made no device node for it (see 'gpujail list')",
+        return log_error_errno(-ENODEV, "refusing %s: its device node is unknown (see the warnings of 'gpujail list')",
                                who);
 }
 
