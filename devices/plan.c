@@ -20,14 +20,6 @@
 #define NVIDIA_COMPUTE_CONTROLS                                                                    \
         ((1u << GJ_CTL_NVIDIACTL) | (1u << GJ_CTL_NVIDIA_UVM) | (1u << GJ_CTL_NVIDIA_UVM_TOOLS))
 
-static const char *const control_names[_GJ_CTL_MAX] = {
-        [GJ_CTL_NVIDIACTL] = "nvidiactl",
-        [GJ_CTL_NVIDIA_UVM] = "nvidia-uvm",
-        [GJ_CTL_NVIDIA_UVM_TOOLS] = "nvidia-uvm-tools",
-        [GJ_CTL_NVIDIA_MODESET] = "nvidia-modeset",
-        [GJ_CTL_KFD] = "kfd",
-};
-
 static void plan_node_done(struct gj_plan_node *n) {
         free(n->path);
         free(n->host_path);
@@ -195,7 +187,7 @@ static int plan_add_controls(struct gj_plan *plan, const struct gj_inventory *in
                                                "the selected devices need the control node %s, which "
                                                "this host lacks (is its kernel module loaded? see "
                                                "'gpujail setup')",
-                                               control_names[c]);
+                                               gj_control_name((enum gj_control)c));
                 }
                 int r = plan_add_inventory_node(plan, node, NULL, opts);
                 if (r < 0)
