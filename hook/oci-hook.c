@@ -149,18 +149,17 @@ static int refuse_leaked_loader_env(struct json_object *config) {
 }
 
 static int plan_request(struct hook_ctx *c) {
-        int r = gj_inventory_load(NULL, &c->inv);
+        /* gj_select and gj_plan_build log their one line (unknown selector,
+         * missing or wrong node); ours would repeat it. */
+        log_debug("container %s: %s asks for '%s'", c->state.id, c->request.origin, c->request.selector);
+        /* Module state is for `gpujail list`; injection needs only nodes. */
+        int r = gj_inventory_load(&(struct gj_inventory_opts){ .skip_modules = true }, &c->inv);
         if (r < 0)
                 return log_error_errno(r, "cannot enumerate the host's accelerators: %m");
         r = gj_select(c->inv, c->request.selector, c->request.select_flags, &c->sel);
         if (r < 0)
-                return log_error_errno(r, "container %s: cannot use %s '%s'", c->state.id,
-                                       c->request.origin, c->request.selector);
-        r = gj_plan_build(c->inv, &c->sel, &(struct gj_plan_opts){}, &c->plan);
-        if (r < 0)
-                return log_error_errno(r, "container %s: cannot give it '%s' (%s): %m", c->state.id,
-                                       c->request.selector, c->request.origin);
-        return 0;
+                return r;
+        return gj_plan_build(c->inv, &c->sel, &(struct gj_plan_opts){}, &c->plan);
 }
 
 /*
@@ -207,11 +206,30 @@ static int bind_nodes(struct hook_ctx *c) {
         return gj_devfs_bind_plan(devfd, &c->plan);
 }
 
+/* A container in the root cgroup of a hierarchy (a cgroup namespace seen
+ * from inside, or a runtime bug) would have us open devices for the whole
+ * host: its parent directory is on another mount. */
+static int refuse_hierarchy_root(const char *dir) {
+        struct stat st, parent;
+        _cleanup_free_ char *up = strprintf("%s/..", dir);
+        if (!up)
+                return -ENOMEM;
+        if (stat(dir, &st) < 0 || stat(up, &parent) < 0)
+                return log_error_errno(-errno, "cannot stat cgroup %s: %m", dir);
+        if (st.st_dev != parent.st_dev)
+                return log_error_errno(-EPERM, "the container's cgroup %s is the root of its hierarchy: "
+                                       "refusing to change device access for the whole host", dir);
+        return 0;
+}
+
 static int allow_in_cgroups(struct hook_ctx *c, const char **ret_mechanism) {
         int r;
 
         r = gj_cgroup_paths_of_pid(c->pid, &c->cgroup_v1, &c->cgroup_v2);
         if (r < 0)
+                return r;
+        if ((c->cgroup_v1 && (r = refuse_hierarchy_root(c->cgroup_v1)) < 0) ||
+            (c->cgroup_v2 && (r = refuse_hierarchy_root(c->cgroup_v2)) < 0))
                 return r;
 
         if (c->cgroup_v1) {
@@ -267,9 +285,6 @@ int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
                 return 0;
         }
 
-        r = kernel_layer_missing();
-        if (r < 0)
-                return r;
         r = refuse_leaked_loader_env(c.config);
         if (r < 0)
                 return r;
@@ -277,6 +292,9 @@ int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
         if (clearenv() != 0 || setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1) < 0)
                 return log_error_errno(-ENOMEM, "cannot reset the environment: %m");
         r = plan_request(&c);
+        if (r < 0)
+                return r;
+        r = kernel_layer_missing();
         if (r < 0)
                 return r;
         r = locate_container(&c);

@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+#
+# Shared by tests/e2e/test-hook-*.sh (sourced after tests/lib.sh): a busybox
+# rootfs with a static open-probe, OCI bundles made by `runc spec` and edited
+# with jq, and running runc on a simulated host.
+#
+#   hook_rootfs                       -> prints the shared rootfs dir (built once)
+#   hook_bundle NAME [JQ-FILTER...]   -> prints a new bundle dir; filters edit config.json
+#   hook_entry STAGE                  -> the JSON of a hooks[] entry for gpujail-hook
+#   runc_on_host SHAPE ID BUNDLE      -> runc run on the simulated host; sets $status/$output
+
+# The container's script: what /dev holds, then the cgroup oracle on every
+# nvidia* node there (ENXIO = allowed, EPERM = denied).
+HOOK_PROBE_SCRIPT='ls /dev | tr "\n" " "; echo; for n in /dev/nvidia*; do /bin/open-probe $n; done; grep -c " /dev/nvidia" /proc/self/mountinfo; true'
+
+hook_rootfs() {
+        local r=$TEST_TMP/rootfs
+        if [[ ! -x $r/bin/open-probe ]]; then
+                mkdir -p "$r/bin" "$r/proc" "$r/dev" "$r/sys" "$r/tmp" "$r/etc"
+                cp /bin/busybox "$r/bin/busybox"
+                local c
+                for c in sh ls cat tr grep echo sleep true mount; do ln -sf busybox "$r/bin/$c"; done
+                # Static: the rootfs has no libc.
+                cc -D_GNU_SOURCE -static -O2 -o "$r/bin/open-probe" "$GPUJAIL_SRC/tests/helpers/open-probe.c" >&2 ||
+                        bail_out "cannot build a static open-probe"
+        fi
+        echo "$r"
+}
+
+# hook_entry STAGE [ENV-JSON-ARRAY]: what examples/ ships: the hook with its
+# own env, never the runtime's or the image's. ENV "null" = no env key at all
+# (the runtime's environment is inherited: see test-hook-env.sh).
+hook_entry() {
+        local stage=$1 env=${2:-'["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]'}
+        jq -cn --arg path "$GPUJAIL_HOOK" --arg stage "$stage" --argjson env "$env" \
+                '{path: $path, args: (["gpujail-hook"] + (if $stage == "" then [] else [$stage] end))}
+                 + (if $env == null then {} else {env: $env} end)'
+}
+
+# hook_bundle NAME [JQ-FILTER...]: a bundle whose rootfs is the shared busybox
+# one (absolute root.path), running HOOK_PROBE_SCRIPT; each filter then edits
+# config.json in turn.
+hook_bundle() {
+        local name=$1 b=$TEST_TMP/bundles/$1 f
+        shift
+        mkdir -p "$b"
+        runc spec --bundle "$b"
+        jq --arg root "$(hook_rootfs)" --arg script "$HOOK_PROBE_SCRIPT" \
+                '.root.path = $root | .root.readonly = true | .process.terminal = false
+                 | .process.args = ["/bin/sh", "-c", $script]' "$b/config.json" >"$b/config.json.new"
+        mv "$b/config.json.new" "$b/config.json"
+        for f in "$@"; do
+                jq "$f" "$b/config.json" >"$b/config.json.new" || bail_out "jq filter failed: $f"
+                mv "$b/config.json.new" "$b/config.json"
+        done
+        echo "$b"
+}
+
+# hook_register BUNDLE STAGE [ENV-JSON]: append gpujail-hook to hooks.STAGE
+# (STAGE "" = prestart registered without a stage argument).
+hook_register() {
+        local b=$1 stage=$2 key=${2:-prestart} entry
+        entry=$(hook_entry "$stage" "${3:-}")
+        jq --arg k "$key" --argjson e "$entry" '.hooks[$k] += [$e]' "$b/config.json" >"$b/config.json.new"
+        mv "$b/config.json.new" "$b/config.json"
+}
+
+# runc_on_host SHAPE ID BUNDLE: runc run, inside the simulated host (runc must
+# see its /dev). There, hooks that have their own env get the fakesysfs
+# preload added (the simulated host needs it; a real registration has none);
+# hooks without env are left alone. Always deletes the container afterwards.
+runc_on_host() {
+        local shape=$1 id=$2 b=$3
+        run on_fakehost "$shape" -- bash -c '
+                set -e
+                b=$1; id=$2
+                jq --arg p "$GPUJAIL_TEST_PRELOAD" --arg a "${ASAN_OPTIONS:-}" "
+                        .hooks |= (if . == null then null else with_entries(.value |= map(
+                          if .env != null and (.env | map(startswith(\"LD_PRELOAD=\")) | any | not)
+                          then .env += [\"LD_PRELOAD=\" + \$p] + (if \$a != \"\" then [\"ASAN_OPTIONS=\" + \$a] else [] end)
+                          else . end)) end)" "$b/config.json" >"$b/config.json.new"
+                mv "$b/config.json.new" "$b/config.json"
+                exec runc run --bundle "$b" "$id"' _ "$b" "$id"
+        runc delete -f "$id" >/dev/null 2>&1 || true
+}
