@@ -20,8 +20,10 @@ enum gj_select_flags {
 struct gj_selection {
         const struct gj_device **devices; /* into the inventory; sorted by index, no duplicates */
         size_t n_devices;
-        bool none; /* "none"/"void"/"": explicitly nothing (control nodes too, for "none") */
-        bool want_controls; /* false only for "void" */
+        bool none; /* "none", "void", "" or NULL: no device. With want_controls ("none")
+                    * the plan still gives the NVIDIA compute control nodes, as NVIDIA's
+                    * "none" does; without ("void", "", NULL) nothing at all. */
+        bool want_controls; /* true for any selection except "void"/""/NULL */
 };
 
 /*
@@ -30,7 +32,10 @@ struct gj_selection {
  * a PCI bus id ("0000:3b:00.0" or "3b:00.0"), or vendor-qualified
  * ("nvidia:1", "amd:0", "intel:0", "accel:0", "nvidia:all").
  * Unknown or ambiguous items are an error that names the item and lists what
- * exists (logged here); never a fallback to "all".
+ * exists (logged here); never a fallback to "all". Also errors: an empty item
+ * ("0,,1"), "none"/"void" with other items, a UUID prefix shorter than 8 hex
+ * digits, "all" on a host without (NVIDIA, with the flag) devices. On error
+ * *ret is empty. Semantics in full: devices/selector.c and docs/gpujail.md.
  */
 int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
               struct gj_selection *ret);
@@ -55,6 +60,7 @@ struct gj_cgroup_rule {
         unsigned major;  /* or GJ_WILDCARD */
         unsigned minor;  /* or GJ_WILDCARD */
         char access[4];  /* subset of "rwm", NUL-terminated */
+        bool deny;       /* an OCI rule with "allow": false (the hook keeps the runtime's rules) */
 };
 
 struct gj_plan {
