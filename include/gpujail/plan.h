@@ -60,7 +60,6 @@ struct gj_cgroup_rule {
         unsigned major;  /* or GJ_WILDCARD */
         unsigned minor;  /* or GJ_WILDCARD */
         char access[4];  /* subset of "rwm", NUL-terminated */
-        bool deny;       /* an OCI rule with "allow": false (the hook keeps the runtime's rules) */
 };
 
 struct gj_plan {
