@@ -89,3 +89,39 @@ in_cdi_ns() {
 # Minor of the N-th NVIDIA GPU (index order) on the shape, from its hostinfo.
 gpu_node() { hostinfo "$SHAPE" ".devices[$1].nodes[0].path"; }
 gpu_minor() { hostinfo "$SHAPE" ".devices[$1].nodes[0].minor"; }
+
+# make_bundle DIR: an OCI bundle from `runc spec` with a busybox rootfs, no
+# terminal, and the probe as its process: PATH... are probed.
+make_bundle() {
+        local b=$1
+        shift
+        make_rootfs "$b/rootfs"
+        (cd "$b" && runc spec) || bail_out "runc spec failed"
+        local args
+        args=$(jq -n --arg p "$PROBE" '["/bin/sh", "-c", "echo env=$GPUJAIL_DEVICES; " + $p, "sh"] + $ARGS.positional' \
+                --args "$@")
+        jq --argjson a "$args" '.process.terminal = false | .process.args = $a' "$b/config.json" >"$b/c.tmp" &&
+                mv "$b/c.tmp" "$b/config.json"
+}
+
+# bundle_add_node BUNDLE PATH MAJOR MINOR: a node in linux.devices with no allow rule,
+# which runc creates and the device cgroup must deny.
+bundle_add_node() {
+        jq --arg p "$2" --argjson M "$3" --argjson m "$4" \
+                '.linux.devices += [{"path": $p, "type": "c", "major": $M, "minor": $m, "fileMode": 438, "uid": 0, "gid": 0}]' \
+                "$1/config.json" >"$1/c.tmp" && mv "$1/c.tmp" "$1/config.json"
+}
+
+# runc_run BUNDLE [RUNTIME...]: run the bundle's container in the foreground on the
+# fake host, with runc's state in $TEST_TMP; RUNTIME defaults to runc itself.
+RUNC_ROOT=
+runc_run() {
+        local b=$1 id
+        shift
+        local rt=("$@")
+        [[ ${#rt[@]} -eq 0 ]] && rt=(runc)
+        RUNC_ROOT=${RUNC_ROOT:-$TEST_TMP/runc-state}
+        id=gpujail-test-$$-$RANDOM
+        defer runc --root "$RUNC_ROOT" delete -f "$id"
+        run on_fakehost "$SHAPE" -- "${rt[@]}" --root "$RUNC_ROOT" run --bundle "$b" "$id"
+}
