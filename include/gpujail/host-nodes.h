@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Device nodes on the host itself (hook/host-nodes.c), for `gpujail setup`:
+ * what nvidia-modprobe does when a node is missing, without forking it.
+ * Kernel side (mknod, chown, rename): not in devices/, which only reads.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "gpujail/inventory.h"
+
+enum gj_host_node_result {
+        GJ_HOST_NODE_OK,         /* already right: number, mode and owner */
+        GJ_HOST_NODE_CREATED,    /* was missing, now made (or would be, in dry run) */
+        GJ_HOST_NODE_REPLACED,   /* was wrong, replaced because fix was asked (or would be) */
+        GJ_HOST_NODE_PERMS_SET,  /* right numbers, mode/owner set to the driver's (or would be) */
+        GJ_HOST_NODE_LEFT_WRONG, /* wrong and fix not asked: left as it is */
+};
+
+/*
+ * Make node->path (a "/dev/..." path, found under dev_root) the character
+ * device node->major:minor with node->mode/uid/gid. A missing node is created;
+ * a wrong one (other numbers, not a character device, other mode or owner) is
+ * replaced only when fix is true, atomically (new node under a temporary name,
+ * then rename over), never followed if it is a symlink. A directory is never
+ * replaced. dry_run: decide, change nothing. Errors are logged with the path.
+ */
+int gj_host_node_ensure(const char *dev_root, const struct gj_node *node, bool fix, bool dry_run,
+                        enum gj_host_node_result *ret);
