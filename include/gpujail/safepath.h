@@ -14,11 +14,15 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Open `path` (absolute or relative, read as relative to rootfd) inside rootfd. */
+/* Open `path` (absolute or relative, read as relative to rootfd) inside rootfd.
+ * O_CLOEXEC is always added. Returns the fd or a negative errno and does not
+ * log: the caller knows which rootfs it is and names it in its message.
+ * The fallback walk refuses every symlink (-ELOOP) instead of following it. */
 int gj_open_in_root(int rootfd, const char *path, int flags, mode_t mode);
 
 /* mkdir -p inside rootfd; returns an O_PATH|O_DIRECTORY fd of the last component.
- * An existing component that is not a directory (a symlink, a file) is -ENOTDIR. */
+ * An existing component that is not a directory (a symlink, a file) is -ENOTDIR;
+ * a ".." component is -EINVAL. Does not log (see above). */
 int gj_mkdir_p_in_root(int rootfd, const char *path, mode_t mode);
 
 /* For tests: pretend the kernel lacks openat2 and use the O_NOFOLLOW walk. */

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cgroup v2 device control: a BPF_PROG_TYPE_CGROUP_DEVICE program built from
+ * raw instructions (no libbpf), loaded and attached with bpf(2).
+ *
+ * The program reads struct bpf_cgroup_dev_ctx { access_type, major, minor }
+ * and checks the allow rules; nothing matches: deny. A rule matches only if
+ * it covers every access asked for (cgroup v1 semantics), so a rule for "r"
+ * never lets a write through.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+
+#include "gpujail/cgroup.h"
+#include "gpujail/util.h"
+
+/* The instruction macros of the kernel's include/linux/filter.h (not uapi). */
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+#define LDX_W(dst, src, off) INSN(BPF_LDX | BPF_MEM | BPF_W, dst, src, off, 0)
+#define ALU32_IMM(op, dst, imm) INSN(BPF_ALU | BPF_OP(op) | BPF_K, dst, 0, 0, imm)
+#define MOV32_REG(dst, src) INSN(BPF_ALU | BPF_MOV | BPF_X, dst, src, 0, 0)
+#define MOV64_IMM(dst, imm) INSN(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm)
+#define JMP_IMM(op, dst, imm, off) INSN(BPF_JMP | BPF_OP(op) | BPF_K, dst, 0, off, imm)
+#define EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+
+enum { R0, R1, R2, R3, R4, R5 };
+
+#define ACC_ALL (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)
+#define MAX_RULE_INSNS 8
+
+static int sys_bpf(int cmd, union bpf_attr *attr) {
+        return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+}
+
+static int rule_access_mask(const struct gj_cgroup_rule *rule, int *ret) {
+        int mask = 0;
+
+        if (isempty(rule->access)) { /* OCI: an omitted access means "rwm" */
+                *ret = ACC_ALL;
+                return 0;
+        }
+        for (const char *c = rule->access; *c && c < rule->access + sizeof(rule->access); c++)
+                switch (*c) {
+                case 'r': mask |= BPF_DEVCG_ACC_READ; break;
+                case 'w': mask |= BPF_DEVCG_ACC_WRITE; break;
+                case 'm': mask |= BPF_DEVCG_ACC_MKNOD; break;
+                default: return -EINVAL;
+                }
+        *ret = mask;
+        return 0;
+}
+
+/* One rule's block; every jump in it goes to the end of the block ("no match"). */
+static int emit_rule(const struct gj_cgroup_rule *rule, struct bpf_insn *out, size_t *ret_len) {
+        size_t n = 0;
+        int mask, r;
+
+        r = rule_access_mask(rule, &mask);
+        if (r < 0)
+                return r;
+
+        if (rule->type == 'c' || rule->type == 'b')
+                out[n++] = JMP_IMM(BPF_JNE, R2, rule->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0);
+        else if (rule->type != 'a')
+                return -EINVAL;
+
+        if (mask != ACC_ALL) { /* any access asked for that the rule lacks: no match */
+                out[n++] = MOV32_REG(R1, R3);
+                out[n++] = ALU32_IMM(BPF_AND, R1, ~mask & ACC_ALL);
+                out[n++] = JMP_IMM(BPF_JNE, R1, 0, 0);
+        }
+        if (rule->type != 'a' && rule->major != GJ_WILDCARD)
+                out[n++] = JMP_IMM(BPF_JNE, R4, (int32_t)rule->major, 0);
+        if (rule->type != 'a' && rule->minor != GJ_WILDCARD)
+                out[n++] = JMP_IMM(BPF_JNE, R5, (int32_t)rule->minor, 0);
+        out[n++] = MOV64_IMM(R0, 1);
+        out[n++] = EXIT();
+
+        for (size_t i = 0; i < n; i++)
+                if (BPF_CLASS(out[i].code) == BPF_JMP && BPF_OP(out[i].code) != BPF_EXIT)
+                        out[i].off = (int16_t)(n - i - 1);
+        *ret_len = n;
+        return 0;
+}
+
+int gj_bpf_devices_build(const struct gj_cgroup_rule *rules, size_t n_rules,
+                         struct bpf_insn **ret, size_t *ret_len) {
+        static const struct bpf_insn prologue[] = {
+                LDX_W(R2, R1, offsetof(struct bpf_cgroup_dev_ctx, access_type)),
+                ALU32_IMM(BPF_AND, R2, 0xffff),                  /* r2 = device type */
+                LDX_W(R3, R1, offsetof(struct bpf_cgroup_dev_ctx, access_type)),
+                ALU32_IMM(BPF_RSH, R3, 16),                      /* r3 = access */
+                LDX_W(R4, R1, offsetof(struct bpf_cgroup_dev_ctx, major)),
+                LDX_W(R5, R1, offsetof(struct bpf_cgroup_dev_ctx, minor)),
+        };
+        static const struct bpf_insn epilogue[] = { MOV64_IMM(R0, 0), EXIT() };
+        size_t cap = ELEMENTSOF(prologue) + n_rules * MAX_RULE_INSNS + ELEMENTSOF(epilogue), n = 0;
+        _cleanup_free_ struct bpf_insn *prog = calloc(cap, sizeof(*prog));
+
+        if (!prog)
+                return -ENOMEM;
+        memcpy(prog, prologue, sizeof(prologue));
+        n = ELEMENTSOF(prologue);
+        for (size_t i = 0; i < n_rules; i++) {
+                size_t len;
+                int r = emit_rule(&rules[i], prog + n, &len);
+                if (r < 0)
+                        return r;
+                n += len;
+        }
+        memcpy(prog + n, epilogue, sizeof(epilogue));
+        n += ELEMENTSOF(epilogue);
+
+        *ret = TAKE_PTR(prog);
+        *ret_len = n;
+        return 0;
+}
+
+static int load_program(const struct bpf_insn *insns, size_t n, char *log, size_t log_size) {
+        union bpf_attr attr = {
+                .prog_type = BPF_PROG_TYPE_CGROUP_DEVICE,
+                .expected_attach_type = BPF_CGROUP_DEVICE,
+                .insns = (uint64_t)(uintptr_t)insns,
+                .insn_cnt = (uint32_t)n,
+                .license = (uint64_t)(uintptr_t)"Apache-2.0",
+                .log_buf = (uint64_t)(uintptr_t)log,
+                .log_size = log ? (uint32_t)log_size : 0,
+                .log_level = log ? 1 : 0,
+        };
+        memcpy(attr.prog_name, "gpujail_dev", sizeof("gpujail_dev"));
+        int fd = sys_bpf(BPF_PROG_LOAD, &attr);
+        return fd < 0 ? -errno : fd;
+}
+
+int gj_bpf_devices_load(const struct gj_cgroup_rule *rules, size_t n_rules) {
+        _cleanup_free_ struct bpf_insn *insns = NULL;
+        size_t n;
+        int r;
+
+        r = gj_bpf_devices_build(rules, n_rules, &insns, &n);
+        if (r < 0)
+                return log_error_errno(r, "cannot build a device program for %zu rules: %m", n_rules);
+        r = load_program(insns, n, NULL, 0);
+        if (r >= 0)
+                return r;
+
+        /* Load again with the verifier's log, only to say why. */
+        _cleanup_free_ char *log = calloc(1, 64 * 1024);
+        if (log && load_program(insns, n, log, 64 * 1024) < 0 && *log)
+                log_error("BPF verifier said: %s", log);
+        return log_error_errno(r, "cannot load the device cgroup program (%zu instructions): %m", n);
+}
+
+int gj_bpf_prog_id(int prog_fd, uint32_t *ret) {
+        struct bpf_prog_info info = {};
+        union bpf_attr attr = {
+                .info.bpf_fd = (uint32_t)prog_fd,
+                .info.info_len = sizeof(info),
+                .info.info = (uint64_t)(uintptr_t)&info,
+        };
+        if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0)
+                return -errno;
+        *ret = info.id;
+        return 0;
+}
+
+static int open_cgroup_dir(const char *dir) {
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? log_error_errno(errno, "cannot open cgroup %s: %m", dir) : fd;
+}
+
+static int attach_fd(int cgfd, int prog_fd, uint32_t flags, int replace_fd) {
+        union bpf_attr attr = {
+                .target_fd = (uint32_t)cgfd,
+                .attach_bpf_fd = (uint32_t)prog_fd,
+                .attach_type = BPF_CGROUP_DEVICE,
+                .attach_flags = flags | (replace_fd >= 0 ? BPF_F_REPLACE : 0),
+                .replace_bpf_fd = replace_fd >= 0 ? (uint32_t)replace_fd : 0,
+        };
+        return sys_bpf(BPF_PROG_ATTACH, &attr) < 0 ? -errno : 0;
+}
+
+static int detach_fd(int cgfd, int prog_fd) {
+        union bpf_attr attr = {
+                .target_fd = (uint32_t)cgfd,
+                .attach_bpf_fd = (uint32_t)prog_fd,
+                .attach_type = BPF_CGROUP_DEVICE,
+        };
+        return sys_bpf(BPF_PROG_DETACH, &attr) < 0 ? -errno : 0;
+}
+
+int gj_cgroup_v2_attach(const char *cgroup_dir, const struct gj_cgroup_rule *rules, size_t n,
+                        int replace_fd) {
+        _cleanup_close_ int cgfd = open_cgroup_dir(cgroup_dir), prog = -1;
+        int r;
+
+        if (cgfd < 0)
+                return cgfd;
+        prog = gj_bpf_devices_load(rules, n);
+        if (prog < 0)
+                return prog;
+        r = attach_fd(cgfd, prog, BPF_F_ALLOW_MULTI, replace_fd);
+        if (r < 0)
+                return log_error_errno(r, "cannot attach the device program to %s%s: %m", cgroup_dir,
+                                       replace_fd >= 0 ? " (replacing)" : "");
+        return TAKE_FD(prog);
+}
+
+int gj_cgroup_v2_detach(const char *cgroup_dir, int prog_fd) {
+        _cleanup_close_ int cgfd = open_cgroup_dir(cgroup_dir);
+        int r;
+
+        if (cgfd < 0)
+                return cgfd;
+        r = detach_fd(cgfd, prog_fd);
+        if (r < 0)
+                return log_error_errno(r, "cannot detach the device program from %s: %m", cgroup_dir);
+        return 0;
+}
+
+static int query_fd(int cgfd, uint32_t **ret_ids, size_t *ret_n, uint32_t *ret_flags) {
+        uint32_t cnt = 16;
+
+        for (;;) {
+                _cleanup_free_ uint32_t *ids = calloc(cnt, sizeof(uint32_t));
+                if (!ids)
+                        return -ENOMEM;
+                union bpf_attr attr = {
+                        .query.target_fd = (uint32_t)cgfd,
+                        .query.attach_type = BPF_CGROUP_DEVICE,
+                        .query.prog_ids = (uint64_t)(uintptr_t)ids,
+                        .query.prog_cnt = cnt,
+                };
+                if (sys_bpf(BPF_PROG_QUERY, &attr) < 0) {
+                        if (errno == ENOSPC && attr.query.prog_cnt > cnt) {
+                                cnt = attr.query.prog_cnt;
+                                continue;
+                        }
+                        return -errno;
+                }
+                *ret_n = attr.query.prog_cnt;
+                if (ret_flags)
+                        *ret_flags = attr.query.attach_flags;
+                if (ret_ids)
+                        *ret_ids = TAKE_PTR(ids);
+                return 0;
+        }
+}
+
+int gj_cgroup_v2_query_devices(const char *cgroup_dir, uint32_t **ret_ids, size_t *ret_n,
+                               uint32_t *ret_flags) {
+        _cleanup_close_ int cgfd = open_cgroup_dir(cgroup_dir);
+        int r;
+
+        if (cgfd < 0)
+                return cgfd;
+        r = query_fd(cgfd, ret_ids, ret_n, ret_flags);
+        if (r < 0)
+                return log_error_errno(r, "cannot list the device programs of %s: %m", cgroup_dir);
+        return 0;
+}
+
+static int prog_fd_by_id(uint32_t id) {
+        union bpf_attr attr = { .prog_id = id };
+        int fd = sys_bpf(BPF_PROG_GET_FD_BY_ID, &attr);
+        return fd < 0 ? -errno : fd;
+}
+
+/* Swap the one attached program `old_id` for `prog`. -EAGAIN: it changed under us. */
+static int swap_program(int cgfd, int prog, uint32_t old_id, uint32_t flags) {
+        _cleanup_close_ int old = prog_fd_by_id(old_id);
+        int r;
+
+        if (old == -ENOENT)
+                return -EAGAIN;
+        if (old < 0)
+                return old;
+        if (!(flags & BPF_F_ALLOW_MULTI))
+                return attach_fd(cgfd, prog, flags, -1); /* single-program mode: attach replaces */
+
+        r = attach_fd(cgfd, prog, BPF_F_ALLOW_MULTI, old);
+        if (r == -ENOENT)
+                return -EAGAIN; /* old was detached meanwhile */
+        if (r != -EINVAL)
+                return r;
+        /* No BPF_F_REPLACE (kernel < 5.6): add ours, then remove the old one. In
+         * between both run and both must allow: stricter for a moment, never weaker. */
+        r = attach_fd(cgfd, prog, BPF_F_ALLOW_MULTI, -1);
+        if (r < 0)
+                return r;
+        r = detach_fd(cgfd, old);
+        return r == -ENOENT ? 0 : r;
+}
+
+int gj_cgroup_v2_replace_devices(const char *cgroup_dir, const struct gj_cgroup_rule *rules,
+                                 size_t n) {
+        _cleanup_close_ int cgfd = open_cgroup_dir(cgroup_dir), prog = -1;
+        int r = -EAGAIN;
+
+        if (cgfd < 0)
+                return cgfd;
+        prog = gj_bpf_devices_load(rules, n);
+        if (prog < 0)
+                return prog;
+
+        for (int attempt = 0; attempt < 8 && r == -EAGAIN; attempt++) {
+                _cleanup_free_ uint32_t *ids = NULL;
+                size_t n_ids;
+                uint32_t flags;
+
+                r = query_fd(cgfd, &ids, &n_ids, &flags);
+                if (r < 0)
+                        return log_error_errno(r, "cannot list the device programs of %s: %m",
+                                               cgroup_dir);
+                if (n_ids > 1)
+                        return log_error_errno(EBUSY, "%s has %zu device programs attached; cannot "
+                                               "tell which holds the runtime's rules, replacing none: %m",
+                                               cgroup_dir, n_ids);
+                if (n_ids == 0)
+                        r = attach_fd(cgfd, prog, BPF_F_ALLOW_MULTI, -1);
+                else
+                        r = swap_program(cgfd, prog, ids[0], flags);
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot put the device program on %s: %m", cgroup_dir);
+        return 1;
+}
