@@ -25,22 +25,18 @@ static void plan_node_done(struct gj_plan_node *n) {
         free(n->host_path);
 }
 
-static bool plan_has_rule(const struct gj_plan *plan, const struct gj_cgroup_rule *rule) {
-        for (size_t i = 0; i < plan->n_rules; i++)
-                if (plan->rules[i].type == rule->type && plan->rules[i].major == rule->major &&
-                    plan->rules[i].minor == rule->minor && streq(plan->rules[i].access, rule->access))
-                        return true;
-        return false;
-}
-
-static int plan_add_rule(struct gj_plan *plan, const struct gj_cgroup_rule *rule) {
-        if (plan_has_rule(plan, rule))
-                return 0;
+/* Room for one more node and its rule. Both arrays grow before either is
+ * filled, so that on failure the plan is unchanged: rules[i] is always the rule
+ * of nodes[i], and consumers may walk them together. */
+static int plan_reserve(struct gj_plan *plan) {
+        struct gj_plan_node *n = realloc(plan->nodes, (plan->n_nodes + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        plan->nodes = n;
         struct gj_cgroup_rule *r = realloc(plan->rules, (plan->n_rules + 1) * sizeof(*r));
         if (!r)
                 return -ENOMEM;
         plan->rules = r;
-        plan->rules[plan->n_rules++] = *rule;
         return 0;
 }
 
@@ -62,17 +58,10 @@ static int plan_append(struct gj_plan *plan, const struct gj_plan_node *node, bo
         struct gj_plan_node copy = *node;
         copy.path = strdup(node->path);
         copy.host_path = strdup(node->host_path ? node->host_path : node->path);
-        if (!copy.path || !copy.host_path) {
+        if (!copy.path || !copy.host_path || plan_reserve(plan) < 0) {
                 plan_node_done(&copy);
                 return log_error_errno(-ENOMEM, "cannot plan %s: %m", node->path);
         }
-        struct gj_plan_node *n = realloc(plan->nodes, (plan->n_nodes + 1) * sizeof(*n));
-        if (!n) {
-                plan_node_done(&copy);
-                return log_error_errno(-ENOMEM, "cannot plan %s: %m", node->path);
-        }
-        plan->nodes = n;
-        plan->nodes[plan->n_nodes++] = copy;
 
         struct gj_cgroup_rule rule = {
                 .type = node->type,
@@ -80,8 +69,8 @@ static int plan_append(struct gj_plan *plan, const struct gj_plan_node *node, bo
                 .minor = node->minor,
         };
         strcpy(rule.access, allow_mknod ? "rwm" : "rw");
-        if (plan_add_rule(plan, &rule) < 0)
-                return log_error_errno(-ENOMEM, "cannot plan %s: %m", node->path);
+        plan->nodes[plan->n_nodes++] = copy;
+        plan->rules[plan->n_rules++] = rule;
         return 0;
 }
 

@@ -349,6 +349,15 @@ static void test_add_node(void) {
         is_int(r, 0, "add a node without host_path");
         is_str(plan.nodes[5].host_path, "/dev/nvidia-caps/nvidia-cap1", "host_path defaults to path");
         is_str(plan.rules[5].access, "rwm", "allow_mknod on that node");
+
+        /* Another name for a device already there: its own node and its own rule,
+         * so rules[i] stays the rule of nodes[i]. */
+        struct gj_plan_node alias = { .path = (char *)"/dev/nvidia-alias", .type = 'c', .major = 195, .minor = 0 };
+        r = gj_plan_add_node(&plan, &alias, false);
+        is_int(r, 0, "add a second name for 195:0");
+        ok(plan.n_nodes == 7 && plan.n_rules == 7, "nodes and rules stay parallel (%zu, %zu)", plan.n_nodes,
+           plan.n_rules);
+        check_rules_match_nodes(&plan, "with an alias");
         gj_plan_done(&plan);
 }
 
