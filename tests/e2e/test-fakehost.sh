@@ -18,58 +18,65 @@ expected_udev() { # SHAPE: udev-list's lines, from hostinfo.json
         hostinfo "$1" '.udev[] | "\(.subsystem) \(.devnode) devnum=\(.major):\(.minor) parent=\(.parent // "-")"'
 }
 
-# Node path -> "major:minor" as found, or "missing" (stat inside the host).
-node_states() {
+# Everything one shape is checked on, gathered in one `enter` (sections split by "@@ name").
+probe_host() { # NODE-PATH...
+        echo "@@ udev"
+        "$HELPERS/udev-list"
+        echo "@@ nodes"
         local p
         for p in "$@"; do
                 if [[ -c $p ]]; then printf '%s %d:%d\n' "$p" "0x$(stat -c %t "$p")" "0x$(stat -c %T "$p")"
                 else echo "$p missing"; fi
         done
+        echo "@@ minors"
+        for f in /proc/driver/nvidia/gpus/*/information; do
+                [[ -f $f ]] || continue
+                m=$(sed -n 's/^Device Minor: *\t *\([0-9][0-9]*\)$/\1/p' "$f")
+                b=${f%/information}
+                [[ -n $m ]] && echo "${b##*/} $m"
+        done
+        echo "@@ major195"
+        awk '$1 == 195 { print $2 }' /proc/devices
+        echo "@@ uvm"
+        grep -c ' nvidia-uvm$' /proc/devices
+        echo "@@ nvidia-proc"
+        [[ -e /proc/driver/nvidia ]] && echo yes || echo no
+        echo "@@ end"
 }
+section() { sed -n "/^@@ $1\$/,/^@@ /p" <<<"$stdout" | sed '1d;$d'; }
 
 for shape in "${SHAPES[@]}"; do
         h=$(fakehost "$shape")
         ok '[ -f "$h/hostinfo.json" ]' "$shape: mkhost wrote hostinfo.json"
+        mapfile -t paths < <(hostinfo "$shape" '(.devices[].nodes[], .controls[]) | .path')
+        run on_fakehost "$shape" -- bash -c "$(declare -f probe_host); probe_host $(printf '%q ' "${paths[@]}")"
+        is "$status" 0 "$shape: probes run on the simulated host" || show
 
-        run on_fakehost "$shape" -- "$HELPERS/udev-list"
-        got=$(sed 's/ syspath=.*//' <<<"$stdout" | sort)
+        udev=$(section udev)
+        got=$(sed 's/ syspath=.*//' <<<"$udev" | sort)
         want=$(expected_udev "$shape" | sort)
-        is "$status" 0 "$shape: udev-list runs on the simulated host" || show
         is "$got" "$want" "$shape: the real libudev enumerates exactly the shape's devices"
-
-        # Syspaths resolve into the simulated PCI tree (drm/accel parents are the GPUs).
         if [[ -n $want ]]; then
-                unlike "$(sed -n 's/.* syspath=//p' <<<"$stdout" | grep -v '^/sys/devices/\(pci0000:00\|virtual/kfd\)/' || true)" . \
+                is "$(sed -n 's/.* syspath=//p' <<<"$udev" | grep -cv '^/sys/devices/\(pci0000:00\|virtual/kfd\)/')" 0 \
                         "$shape: every syspath is in the simulated tree"
         fi
 
-        # Device nodes: what hostinfo says the driver expects, and what is really there.
-        mapfile -t paths < <(hostinfo "$shape" '(.devices[].nodes[], .controls[]) | .path')
         if [[ ${#paths[@]} -gt 0 ]]; then
-                run on_fakehost "$shape" -- bash -c "$(declare -f node_states); node_states $(printf '%q ' "${paths[@]}")"
                 want=$(hostinfo "$shape" '(.devices[].nodes[], .controls[]) |
                         if .state == "missing" then "\(.path) missing"
                         elif .state == "wrong_devnum" then "\(.path) \(.found_major):\(.found_minor)"
                         else "\(.path) \(.major):\(.minor)" end' | sort)
-                is "$(sort <<<"$stdout")" "$want" "$shape: device nodes are real char nodes with hostinfo's numbers"
+                is "$(section nodes | sort)" "$want" "$shape: device nodes are real char nodes with hostinfo's numbers"
         fi
 
-        # NVIDIA /proc: information files carry the minor hostinfo says; /proc/devices names 195.
-        drv=$(hostinfo "$shape" '.nvidia_driver // empty')
-        if [[ -n $drv ]]; then
+        if [[ -n $(hostinfo "$shape" '.nvidia_driver // empty') ]]; then
                 want=$(hostinfo "$shape" '.devices[] | select(.vendor == "nvidia" and .minor >= 0) | "\(.bus_id) \(.minor)"' | sort)
-                run on_fakehost "$shape" -- bash -c 'for f in /proc/driver/nvidia/gpus/*/information; do
-                        m=$(sed -n "s/^Device Minor: *\t *\([0-9][0-9]*\)$/\1/p" "$f"); b=${f%/information}
-                        [ -n "$m" ] && echo "${b##*/} $m"; done; true'
-                is "$(sort <<<"$stdout")" "$want" "$shape: /proc/driver/nvidia/gpus/*/information Device Minor"
-                run on_fakehost "$shape" -- awk '$1 == 195 { print $2 }' /proc/devices
-                is "$stdout" "$(hostinfo "$shape" .nvidia_frontend_name)" "$shape: /proc/devices names major 195"
-                run on_fakehost "$shape" -- grep -c ' nvidia-uvm$' /proc/devices
-                is "$stdout" "$(hostinfo "$shape" 'if .controls["nvidia-uvm"] then 1 else 0 end')" \
+                is "$(section minors | sort)" "$want" "$shape: /proc/driver/nvidia/gpus/*/information Device Minor"
+                is "$(section major195)" "$(hostinfo "$shape" .nvidia_frontend_name)" "$shape: /proc/devices names major 195"
+                is "$(section uvm)" "$(hostinfo "$shape" 'if .controls["nvidia-uvm"] then 1 else 0 end')" \
                         "$shape: /proc/devices has nvidia-uvm iff the shape loads it"
         else
-                run on_fakehost "$shape" -- test -e /proc/driver/nvidia
-                isnt "$status" 0 "$shape: no /proc/driver/nvidia without an NVIDIA driver"
+                is "$(section nvidia-proc)" no "$shape: no /proc/driver/nvidia without an NVIDIA driver"
         fi
 done
 
