@@ -104,15 +104,23 @@ int gj_bpf_devices_build(const struct gj_cgroup_rule *rules, size_t n_rules,
                 return -ENOMEM;
         memcpy(prog, prologue, sizeof(prologue));
         n = ELEMENTSOF(prologue);
+        bool always = false;
         for (size_t i = 0; i < n_rules; i++) {
                 size_t len;
                 int r = emit_rule(&rules[i], prog + n, &len);
                 if (r < 0)
                         return r;
-                n += len;
+                if (!always)
+                        n += len;
+                /* A rule without conditions ("a", or "c *:* rwm") allows all: what
+                 * follows is unreachable, which the verifier refuses. Keep
+                 * validating the remaining rules, emit nothing more. */
+                always = always || len == 2;
         }
-        memcpy(prog + n, epilogue, sizeof(epilogue));
-        n += ELEMENTSOF(epilogue);
+        if (!always) {
+                memcpy(prog + n, epilogue, sizeof(epilogue));
+                n += ELEMENTSOF(epilogue);
+        }
 
         *ret = TAKE_PTR(prog);
         *ret_len = n;
