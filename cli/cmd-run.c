@@ -1,8 +1,163 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* gpujail run: option parsing; the launcher is hook/launcher*.c. */
+#include <getopt.h>
+
 #include "cli.h"
+#include "gpujail/launcher.h"
 #include "gpujail/util.h"
 
-int cmd_run(int argc _unused_, char **argv _unused_) {
-        log_error("'gpujail run' is not implemented yet");
-        return GJ_EXIT_FAILURE;
+static void help(FILE *f) {
+        fprintf(f,
+                "Usage: gpujail run [OPTIONS] -- COMMAND [ARG...]\n"
+                "\n"
+                "Run COMMAND with exactly the selected accelerators: it sees, and can open, their\n"
+                "device nodes and nothing else of the host's devices.\n"
+                "\n"
+                "  sudo gpujail run --gpu 0 -- python train.py\n"
+                "\n"
+                "What the job gets:\n"
+                "  - the host's root read-only (nosuid,nodev), the current directory read-write at\n"
+                "    the same path, a private /tmp, its own /proc (OCI masks), /sys read-only;\n"
+                "  - a curated /dev: null, zero, full, random, urandom, tty, the GPUs' nodes and the\n"
+                "    control nodes they need, pts, shm, fd links;\n"
+                "  - a device cgroup (v1 and v2) that allows exactly those nodes;\n"
+                "  - your identity (SUDO_UID/SUDO_GID and your groups), no capabilities,\n"
+                "    no_new_privs, no file descriptor of gpujail's; your environment plus\n"
+                "    GPUJAIL_DEVICES (the UUIDs granted).\n"
+                "\n"
+                "Options:\n"
+                "  -g, --gpu SEL          accelerators to give: 0,2 | all | none | GPU-<uuid> |\n"
+                "                         0000:3b:00.0 | nvidia:1 ... (default: no GPU and\n"
+                "                         no control node; 'none' gives NVIDIA's control nodes)\n"
+                "      --rootfs DIR       run in DIR (an unpacked image) instead of the host's root\n"
+                "  -v, --bind SRC[:DST][:ro]  bind a host path (repeatable; rw unless :ro)\n"
+                "      --device PATH      also give this host device node (repeatable)\n"
+                "      --net host|none    the host's network (default) or only loopback\n"
+                "      --dev-minimal      /dev holds only device nodes (no pts, shm, fd links)\n"
+                "      --mask-proc        also hide host-wide counters (/proc/loadavg, /proc/stat...)\n"
+                "  -u, --user UID[:GID]   run as this user instead of the one who ran sudo\n"
+                "      --cap-add CAP      keep this capability (repeatable; default: none)\n"
+                "      --allow-mknod      let the cgroup allow mknod of the given nodes\n"
+                "      --set-cuda-env     also set CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES\n"
+                "                         (left as you set them otherwise)\n"
+                "  -h, --help             show this help\n"
+                "\n"
+                "Without root, gpujail uses a user namespace: the same /dev view, but the device\n"
+                "cgroup is not enforced, and it says so.\n"
+                "\n"
+                "Exit status: COMMAND's; 128+N if it was killed by signal N; 126 if it cannot be\n"
+                "executed, 127 if it is not found; 125 if gpujail itself failed.\n"
+                "\n"
+                "See 'gpujail plan --gpu SEL' for what a selection gives, 'gpujail list' for the GPUs.\n");
+}
+
+enum {
+        OPT_ROOTFS = 0x100,
+        OPT_DEVICE,
+        OPT_NET,
+        OPT_DEV_MINIMAL,
+        OPT_MASK_PROC,
+        OPT_CAP_ADD,
+        OPT_ALLOW_MKNOD,
+        OPT_SET_CUDA_ENV,
+};
+
+static const struct option options[] = {
+        { "gpu", required_argument, NULL, 'g' },
+        { "gpus", required_argument, NULL, 'g' },
+        { "rootfs", required_argument, NULL, OPT_ROOTFS },
+        { "bind", required_argument, NULL, 'v' },
+        { "device", required_argument, NULL, OPT_DEVICE },
+        { "net", required_argument, NULL, OPT_NET },
+        { "dev-minimal", no_argument, NULL, OPT_DEV_MINIMAL },
+        { "mask-proc", no_argument, NULL, OPT_MASK_PROC },
+        { "user", required_argument, NULL, 'u' },
+        { "cap-add", required_argument, NULL, OPT_CAP_ADD },
+        { "allow-mknod", no_argument, NULL, OPT_ALLOW_MKNOD },
+        { "set-cuda-env", no_argument, NULL, OPT_SET_CUDA_ENV },
+        { "help", no_argument, NULL, 'h' },
+        {},
+};
+
+static int parse_user(const char *s, struct gj_launch_opts *o) {
+        _cleanup_free_ char *u = strdup(s);
+        if (!u)
+                return -ENOMEM;
+        char *g = strchr(u, ':');
+        if (g)
+                *g++ = 0;
+        unsigned uid, gid = 0;
+        if (safe_atou(u, &uid) < 0 || (g && safe_atou(g, &gid) < 0))
+                return log_error_errno(-EINVAL, "--user %s: expected UID[:GID] (numbers)", s);
+        o->has_user = true;
+        o->uid = uid;
+        o->has_gid = g != NULL;
+        o->gid = gid;
+        return 0;
+}
+
+static int add_bind(const char *spec, struct gj_launch_opts *o) {
+        struct gj_bind *b = realloc(o->binds, (o->n_binds + 1) * sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        o->binds = b;
+        int r = gj_bind_parse(spec, &o->binds[o->n_binds]);
+        if (r >= 0)
+                o->n_binds++;
+        return r;
+}
+
+static int parse_options(int argc, char **argv, struct gj_launch_opts *o) {
+        int c, r = 0;
+        optind = 0;
+        while (r >= 0 && (c = getopt_long(argc, argv, "+g:v:u:h", options, NULL)) != -1) {
+                switch (c) {
+                case 'g': o->gpus = optarg; break;
+                case OPT_ROOTFS: o->rootfs = optarg; break;
+                case 'v': r = add_bind(optarg, o); break;
+                case OPT_DEVICE: r = strv_push(&o->devices, strdup(optarg)); break;
+                case OPT_NET:
+                        if (streq(optarg, "none"))
+                                o->net = GJ_NET_NONE;
+                        else if (streq(optarg, "host"))
+                                o->net = GJ_NET_HOST;
+                        else
+                                r = log_error_errno(-EINVAL, "--net %s: expected 'host' or 'none'", optarg);
+                        break;
+                case OPT_DEV_MINIMAL: o->dev_minimal = true; break;
+                case OPT_MASK_PROC: o->mask_proc = true; break;
+                case 'u': r = parse_user(optarg, o); break;
+                case OPT_CAP_ADD: r = strv_push(&o->cap_add, strdup(optarg)); break;
+                case OPT_ALLOW_MKNOD: o->allow_mknod = true; break;
+                case OPT_SET_CUDA_ENV: o->set_cuda_env = true; break;
+                case 'h': help(stdout); return 1;
+                default: return -EINVAL;
+                }
+        }
+        if (r < 0)
+                return r;
+        if (optind >= argc)
+                return log_error_errno(-EINVAL, "no command given; see 'gpujail run --help'");
+        o->argv = argv + optind;
+        return 0;
+}
+
+int cmd_run(int argc, char **argv) {
+        struct gj_launch_opts o = { 0 };
+        int r = parse_options(argc, argv, &o), status = GJ_EXIT_FAILURE;
+        if (r > 0)
+                status = 0;
+        else if (r == 0) {
+                struct gj_inventory *inv = NULL;
+                if (cli_load_inventory(&inv) == 0) {
+                        status = gj_launch(inv, &o);
+                        gj_inventory_free(inv);
+                }
+        }
+        for (size_t i = 0; i < o.n_binds; i++)
+                gj_bind_done(&o.binds[i]);
+        free(o.binds);
+        strv_free(o.devices);
+        strv_free(o.cap_add);
+        return status;
 }

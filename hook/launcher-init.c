@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * PID 1 of the job's pid namespace, and the exec of the job itself.
+ *
+ * The init forks the job, then waits in sigwaitinfo() with every signal
+ * blocked (a pid-namespace init ignores default-action signals, so blocking
+ * is the only way to see them): SIGCHLD reaps orphans and ends the init with
+ * the job's status; a signal sent by a process (gpujail forwarding, `kill`)
+ * is passed on to the job. A signal the kernel sent (the terminal's Ctrl-C,
+ * si_code SI_KERNEL) already reached the job, which sits in the same
+ * foreground process group, so it is not sent twice. When the init exits the
+ * kernel kills whatever is left in the namespace.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "gpujail/util.h"
+#include "launcher-internal.h"
+
+static int exit_status_of(int status) {
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return GJ_EXIT_FAILURE;
+}
+
+static void close_inherited_fds(void) {
+        if (close_range(3, ~0U, 0) == 0)
+                return;
+        /* kernels before 5.9 */
+        long max = sysconf(_SC_OPEN_MAX);
+        for (int fd = 3; fd < (max > 0 ? max : 65536); fd++)
+                close(fd);
+}
+
+static int apply_env(const struct gj_job *job) {
+        for (char **e = job->env; e && *e; e++) {
+                _cleanup_free_ char *key = strdup(*e);
+                if (!key)
+                        return log_error_errno(-ENOMEM, "cannot set the job's environment: %m");
+                char *eq = strchr(key, '=');
+                if (!eq)
+                        continue;
+                *eq = 0;
+                if (setenv(key, eq + 1, 1) < 0)
+                        return log_error_errno(-errno, "cannot set %s: %m", key);
+        }
+        return 0;
+}
+
+static _Noreturn void exec_job(const struct gj_job *job) {
+        sigset_t none;
+        sigemptyset(&none);
+        if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+                _exit(GJ_EXIT_FAILURE);
+        if (apply_env(job) < 0 || gj_launcher_drop_privileges(job) < 0)
+                _exit(GJ_EXIT_FAILURE);
+        close_inherited_fds();
+
+        char *const *argv = job->opts->argv;
+        execvp(argv[0], argv);
+        int r = -errno;
+        log_error_errno(r, "cannot execute %s: %m", argv[0]);
+        _exit(r == -ENOENT || r == -ENOTDIR ? GJ_EXIT_NOT_FOUND : GJ_EXIT_CANNOT_EXEC);
+}
+
+/* Returns the job's exit status once it is reaped; -1 while it runs. */
+static int reap_children(pid_t job_pid) {
+        int status, result = -1;
+        pid_t p;
+        while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+                if (p == job_pid)
+                        result = exit_status_of(status);
+        return result;
+}
+
+_Noreturn void gj_launcher_init(const struct gj_job *job) {
+        sigset_t all;
+        sigfillset(&all);
+        if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
+                _exit(GJ_EXIT_FAILURE);
+
+        pid_t pid = fork();
+        if (pid < 0) {
+                log_error_errno(-errno, "cannot fork the job: %m");
+                _exit(GJ_EXIT_FAILURE);
+        }
+        if (pid == 0)
+                exec_job(job);
+
+        for (;;) {
+                siginfo_t si;
+                int sig = sigwaitinfo(&all, &si);
+                if (sig < 0)
+                        continue; /* EINTR */
+                if (sig == SIGCHLD) {
+                        int status = reap_children(pid);
+                        if (status >= 0)
+                                _exit(status);
+                } else if (si.si_code <= 0) /* SI_USER, SI_QUEUE, SI_TKILL: sent by a process */
+                        (void)kill(pid, sig);
+        }
+}

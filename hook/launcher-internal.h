@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the parts of the launcher share. Everything the child needs is computed
+ * by the parent before clone (NSS lookups, the plan, the cwd): after
+ * pivot_root the host's /etc may be gone, and a failure found early costs no
+ * namespace.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/capability.h>
+#include <sys/types.h>
+
+#include "gpujail/launcher.h"
+#include "gpujail/plan.h"
+
+struct gj_job {
+        const struct gj_launch_opts *opts;
+        const struct gj_plan *plan;
+        char *cwd;               /* where the job starts (and, in the default view, bound rw) */
+        char **keep_gpus;        /* PCI bus ids whose /proc/driver/nvidia/gpus entry stays */
+        char **env;              /* "KEY=VALUE" added to the job's environment */
+        bool userns;             /* not root: a user namespace, no device cgroup */
+
+        /* who the job runs as */
+        bool switch_user;
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;
+        int n_groups;
+        bool set_groups;         /* false in a user namespace (setgroups is denied there) */
+        cap_value_t *caps;       /* kept capabilities (--cap-add) */
+        size_t n_caps;
+};
+
+/* launcher-root.c: in the child, in its new mount namespace: build the job's
+ * root and pivot_root into it. Logs what failed. */
+int gj_launcher_build_root(const struct gj_job *job);
+
+/* launcher-init.c: PID 1: fork the job, forward signals, reap; never returns. */
+_Noreturn void gj_launcher_init(const struct gj_job *job);
+
+/* launcher-creds.c: in the job, just before exec: user, groups, capabilities,
+ * no_new_privs. */
+int gj_launcher_drop_privileges(const struct gj_job *job);
+/* Parse a capability name ("CAP_SYS_ADMIN", "sys_admin"); -EINVAL (logged). */
+int gj_launcher_parse_cap(const char *name, cap_value_t *ret);

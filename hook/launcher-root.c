@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The job's root, built in the child's private mount namespace.
+ *
+ * The new root is a detached copy of the host's tree (or of --rootfs) made
+ * with open_tree(OPEN_TREE_CLONE|AT_RECURSIVE), flagged in one call for the
+ * whole tree (mount_setattr AT_RECURSIVE: read-only, nosuid, nodev) and
+ * stacked on top of "/". Absolute paths still resolve in the old root until
+ * pivot_root (the kernel does not step onto mounts stacked on the starting
+ * "/"), so host sources are opened by their plain paths, while every
+ * destination is looked up below the tree's fd with the safepath helpers
+ * (RESOLVE_IN_ROOT): a symlink in a --rootfs cannot point a mount outside
+ * it. Every mount is attached by fd (move_mount), never by a re-resolved
+ * string. Then pivot_root(".", ".") and a lazy unmount of the old root.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "gpujail/devfs.h"
+#include "gpujail/safepath.h"
+#include "gpujail/util.h"
+#include "launcher-internal.h"
+
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+#define FLAGS_HOST_VIEW (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+#define FLAGS_KERNEL_FS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+/* OCI runtime-spec defaults (runc's `runc spec`): hidden, or read-only. */
+static const char *const proc_masked[] = {
+        "acpi", "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "scsi",
+};
+static const char *const proc_readonly[] = {
+        "asound", "bus", "fs", "irq", "sys", "sysrq-trigger",
+};
+/* --mask-proc: host-wide counters another tenant's job could time or fingerprint. */
+static const char *const proc_side_channels[] = {
+        "loadavg", "stat", "interrupts", "softirqs", "diskstats", "vmstat", "schedstat",
+        "pagetypeinfo", "pressure",
+};
+
+/* What a masked path is covered with: an empty read-only tmpfs that is never
+ * attached anywhere itself; masks are clones of its empty dir or empty file. */
+struct masks {
+        int mnt_fd;
+};
+
+static int set_mount_attr(int mnt_fd, bool recursive, uint64_t set, const char *what) {
+        struct mount_attr attr = { .attr_set = set, .propagation = MS_PRIVATE };
+        unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+        if (mount_setattr(mnt_fd, "", flags, &attr, sizeof(attr)) < 0)
+                return log_error_errno(-errno, "cannot set mount flags on %s: %m", what);
+        return 0;
+}
+
+/* Attach a detached mount onto the object that target_fd (O_PATH) names. */
+static int attach(int mnt_fd, int target_fd, const char *what, const char *where) {
+        if (move_mount(mnt_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return log_error_errno(-errno, "cannot mount %s on %s: %m", what, where);
+        return 0;
+}
+
+/* A detached bind of a host path (our namespace's view, still the old root). */
+static int clone_host_tree(const char *path, uint64_t attrs) {
+        _cleanup_close_ int fd = open_tree(AT_FDCWD, path,
+                                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot bind %s: %m", path);
+        int r = set_mount_attr(fd, true, attrs, path);
+        if (r < 0)
+                return r;
+        return TAKE_FD(fd);
+}
+
+/* A fresh filesystem, detached: fsopen/fsconfig/fsmount. `opts` are
+ * "key=value" or "flag" strings, NULL-terminated. */
+static int new_filesystem(const char *type, const char *const *opts, uint64_t attrs) {
+        _cleanup_close_ int fs = fsopen(type, FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return -errno;
+        for (const char *const *o = opts; o && *o; o++) {
+                _cleanup_free_ char *key = strdup(*o);
+                if (!key)
+                        return -ENOMEM;
+                char *value = strchr(key, '=');
+                int k;
+                if (value) {
+                        *value++ = 0;
+                        k = fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0);
+                } else
+                        k = fsconfig(fs, FSCONFIG_SET_FLAG, key, NULL, 0);
+                if (k < 0)
+                        return -errno;
+        }
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return -errno;
+        int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)attrs);
+        return mnt < 0 ? -errno : mnt;
+}
+
+static int masks_init(struct masks *m) {
+        static const char *const opts[] = { "mode=0555", "size=4k", NULL };
+        _cleanup_close_ int mnt = new_filesystem("tmpfs", opts, FLAGS_KERNEL_FS);
+        if (mnt < 0)
+                return log_error_errno(mnt, "cannot create the tmpfs that masks /proc paths: %m");
+        int f = openat(mnt, "file", O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+        if (f < 0 || close(f) < 0 || mkdirat(mnt, "dir", 0555) < 0)
+                return log_error_errno(-errno, "cannot prepare the masking tmpfs: %m");
+        int r = set_mount_attr(mnt, false, MOUNT_ATTR_RDONLY, "the masking tmpfs");
+        if (r < 0)
+                return r;
+        m->mnt_fd = TAKE_FD(mnt);
+        return 0;
+}
+
+/* Cover dirfd/name with an empty read-only dir or file of the same type.
+ * A path the kernel does not have is nothing to hide. */
+static int mask_path(const struct masks *m, int dirfd, const char *name, const char *shown_as) {
+        _cleanup_close_ int target = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (target < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_error_errno(-errno, "cannot open %s to mask it: %m", shown_as);
+        }
+        struct stat st;
+        if (fstat(target, &st) < 0)
+                return log_error_errno(-errno, "cannot stat %s: %m", shown_as);
+        if (S_ISLNK(st.st_mode))
+                return 0; /* e.g. /proc/self: nothing behind it to read */
+        _cleanup_close_ int mask = open_tree(m->mnt_fd, S_ISDIR(st.st_mode) ? "dir" : "file",
+                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (mask < 0)
+                return log_error_errno(-errno, "cannot clone the mask for %s: %m", shown_as);
+        return attach(mask, target, "an empty mask", shown_as);
+}
+
+/* Re-bind dirfd/name onto itself read-only. */
+static int make_readonly(int dirfd, const char *name, const char *shown_as) {
+        _cleanup_close_ int target = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (target < 0)
+                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open %s: %m", shown_as);
+        _cleanup_close_ int bind = open_tree(target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                         AT_RECURSIVE | AT_EMPTY_PATH);
+        if (bind < 0)
+                return log_error_errno(-errno, "cannot bind %s: %m", shown_as);
+        int r = set_mount_attr(bind, true, MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS, shown_as);
+        if (r < 0)
+                return r;
+        return attach(bind, target, shown_as, shown_as);
+}
+
+/* The destination of a bind below the new root: created if missing (dir or
+ * empty file, like the source), refused if any component is a symlink. */
+static int open_destination(int rootfd, const char *path, bool dir) {
+        if (dir) {
+                int fd = gj_mkdir_p_in_root(rootfd, path, 0755);
+                return fd < 0 ? log_error_errno(fd, "cannot create mount point %s in the job's root: %m", path) : fd;
+        }
+        _cleanup_free_ char *parent = strdup(path);
+        if (!parent)
+                return -ENOMEM;
+        char *slash = strrchr(parent, '/');
+        if (slash && slash != parent) {
+                *slash = 0;
+                int pfd = gj_mkdir_p_in_root(rootfd, parent, 0755);
+                if (pfd < 0)
+                        return log_error_errno(pfd, "cannot create %s in the job's root: %m", parent);
+                close(pfd);
+        }
+        int fd = gj_open_in_root(rootfd, path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return log_error_errno(fd, "cannot create mount point %s in the job's root: %m", path);
+        return fd;
+}
+
+static int bind_into_root(int rootfd, const char *src, const char *dst, bool read_only) {
+        struct stat st;
+        if (stat(src, &st) < 0)
+                return log_error_errno(-errno, "cannot bind %s: %m", src);
+        _cleanup_close_ int tree = clone_host_tree(src, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                                                (read_only ? MOUNT_ATTR_RDONLY : 0));
+        if (tree < 0)
+                return tree;
+        _cleanup_close_ int target = open_destination(rootfd, dst, S_ISDIR(st.st_mode));
+        if (target < 0)
+                return target;
+        return attach(tree, target, src, dst);
+}
+
+static int mount_tmp(int rootfd) {
+        static const char *const opts[] = { "mode=1777", NULL };
+        _cleanup_close_ int mnt = new_filesystem("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (mnt < 0)
+                return log_error_errno(mnt, "cannot create the job's /tmp: %m");
+        _cleanup_close_ int target = open_destination(rootfd, "/tmp", true);
+        if (target < 0)
+                return target;
+        return attach(mnt, target, "tmpfs", "/tmp");
+}
+
+/* The cwd stays writable at its own path; "/" itself would undo the read-only host view. */
+static bool cwd_is_bindable(const char *cwd) {
+        static const char *const kernel_dirs[] = { "/proc", "/sys", "/dev" };
+        if (streq(cwd, "/"))
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(kernel_dirs); i++) {
+                const char *rest = startswith(cwd, kernel_dirs[i]);
+                if (rest && (*rest == 0 || *rest == '/'))
+                        return false;
+        }
+        return true;
+}
+
+/* A user namespace may not mount a new proc over a /proc with over-mounted
+ * parts (mount_too_revealing): then the job gets the host's, and is told. */
+static int mount_proc_fs(const struct gj_job *job, bool *ret_fresh) {
+        int mnt = new_filesystem("proc", NULL, FLAGS_KERNEL_FS);
+        if (mnt >= 0) {
+                *ret_fresh = true;
+                return mnt;
+        }
+        if (!job->userns || mnt != -EPERM)
+                return log_error_errno(mnt, "cannot mount a new /proc: %m");
+        log_warning("cannot mount a /proc of the job's own (the host's /proc has over-mounted parts); "
+                    "the job sees the host's processes");
+        *ret_fresh = false;
+        return clone_host_tree("/proc", FLAGS_KERNEL_FS);
+}
+
+static bool is_kept_gpu(const struct gj_job *job, const char *bus_id) {
+        for (char **k = job->keep_gpus; k && *k; k++)
+                if (strcasecmp(*k, bus_id) == 0)
+                        return true;
+        return false;
+}
+
+/* /proc/driver/nvidia/gpus/<bus id> of every GPU not given is covered. */
+static int hide_other_gpus(const struct gj_job *job, const struct masks *m, int procfd) {
+        _cleanup_close_ int gpus = openat(procfd, "driver/nvidia/gpus", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (gpus < 0)
+                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open /proc/driver/nvidia/gpus: %m");
+        DIR *d = fdopendir(gpus);
+        if (!d)
+                return log_error_errno(-errno, "cannot list /proc/driver/nvidia/gpus: %m");
+        int dfd = TAKE_FD(gpus), r = 0;
+        struct dirent *de;
+        while (r >= 0 && (de = readdir(d))) {
+                if (de->d_name[0] == '.' || is_kept_gpu(job, de->d_name))
+                        continue;
+                char shown[300];
+                snprintf(shown, sizeof(shown), "/proc/driver/nvidia/gpus/%s", de->d_name);
+                r = mask_path(m, dfd, de->d_name, shown);
+        }
+        closedir(d);
+        return r;
+}
+
+/* The host's /proc/driver replaces the new proc's: what the job sees of the
+ * driver is what the inventory read (and a simulated host stays simulated). */
+static int bind_proc_driver(int procfd) {
+        _cleanup_close_ int target = openat(procfd, "driver", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (target < 0)
+                return 0;
+        _cleanup_close_ int tree = open_tree(AT_FDCWD, "/proc/driver",
+                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (tree < 0)
+                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot bind /proc/driver: %m");
+        int r = set_mount_attr(tree, true, MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS, "/proc/driver");
+        if (r < 0)
+                return r;
+        return attach(tree, target, "/proc/driver", "/proc/driver");
+}
+
+static int mount_proc(const struct gj_job *job, const struct masks *m, int rootfd) {
+        bool fresh;
+        _cleanup_close_ int mnt = mount_proc_fs(job, &fresh);
+        if (mnt < 0)
+                return mnt;
+        _cleanup_close_ int target = open_destination(rootfd, "/proc", true);
+        if (target < 0)
+                return target;
+        int r = attach(mnt, target, "proc", "/proc");
+        if (r < 0)
+                return r;
+        /* mnt now names the attached proc mount: lookups below it are the job's /proc */
+        if (fresh && (r = bind_proc_driver(mnt)) < 0)
+                return r;
+        char shown[64];
+        for (size_t i = 0; i < ELEMENTSOF(proc_masked); i++) {
+                snprintf(shown, sizeof(shown), "/proc/%s", proc_masked[i]);
+                if ((r = mask_path(m, mnt, proc_masked[i], shown)) < 0)
+                        return r;
+        }
+        for (size_t i = 0; job->opts->mask_proc && i < ELEMENTSOF(proc_side_channels); i++) {
+                snprintf(shown, sizeof(shown), "/proc/%s", proc_side_channels[i]);
+                if ((r = mask_path(m, mnt, proc_side_channels[i], shown)) < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(proc_readonly); i++) {
+                snprintf(shown, sizeof(shown), "/proc/%s", proc_readonly[i]);
+                if ((r = make_readonly(mnt, proc_readonly[i], shown)) < 0)
+                        return r;
+        }
+        return hide_other_gpus(job, m, mnt);
+}
+
+static int mount_sys(const struct gj_job *job, const struct masks *m, int rootfd) {
+        int r;
+        if (job->opts->rootfs) {
+                /* the host view already carries /sys, read-only; an image does not */
+                _cleanup_close_ int tree = clone_host_tree("/sys", MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS);
+                if (tree < 0)
+                        return tree;
+                _cleanup_close_ int target = open_destination(rootfd, "/sys", true);
+                if (target < 0)
+                        return target;
+                if ((r = attach(tree, target, "/sys", "/sys")) < 0)
+                        return r;
+        }
+        _cleanup_close_ int sys = gj_open_in_root(rootfd, "/sys", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        if (sys < 0)
+                return log_error_errno(sys, "cannot open /sys in the job's root: %m");
+        return mask_path(m, sys, "firmware", "/sys/firmware");
+}
+
+static int open_new_root(const struct gj_job *job) {
+        const char *src = job->opts->rootfs ?: "/";
+        uint64_t attrs = job->opts->rootfs ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV : FLAGS_HOST_VIEW;
+        _cleanup_close_ int tree = clone_host_tree(src, attrs);
+        if (tree < 0)
+                return tree;
+        /* stacked on "/": absolute paths keep naming the old root until pivot_root */
+        if (move_mount(tree, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return log_error_errno(-errno, "cannot attach the job's root (%s): %m", src);
+        return TAKE_FD(tree);
+}
+
+static int pivot_into(int rootfd) {
+        if (fchdir(rootfd) < 0)
+                return log_error_errno(-errno, "cannot enter the job's root: %m");
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return log_error_errno(-errno, "cannot pivot_root into the job's root: %m");
+        if (umount2(".", MNT_DETACH) < 0)
+                return log_error_errno(-errno, "cannot detach the old root: %m");
+        if (chdir("/") < 0)
+                return log_error_errno(-errno, "cannot chdir to /: %m");
+        return 0;
+}
+
+int gj_launcher_build_root(const struct gj_job *job) {
+        const struct gj_launch_opts *o = job->opts;
+        int r;
+
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return log_error_errno(-errno, "cannot make the job's mount namespace private: %m");
+
+        _cleanup_close_ int root = open_new_root(job);
+        if (root < 0)
+                return root;
+        struct masks m = { .mnt_fd = -1 };
+        if ((r = masks_init(&m)) < 0)
+                return r;
+        _cleanup_close_ int masks_fd = m.mnt_fd;
+
+        if ((r = mount_tmp(root)) < 0)
+                return r;
+        if (!o->rootfs && cwd_is_bindable(job->cwd) && (r = bind_into_root(root, job->cwd, job->cwd, false)) < 0)
+                return r;
+        for (size_t i = 0; i < o->n_binds; i++)
+                if ((r = bind_into_root(root, o->binds[i].source, o->binds[i].dest, o->binds[i].read_only)) < 0)
+                        return r;
+        if ((r = mount_proc(job, &m, root)) < 0)
+                return r;
+        if ((r = mount_sys(job, &m, root)) < 0)
+                return r;
+        if ((r = gj_devfs_setup(root, job->plan, o->dev_minimal ? GJ_DEVFS_MINIMAL : 0)) < 0)
+                return r;
+        return pivot_into(root);
+}

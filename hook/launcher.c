@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `gpujail run`, the parent side: plan, job cgroup, clone, wait, clean up.
+ * See include/gpujail/launcher.h for the process tree.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+
+#include "gpujail/cgroup.h"
+#include "gpujail/devfs.h"
+#include "gpujail/util.h"
+#include "launcher-internal.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+/* ---- --bind ---- */
+
+int gj_bind_parse(const char *spec, struct gj_bind *ret) {
+        _cleanup_free_ char *s = strdup(spec);
+        if (!s)
+                return -ENOMEM;
+        bool ro = false;
+        char *src = s, *dst = strchr(s, ':');
+        if (dst) {
+                *dst++ = 0;
+                char *mode = strchr(dst, ':');
+                if (mode) {
+                        *mode++ = 0;
+                        if (streq(mode, "ro"))
+                                ro = true;
+                        else if (!streq(mode, "rw"))
+                                return log_error_errno(-EINVAL, "--bind %s: mode must be 'ro' or 'rw', not '%s'", spec, mode);
+                }
+        } else
+                dst = src;
+        if (src[0] != '/' || dst[0] != '/')
+                return log_error_errno(-EINVAL, "--bind %s: both paths must be absolute", spec);
+        *ret = (struct gj_bind){ .source = strdup(src), .dest = strdup(dst), .read_only = ro };
+        if (!ret->source || !ret->dest) {
+                gj_bind_done(ret);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void gj_bind_done(struct gj_bind *b) {
+        free(b->source);
+        free(b->dest);
+        *b = (struct gj_bind){ 0 };
+}
+
+/* ---- the plan: selected GPUs, --device nodes, and the rules for default nodes ---- */
+
+static int plan_add_device_path(struct gj_plan *plan, const char *path, bool allow_mknod) {
+        _cleanup_free_ char *real = realpath(path, NULL);
+        if (!real)
+                return log_error_errno(-errno, "--device %s: %m", path);
+        struct stat st;
+        if (stat(real, &st) < 0)
+                return log_error_errno(-errno, "--device %s: %m", path);
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+                return log_error_errno(-ENODEV, "--device %s: %s is not a device node", path, real);
+        if (!startswith(real, "/dev/"))
+                return log_error_errno(-EINVAL, "--device %s: %s is not below /dev", path, real);
+        struct gj_plan_node node = {
+                .path = real,
+                .host_path = real,
+                .type = S_ISCHR(st.st_mode) ? 'c' : 'b',
+                .major = major(st.st_rdev),
+                .minor = minor(st.st_rdev),
+                .mode = st.st_mode & 07777,
+                .uid = st.st_uid,
+                .gid = st.st_gid,
+        };
+        return gj_plan_add_node(plan, &node, allow_mknod);
+}
+
+/* The cgroup allows exactly what /dev holds: the plan's nodes and what
+ * gj_devfs_setup() adds (default nodes; ptmx and pts/N unless --dev-minimal). */
+static bool is_pts_rule(const struct gj_cgroup_rule *r) {
+        return r->type == 'c' && ((r->major == 5 && r->minor == 2) || r->major == 136);
+}
+
+static int job_rules(const struct gj_plan *plan, bool minimal, struct gj_cgroup_rule **ret, size_t *ret_n) {
+        size_t max = plan->n_rules + gj_devfs_n_default_rules, n = 0;
+        struct gj_cgroup_rule *rules = calloc(max, sizeof(*rules));
+        if (!rules)
+                return -ENOMEM;
+        for (size_t i = 0; i < plan->n_rules; i++)
+                rules[n++] = plan->rules[i];
+        for (size_t i = 0; i < gj_devfs_n_default_rules; i++)
+                if (!(minimal && is_pts_rule(&gj_devfs_default_rules[i])))
+                        rules[n++] = gj_devfs_default_rules[i];
+        *ret = rules;
+        *ret_n = n;
+        return 0;
+}
+
+/* ---- who the job runs as ---- */
+
+static int lookup_groups(const char *user, gid_t gid, struct gj_job *job) {
+        int n = 64;
+        for (int tries = 0; tries < 4; tries++) {
+                gid_t *g = realloc(job->groups, (size_t)n * sizeof(gid_t));
+                if (!g)
+                        return -ENOMEM;
+                job->groups = g;
+                int want = n;
+                if (getgrouplist(user, gid, job->groups, &want) >= 0) {
+                        job->n_groups = want;
+                        return 0;
+                }
+                n = want > n ? want : n * 2;
+        }
+        return log_error_errno(-E2BIG, "user %s has too many groups", user);
+}
+
+static int parse_id_env(const char *name, unsigned *ret) {
+        const char *v = getenv(name);
+        if (!v)
+                return 0;
+        int r = safe_atou(v, ret);
+        if (r < 0)
+                return log_error_errno(r, "cannot parse $%s='%s': %m", name, v);
+        return 1;
+}
+
+/* --user, else the sudo caller, else stay who we are. */
+static int resolve_user(const struct gj_launch_opts *o, struct gj_job *job) {
+        job->set_groups = !job->userns;
+        if (job->userns)
+                return 0; /* a user namespace maps only ourselves */
+
+        const char *name = NULL;
+        if (o->has_user) {
+                struct passwd *pw = getpwuid(o->uid);
+                job->uid = o->uid;
+                job->gid = o->has_gid ? o->gid : pw ? pw->pw_gid : o->uid;
+                name = pw ? pw->pw_name : NULL;
+        } else {
+                unsigned uid, gid;
+                int r = parse_id_env("SUDO_UID", &uid);
+                if (r <= 0)
+                        return r;
+                job->uid = uid;
+                if ((r = parse_id_env("SUDO_GID", &gid)) < 0)
+                        return r;
+                job->gid = r > 0 ? gid : uid;
+                name = getenv("SUDO_USER");
+                struct passwd *pw = name ? getpwnam(name) : NULL;
+                if (!pw || pw->pw_uid != job->uid)
+                        name = NULL; /* do not give the groups of someone else */
+        }
+        job->switch_user = true;
+        if (name)
+                return lookup_groups(name, job->gid, job);
+        job->groups = malloc(sizeof(gid_t));
+        if (!job->groups)
+                return -ENOMEM;
+        job->groups[0] = job->gid;
+        job->n_groups = 1;
+        return 0;
+}
+
+/* ---- the job description ---- */
+
+static void job_done(struct gj_job *job) {
+        free(job->cwd);
+        strv_free(job->keep_gpus);
+        strv_free(job->env);
+        free(job->groups);
+        free(job->caps);
+}
+
+static int job_init(const struct gj_launch_opts *o, const struct gj_plan *plan, struct gj_job *job) {
+        int r;
+        job->opts = o;
+        job->plan = plan;
+        job->userns = geteuid() != 0;
+        if (o->rootfs)
+                job->cwd = strdup("/");
+        else
+                job->cwd = getcwd(NULL, 0);
+        if (!job->cwd)
+                return log_error_errno(-errno, "cannot get the current directory: %m");
+
+        for (size_t i = 0; i < plan->n_devices; i++)
+                if (plan->devices[i]->vendor == GJ_VENDOR_NVIDIA && plan->devices[i]->pci_bus_id &&
+                    (r = strv_push(&job->keep_gpus, strdup(plan->devices[i]->pci_bus_id))) < 0)
+                        return r;
+
+        for (char **e = plan->env; e && *e; e++)
+                if ((r = strv_push(&job->env, strdup(*e))) < 0)
+                        return r;
+        _cleanup_free_ char *granted = gj_plan_devices_string(plan);
+        if (!granted || (r = strv_push(&job->env, strprintf("GPUJAIL_DEVICES=%s", granted))) < 0)
+                return log_error_errno(-ENOMEM, "cannot build the job's environment: %m");
+
+        size_t n_caps = strv_length(o->cap_add);
+        if (n_caps > 0) {
+                job->caps = calloc(n_caps, sizeof(cap_value_t));
+                if (!job->caps)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n_caps; i++)
+                        if ((r = gj_launcher_parse_cap(o->cap_add[i], &job->caps[job->n_caps++])) < 0)
+                                return r;
+        }
+        return resolve_user(o, job);
+}
+
+/* ---- the child ---- */
+
+static void loopback_up(void) {
+        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr = { .ifr_name = "lo" };
+        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                return;
+        ifr.ifr_flags |= IFF_UP;
+        (void)ioctl(s, SIOCSIFFLAGS, &ifr);
+}
+
+/* Runs in the new namespaces; never returns. Waits until the parent has put
+ * it into the job cgroup (and written its id maps) before doing anything. */
+static _Noreturn void child_main(const struct gj_job *job, int sync_fd) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+                _exit(GJ_EXIT_FAILURE);
+        char go;
+        if (read(sync_fd, &go, 1) != 1)
+                _exit(GJ_EXIT_FAILURE); /* the parent failed or died: it said why */
+        close(sync_fd);
+
+        if (job->opts->net == GJ_NET_NONE)
+                loopback_up();
+        if (gj_launcher_build_root(job) < 0)
+                _exit(GJ_EXIT_FAILURE);
+        if (chdir(job->cwd) < 0) {
+                log_error_errno(-errno, "cannot enter %s in the job's root: %m", job->cwd);
+                _exit(GJ_EXIT_FAILURE);
+        }
+        gj_launcher_init(job);
+}
+
+static int write_id_maps(pid_t pid) {
+        char path[64], line[64];
+        int r;
+        snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+        if ((r = write_string_file(path, "deny")) < 0 && r != -ENOENT)
+                return log_error_errno(r, "cannot write %s: %m", path);
+        snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+        snprintf(line, sizeof(line), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
+        if ((r = write_string_file(path, line)) < 0)
+                return log_error_errno(r, "cannot write %s: %m", path);
+        snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+        snprintf(line, sizeof(line), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
+        if ((r = write_string_file(path, line)) < 0)
+                return log_error_errno(r, "cannot write %s: %m", path);
+        return 0;
+}
+
+/* Everything but the synchronous faults and job control stops: those keep
+ * their default meaning for gpujail itself. */
+static void forwarded_signals(sigset_t *set) {
+        static const int kept[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGABRT,
+                                    SIGTSTP, SIGTTIN, SIGTTOU };
+        sigfillset(set);
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++)
+                sigdelset(set, kept[i]);
+}
+
+static int clone_child(const struct gj_job *job, int *ret_pidfd, int *ret_sync_w) {
+        int pipefd[2];
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return log_error_errno(-errno, "cannot create a pipe: %m");
+        unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD | SIGCHLD;
+        if (job->opts->net == GJ_NET_NONE)
+                flags |= CLONE_NEWNET;
+        if (job->userns)
+                flags |= CLONE_NEWUSER;
+        int pidfd = -1;
+        /* raw clone: fork semantics (no stack), plus namespaces and a pidfd */
+        pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, &pidfd, NULL, 0);
+        if (pid < 0) {
+                int r = -errno;
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return log_error_errno(r, "cannot create the job's namespaces: %m");
+        }
+        if (pid == 0) {
+                close(pipefd[1]);
+                child_main(job, pipefd[0]);
+        }
+        close(pipefd[0]);
+        *ret_pidfd = pidfd;
+        *ret_sync_w = pipefd[1];
+        return pid;
+}
+
+/* Wait for the init; pass on signals that a process sent us (a terminal's
+ * reached the job already). Returns gpujail's exit status. */
+static int wait_for_init(pid_t pid, int pidfd, const sigset_t *set) {
+        for (;;) {
+                siginfo_t si;
+                int sig = sigwaitinfo(set, &si);
+                if (sig < 0)
+                        continue;
+                if (sig != SIGCHLD) {
+                        if (si.si_code <= 0)
+                                (void)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+                        continue;
+                }
+                int status;
+                pid_t p = waitpid(pid, &status, WNOHANG);
+                if (p == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+}
+
+static void kill_and_reap(pid_t pid, int pidfd) {
+        (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+}
+
+static char *job_cgroup_id(void) {
+        uint32_t rnd = 0;
+        if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+                rnd = (uint32_t)getpid() * 2654435761u;
+        return strprintf("run-%d-%08x", (int)getpid(), rnd);
+}
+
+static int run_job(const struct gj_job *job, struct gj_job_cgroup *cg) {
+        sigset_t set, old;
+        forwarded_signals(&set);
+        sigprocmask(SIG_BLOCK, &set, &old);
+
+        int pidfd = -1, sync_w = -1;
+        pid_t pid = clone_child(job, &pidfd, &sync_w);
+        if (pid < 0) {
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                return GJ_EXIT_FAILURE;
+        }
+        _cleanup_close_ int pidfd_c = pidfd, sync_c = sync_w;
+
+        int r = 0;
+        if (cg && (r = gj_job_cgroup_enter(cg, pid)) >= 0)
+                r = 0;
+        if (r >= 0 && job->userns)
+                r = write_id_maps(pid);
+        if (r >= 0 && write(sync_w, "1", 1) != 1)
+                r = log_error_errno(-errno, "cannot start the job: %m");
+        if (r < 0) {
+                kill_and_reap(pid, pidfd);
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                return GJ_EXIT_FAILURE;
+        }
+        close(TAKE_FD(sync_c));
+        int status = wait_for_init(pid, pidfd, &set);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return status;
+}
+
+int gj_launch(const struct gj_inventory *inv, const struct gj_launch_opts *o) {
+        struct gj_selection sel = { 0 };
+        struct gj_plan plan = { 0 };
+        struct gj_job job = { 0 };
+        struct gj_job_cgroup cg = GJ_JOB_CGROUP_INIT;
+        _cleanup_free_ struct gj_cgroup_rule *rules = NULL;
+        _cleanup_free_ char *id = NULL;
+        size_t n_rules = 0;
+        bool have_cg = false;
+        int r, status = GJ_EXIT_FAILURE;
+
+        struct gj_plan_opts popts = { .allow_mknod = o->allow_mknod, .set_cuda_env = o->set_cuda_env };
+        if ((r = gj_select(inv, o->gpus ?: "void", 0, &sel)) < 0 ||
+            (r = gj_plan_build(inv, &sel, &popts, &plan)) < 0)
+                goto finish;
+        for (char **d = o->devices; d && *d; d++)
+                if ((r = plan_add_device_path(&plan, *d, o->allow_mknod)) < 0)
+                        goto finish;
+        if ((r = job_init(o, &plan, &job)) < 0)
+                goto finish;
+
+        if (job.userns)
+                log_warning("not root: running in a user namespace; the device cgroup is NOT enforced "
+                            "(the job can open any device node it can reach by permissions)");
+        else {
+                gj_launcher_sweep_stale();
+                if ((r = job_rules(&plan, o->dev_minimal, &rules, &n_rules)) < 0) {
+                        log_error_errno(r, "cannot build the device cgroup rules: %m");
+                        goto finish;
+                }
+                if (!(id = job_cgroup_id())) {
+                        r = log_error_errno(-ENOMEM, "cannot name the job cgroup: %m");
+                        goto finish;
+                }
+                if ((r = gj_job_cgroup_create(id, rules, n_rules, &cg)) < 0)
+                        goto finish;
+                have_cg = true;
+        }
+        fflush(NULL); /* no buffered output duplicated into the child */
+        status = run_job(&job, have_cg ? &cg : NULL);
+finish:
+        if (have_cg)
+                gj_job_cgroup_destroy(&cg);
+        job_done(&job);
+        gj_plan_done(&plan);
+        gj_selection_done(&sel);
+        return status;
+}
+
+/* ---- stale job cgroups ---- */
+
+static bool owner_is_gone(const char *name) {
+        const char *p = startswith(name, "run-");
+        if (!p)
+                return false;
+        char pidbuf[16];
+        size_t n = strcspn(p, "-");
+        if (n == 0 || n >= sizeof(pidbuf))
+                return false;
+        memcpy(pidbuf, p, n);
+        pidbuf[n] = 0;
+        unsigned pid;
+        if (safe_atou(pidbuf, &pid) < 0 || pid == 0)
+                return false;
+        return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Returns how many stale cgroups it removed. */
+static int sweep_dir(const char *base) {
+        DIR *d = opendir(base);
+        if (!d)
+                return 0;
+        int n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                /* rmdir fails with EBUSY while anything still lives there: then it is not stale */
+                if (de->d_type == DT_DIR && owner_is_gone(de->d_name) &&
+                    unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* Job cgroups live in <our cgroup>/gpujail/ of each hierarchy (see cgroup.h). */
+void gj_launcher_sweep_stale(void) {
+        _cleanup_free_ char *v1 = NULL, *v2 = NULL;
+        if (gj_cgroup_paths_of_pid(getpid(), &v1, &v2) < 0)
+                return;
+        const char *dirs[] = { v1, v2 };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                if (!dirs[i])
+                        continue;
+                _cleanup_free_ char *base = strprintf("%s/gpujail", dirs[i]);
+                if (!base)
+                        return;
+                if (sweep_dir(base) > 0)
+                        (void)rmdir(base); /* busy while another job runs: fine */
+        }
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `gpujail run`: the standalone launcher (hook/launcher*.c).
+ *
+ * Process tree and who does what:
+ *
+ *   gpujail (host namespaces)            plans, creates the job cgroup, clones,
+ *     |                                  forwards signals, waits, removes the cgroup
+ *     +-- init  (PID 1 of a new pid ns,  enters the cgroup before anything else,
+ *          new mount ns [, net, user])   builds the new root, pivot_root, then
+ *          |                             reaps orphans and forwards signals
+ *          +-- the job                   user switch, caps, no_new_privs,
+ *                                        close_range, execvp
+ *
+ * Every mount is made in the child's private mount namespace: the host's
+ * mount table never changes. The job cgroup is removed by gpujail when init
+ * is gone; when gpujail itself is SIGKILLed, init dies with it
+ * (PR_SET_PDEATHSIG), the kernel empties the pid namespace, and the next run
+ * removes the empty cgroup (gj_launcher_sweep_stale(): ids carry the pid of
+ * the gpujail that made them, and only cgroups of dead gpujails are removed).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "gpujail/inventory.h"
+#include "gpujail/plan.h"
+
+struct gj_bind {
+        char *source; /* host path */
+        char *dest;   /* path in the job's root */
+        bool read_only;
+};
+
+enum gj_net_mode {
+        GJ_NET_HOST,
+        GJ_NET_NONE,
+};
+
+struct gj_launch_opts {
+        const char *gpus;          /* selector list; NULL = "void": no accelerator, no control node */
+        const char *rootfs;        /* NULL: the host's root, read-only */
+        struct gj_bind *binds;
+        size_t n_binds;
+        char **devices;            /* --device PATH: extra host nodes */
+        char **cap_add;            /* capability names ("CAP_SYS_PTRACE" or "sys_ptrace") */
+        bool has_user;             /* --user given */
+        uid_t uid;
+        gid_t gid;
+        bool has_gid;
+        enum gj_net_mode net;
+        bool dev_minimal;
+        bool mask_proc;
+        bool set_cuda_env;
+        bool allow_mknod;          /* 'm' in the cgroup rules */
+        char **argv;               /* the command, NULL-terminated, argv[0] looked up in PATH */
+};
+
+/* Parse "SRC:DST[:ro|:rw]" (DST defaults to SRC when it is "SRC" alone). */
+int gj_bind_parse(const char *spec, struct gj_bind *ret);
+void gj_bind_done(struct gj_bind *b);
+
+/* Run the command as described; returns the process exit status for gpujail:
+ * the command's, 128+N for signal N, 126/127 when it cannot be executed or is
+ * not found, GJ_EXIT_FAILURE (125) when gpujail itself fails (logged). */
+int gj_launch(const struct gj_inventory *inv, const struct gj_launch_opts *opts);
+
+/* Remove the empty job cgroups left by gpujail processes that no longer exist. */
+void gj_launcher_sweep_stale(void);
