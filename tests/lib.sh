@@ -15,7 +15,8 @@
 # TAP:   plan_later, ok, nok, is, isnt, like, skip, skip_all, diag, done_testing
 # run:   run CMD... -> $status, $output (stdout+stderr), $stdout, $stderr
 # env:   $GPUJAIL, $GPUJAIL_HOOK, $GPUJAIL_BUILD, $GPUJAIL_SRC, $HELPERS, $TEST_TMP
-# hosts: fakehost SHAPE (prints DIR), on_fakehost SHAPE -- CMD..., hostinfo SHAPE JQ
+# hosts: fakehost SHAPE (prints DIR), on_fakehost SHAPE -- CMD..., hostinfo SHAPE JQ,
+#        fakehost_private SHAPE NAME (a copy to modify), on_host DIR -- CMD...
 # guard: require_root, require_cmd, require_cgroup_v1_devices, require_cgroup_v2
 # state: snapshot_host NAME, assert_host_unchanged NAME "name"
 # clean: defer CMD... (run at exit, last first), then $TEST_TMP is removed
@@ -232,6 +233,22 @@ on_fakehost() {
         shift
         [[ ${1:-} == -- ]] && shift
         "$FAKEHOST/enter" "$(fakehost "$shape")" -- "$@"
+}
+
+# fakehost_private SHAPE NAME: a fresh copy of SHAPE in $TEST_TMP/private/NAME, for a
+# test that changes the host (deletes a node, corrupts a file); print its path.
+fakehost_private() {
+        local d=$TEST_TMP/private/$2
+        "$FAKEHOST/mkhost" "$1" "$d" >&2 || bail_out "mkhost $1 failed"
+        echo "$d"
+}
+
+# on_host DIR -- CMD...: like on_fakehost, for a host dir (fakehost_private's).
+on_host() {
+        local d=$1
+        shift
+        [[ ${1:-} == -- ]] && shift
+        "$FAKEHOST/enter" "$d" -- "$@"
 }
 
 # hostinfo SHAPE JQ-FILTER: query the shape's hostinfo.json, e.g. hostinfo nvidia8 '.devices|length'
