@@ -90,7 +90,8 @@ static int open_in_root_walk(int rootfd, const char *rel, int flags, mode_t mode
         } else
                 last = copy;
 
-        for (char *p = dir, *save = NULL, *c; p && (c = strtok_r(p, "/", &save)); p = NULL) {
+        char *save = NULL;
+        for (char *p = dir, *c; dir && (c = strtok_r(p, "/", &save)); p = NULL) {
                 r = walk_step(&w, c);
                 if (r < 0)
                         goto finish;
