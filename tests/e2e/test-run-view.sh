@@ -9,6 +9,7 @@
 # or keep capabilities; --dev-minimal, --device, --mask-proc, --net none,
 # --bind, --user, --cap-add, --set-cuda-env; the host is unchanged afterwards.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/run-common.sh"
 require_root
 require_built "$GPUJAIL"
 
@@ -25,9 +26,7 @@ chmod 0777 "$WORK"
 # jrun [gpujail run options] -- CMD...: run in $WORK on the simulated host.
 jrun() { run bash -c 'cd "$1" && shift && exec "$@"' sh "$WORK" "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run "$@"; }
 
-# A first run sweeps job cgroups that killed gpujails left behind: the snapshot is then stable.
-jrun -- true
-snapshot_host before
+run_snapshot before
 
 # ---- /dev ----
 jrun --gpu 0 -- ls -A /dev
@@ -136,5 +135,5 @@ isnt "$status" 0 "/tmp is private (the host's /tmp is not seen, only the cwd bou
 jrun --gpu 0 --net none -- sh -c 'ls /sys/class/net >/dev/null; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "'
 is "$stdout" lo "--net none: only loopback"
 
-assert_host_unchanged before "host mounts, cgroups and BPF programs unchanged after all runs"
+run_assert_host_unchanged before "host mounts, cgroups and BPF programs unchanged after all runs"
 done_testing
