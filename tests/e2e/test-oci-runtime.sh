@@ -116,6 +116,8 @@ cat >"$TEST_TMP/gpujail-runc" <<EOS
 #!/bin/sh
 # conmon hands the runtime a clean environment: the fake host's preload comes from here.
 export LD_PRELOAD=\${GPUJAIL_TEST_PRELOAD:-${FAKESYSFS:-}}
+# ... and an ASan build tolerates that preload only with this (see tests/fakehost/enter).
+export ASAN_OPTIONS=verify_asan_link_order=0
 exec $GPUJAIL runtime --runtime $RUNC "\$@"
 EOS
 chmod +x "$TEST_TMP/gpujail-runc"
