@@ -372,6 +372,27 @@ static int cmp_device_index(const void *a, const void *b) {
         return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* The chosen devices, in index order whatever the order of the items. */
+static int selection_from_chosen(const struct gj_inventory *inv, const bool *chosen,
+                                 struct gj_selection *ret) {
+        size_t n = 0;
+        for (size_t i = 0; i < inv->n_devices; i++)
+                n += chosen[i];
+        const struct gj_device **devs = calloc(n + 1, sizeof(*devs));
+        if (!devs)
+                return log_error_errno(-ENOMEM, "cannot parse selector: %m");
+        n = 0;
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (chosen[i])
+                        devs[n++] = &inv->devices[i];
+        qsort(devs, n, sizeof(*devs), cmp_device_index);
+
+        ret->devices = devs;
+        ret->n_devices = n;
+        ret->want_controls = true;
+        return 0;
+}
+
 int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
               struct gj_selection *ret) {
         char buf[80];
@@ -421,22 +442,7 @@ int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
                 return 0;
         }
 
-        size_t n = 0;
-        for (size_t i = 0; i < inv->n_devices; i++)
-                n += chosen[i];
-        const struct gj_device **devs = calloc(n + 1, sizeof(*devs));
-        if (!devs)
-                return log_error_errno(-ENOMEM, "cannot parse selector: %m");
-        n = 0;
-        for (size_t i = 0; i < inv->n_devices; i++)
-                if (chosen[i])
-                        devs[n++] = &inv->devices[i];
-        qsort(devs, n, sizeof(*devs), cmp_device_index);
-
-        ret->devices = devs;
-        ret->n_devices = n;
-        ret->want_controls = true;
-        return 0;
+        return selection_from_chosen(inv, chosen, ret);
 }
 
 void gj_selection_done(struct gj_selection *sel) {
