@@ -331,7 +331,7 @@ static int inv_add_pci_device(struct inv_ctx *c, struct udev_device *pci) {
         return device_fill_pci(c, d, pci, driver);
 }
 
-/* One pass over the PCI bus, only over devices bound to a driver we know. */
+/* One pass over the PCI bus: GPUs and accelerators bound to a driver we know. */
 static int inv_enumerate_pci(struct inv_ctx *c) {
         struct udev_enumerate *e = udev_enumerate_new(c->udev);
         struct udev_list_entry *item;
@@ -339,9 +339,14 @@ static int inv_enumerate_pci(struct inv_ctx *c) {
 
         if (!e)
                 return -ENOMEM;
+        /* Display controllers and processing accelerators only; vendor and driver are checked
+         * on those few. Matching on sysfs attributes keeps udev from reading its database for
+         * every PCI function of the machine (what a property match would do). */
         r = udev_enumerate_add_match_subsystem(e, "pci");
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(pci_matches); i++)
-                r = udev_enumerate_add_match_property(e, "DRIVER", pci_matches[i].driver);
+        if (r >= 0)
+                r = udev_enumerate_add_match_sysattr(e, "class", "0x03*");
+        if (r >= 0)
+                r = udev_enumerate_add_match_sysattr(e, "class", "0x12*");
         if (r >= 0)
                 r = udev_enumerate_scan_devices(e);
         if (r < 0) {
@@ -420,7 +425,9 @@ static int accel_add_device(struct inv_ctx *c, struct udev_device *dev) {
         return device_add_udev_node(c, d, dev);
 }
 
-static int inv_enumerate_class(struct inv_ctx *c, const char *subsystem,
+/* Class devices whose names match one of sysnames (connectors like card0-DP-1 are skipped
+ * by name, before udev looks at them). */
+static int inv_enumerate_class(struct inv_ctx *c, const char *subsystem, const char *const *sysnames,
                                int (*fn)(struct inv_ctx *c, struct udev_device *dev)) {
         struct udev_enumerate *e = udev_enumerate_new(c->udev);
         struct udev_list_entry *item;
@@ -429,6 +436,8 @@ static int inv_enumerate_class(struct inv_ctx *c, const char *subsystem,
         if (!e)
                 return -ENOMEM;
         r = udev_enumerate_add_match_subsystem(e, subsystem);
+        for (size_t i = 0; r >= 0 && sysnames && sysnames[i]; i++)
+                r = udev_enumerate_add_match_sysname(e, sysnames[i]);
         if (r >= 0)
                 r = udev_enumerate_scan_devices(e);
         if (r < 0) {
@@ -761,13 +770,15 @@ int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory 
         if (!c.udev)
                 return -ENOMEM;
 
+        static const char *const accel_names[] = { "accel[0-9]*", NULL };
+        static const char *const drm_names[] = { "card[0-9]*", "renderD[0-9]*", NULL };
         r = inv_enumerate_pci(&c);
         if (r >= 0)
-                r = inv_enumerate_class(&c, "accel", accel_add_device);
-        if (r >= 0) {
+                r = inv_enumerate_class(&c, "accel", accel_names, accel_add_device);
+        if (r >= 0)
                 inv_number_devices(inv);
-                r = inv_enumerate_class(&c, "drm", drm_attach_child);
-        }
+        if (r >= 0 && inv->n_devices > 0)
+                r = inv_enumerate_class(&c, "drm", drm_names, drm_attach_child);
         if (r >= 0)
                 r = inv_add_nvidia(&c);
         if (r >= 0)

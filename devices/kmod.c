@@ -77,6 +77,8 @@ int gj_modules_query(const char *const *names, size_t n, struct gj_module **ret,
         r = kmod_ctx_open(&ctx);
         if (r < 0)
                 return r;
+        /* mmap the indexes once instead of opening them again for every lookup. */
+        (void)kmod_load_resources(ctx);
         for (size_t i = 0; i < n; i++) {
                 r = module_query_one(ctx, names[i], &mods[i]);
                 if (r < 0)
