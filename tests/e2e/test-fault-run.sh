@@ -30,7 +30,8 @@ CASE=$F_TMP/case
 mkdir -p "$CASE"
 chmod 0777 "$CASE"
 # The job leaves what it saw in the (bind-mounted, read-write) current directory.
-JOB='ls /dev >job-dev.txt 2>&1; ls /dev/nvidia* >job-nvidia.txt 2>&1; echo ran >job-ran'
+# Absolute paths: with --rootfs the job's working directory is not $CASE.
+JOB="ls /dev >$CASE/job-dev.txt 2>&1; ls /dev/nvidia* >$CASE/job-nvidia.txt 2>&1; echo ran >$CASE/job-ran"
 
 run_case() { # run_case GJ_FAULT [gpujail run options...]: sets RC, ERR, FIRED
         local spec=$1

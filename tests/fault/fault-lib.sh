@@ -59,45 +59,79 @@ f_on_host() {
 }
 
 # ---- the host, before and after: mounts, gpujail's cgroups, cgroup BPF programs ----
-# Restricted to what gpujail could leave (other test suites may run on this host at the
-# same time): every mount of the host's namespace; cgroup dirs whose path says gpujail;
-# BPF programs attached to the root and to gpujail cgroups, and the count of loaded
-# cgroup_device programs owned by no live cgroup we can name is not comparable, so not used.
+# Other test suites may run gpujail on this host at the same time (their jobs come and
+# go under /sys/fs/cgroup/*/gpujail/), so a leak is what only a leak can be:
+#  - the host's mount table (/proc/1/mountinfo: mount point, fs, source) differs;
+#  - a gpujail cgroup that was not there before is still there, EMPTY, after a settle
+#    delay (a live job of someone else has processes in it; an ended one is removed);
+#  - the BPF programs attached to the cgroup2 root differ, or a leaked cgroup holds one.
+f_cg2() { awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo; }
+f_gj_cgroups() {
+        find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -path '*/gpujail/*' 2>/dev/null | sort
+}
+f_cgroup_empty() { # cgroupfs files stat as empty: read them
+        [ -d "$1" ] && [ -z "$(cat "$1/cgroup.procs" 2>/dev/null)" ] &&
+                [ -z "$(find "$1" -mindepth 1 -maxdepth 1 -type d 2>/dev/null)" ]
+}
+f_cgroup_owner_alive() { # gpujail names job cgroups run-<its pid>-<random>: still being set up?
+        local b=${1##*/} pid
+        pid=${b#run-}
+        pid=${pid%%-*}
+        case $pid in '' | *[!0-9]*) return 1 ;; esac
+        [ -d "/proc/$pid" ] && grep -q gpujail "/proc/$pid/cmdline" 2>/dev/null
+}
 f_snapshot() { # f_snapshot NAME
         local out=$F_TMP/snap.$1
         awk '{ for (i = 7; $i != "-"; i++); print $5, $(i + 1), $(i + 2) }' /proc/1/mountinfo | sort >"$out.mounts"
-        find /sys/fs/cgroup -mindepth 1 -maxdepth 6 -type d -path '*gpujail*' 2>/dev/null | sort >"$out.cgroups"
+        f_gj_cgroups >"$out.cgroups"
         if command -v bpftool >/dev/null 2>&1; then
-                local cg2
-                cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
-                { bpftool cgroup show "$cg2" 2>/dev/null
-                  find "$cg2" -mindepth 1 -maxdepth 6 -type d -path '*gpujail*' 2>/dev/null | while read -r d; do
-                        bpftool cgroup show "$d" 2>/dev/null | sed "s|^|$d |"; done; } | sort >"$out.bpf"
+                bpftool cgroup show "$(f_cg2)" 2>/dev/null | sort >"$out.bpf"
         else
                 : >"$out.bpf"
         fi
 }
-f_host_unchanged() { # f_host_unchanged NAME LABEL: compares with f_snapshot NAME
-        local a=$F_TMP/snap.$1 b=$F_TMP/snap.$1.after what diffs=
-        f_snapshot "$1.after"
-        for what in mounts cgroups bpf; do
-                if ! cmp -s "$a.$what" "$b.$what"; then
-                        diffs+=" $what"
-                        f_diag "$what changed:" "$(diff "$a.$what" "$b.$what" | head -20)"
-                fi
+f_leaked_cgroups() { # f_leaked_cgroups NAME: new, empty, ownerless gpujail cgroups (twice, 0.5 s apart)
+        local d cand=
+        for d in $(comm -13 "$F_TMP/snap.$1.cgroups" <(f_gj_cgroups)); do
+                f_cgroup_empty "$d" && ! f_cgroup_owner_alive "$d" && cand+=" $d"
         done
+        [ -z "$cand" ] && return
+        sleep 0.5
+        for d in $cand; do f_cgroup_empty "$d" && ! f_cgroup_owner_alive "$d" && echo "$d"; done
+}
+f_host_unchanged() { # f_host_unchanged NAME LABEL: compares with f_snapshot NAME
+        local a=$F_TMP/snap.$1 b=$F_TMP/snap.$1.after diffs= leaked d
+        f_snapshot "$1.after"
+        if ! cmp -s "$a.mounts" "$b.mounts"; then
+                diffs+=" mounts"
+                f_diag "host mounts changed:" "$(diff "$a.mounts" "$b.mounts" | head -20)"
+        fi
+        if ! cmp -s "$a.bpf" "$b.bpf"; then
+                diffs+=" bpf(root)"
+                f_diag "BPF programs on the cgroup2 root changed:" "$(diff "$a.bpf" "$b.bpf" | head -20)"
+        fi
+        leaked=$(f_leaked_cgroups "$1")
+        if [ -n "$leaked" ]; then
+                diffs+=" cgroups"
+                f_diag "gpujail cgroups left behind:" $leaked
+                for d in $leaked; do
+                        case $d in */unified/*|"$(f_cg2)"/*)
+                                command -v bpftool >/dev/null &&
+                                        f_diag "  BPF on $d:" "$(bpftool cgroup show "$d" 2>/dev/null | tail -n +2)" ;;
+                        esac
+                done
+        fi
+        echo "$leaked" >"$F_TMP/leaked.$1"
         f_ok "$2: host unchanged (mounts, gpujail cgroups, cgroup BPF)${diffs:+ - differs:$diffs}" [ -z "$diffs" ]
 }
-# Remove what a failed test left, so one failure does not cascade into the next checks.
+# Remove the empty cgroups a failed case left (found by f_host_unchanged), so that one
+# failure does not cascade; never touches a cgroup with processes (someone else's job).
 f_sweep() {
         local d
-        find /sys/fs/cgroup -mindepth 1 -maxdepth 6 -depth -type d -path '*gpujail*' 2>/dev/null |
-                while read -r d; do
-                        # only gpujail's own dirs that appeared during this test
-                        grep -qxF "$d" "$F_TMP/snap.$1.cgroups" 2>/dev/null && continue
-                        cat "$d/cgroup.procs" 2>/dev/null | xargs -r kill -9 2>/dev/null
-                        rmdir "$d" 2>/dev/null
-                done
+        for d in $(cat "$F_TMP/leaked.$1" 2>/dev/null) $(cat "$F_TMP/leaked.$1.after" 2>/dev/null); do
+                f_cgroup_empty "$d" && rmdir "$d" 2>/dev/null
+        done
+        rm -f "$F_TMP/leaked.$1"
 }
 
 # Largest N of each call in a GJ_FAULT_COUNT log: "NAME MAX" lines.
