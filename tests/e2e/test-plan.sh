@@ -43,6 +43,15 @@ is "$status" 0 "gpujail help plan exits 0"
 like "$stdout" "Usage: gpujail plan" "gpujail help plan = plan --help"
 run "$GPUJAIL" --help
 like "$stdout" "GPU-8f3a" "gpujail --help lists the selector forms"
+run "$GPUJAIL"
+is "$status" 125 "gpujail without a command: exit 125"
+like "$stderr" "Usage: gpujail COMMAND" "gpujail without a command: usage on stderr"
+run "$GPUJAIL" help nosuchcommand
+is "$status" 125 "gpujail help of an unknown command: exit 125"
+run "$GPUJAIL" nosuchcommand
+is "$status:$stderr" "125:gpujail: unknown command 'nosuchcommand'; see 'gpujail --help'" "an unknown command: named, exit 125"
+run "$GPUJAIL" --version
+like "$status:$stdout" "^0:gpujail [0-9]" "gpujail --version"
 
 plan nvidia8
 is "$status" 125 "no --gpu: exit 125 (no default selection)"
