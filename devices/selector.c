@@ -15,7 +15,8 @@
  *   "3"              inventory index (NVIDIA index with GJ_SELECT_NVIDIA_INDEXES)
  *   "nvidia:1"       vendor-qualified index; "nvidia:all" every device of a vendor
  *   "GPU-<uuid>"     UUID, case-insensitive; a unique prefix of at least
- *                    "GPU-" + 8 hex digits is accepted, as libnvidia-container does
+ *                    "GPU-" + 8 hex digits is accepted (libnvidia-container takes
+ *                    any prefix and its first match; we want exactly one)
  *   "0000:3b:00.0"   PCI bus id; "3b:00.0" implies domain 0; nvidia-smi's
  *                    "00000000:3B:00.0" works too; hex is case-insensitive
  * "none" and "void" must stand alone. "all" with anything else is just "all".
@@ -35,7 +36,7 @@
 static const char *item_for_log(const char *item, char buf[static 80]) {
         size_t i = 0;
         for (; item[i] && i < 64; i++)
-                buf[i] = isprint((unsigned char)item[i]) ? item[i] : '?';
+                buf[i] = item[i] >= 0x20 && item[i] < 0x7f ? item[i] : '?'; /* ASCII, any locale */
         if (item[i])
                 buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
         buf[i] = 0;
