@@ -13,6 +13,8 @@ probe() { # probe GJ_FAULT CALLS...
 }
 f_is "$(probe mount:2 mount mount mount)" "mount ENOENT mount EPERM mount ENOENT " "mount:2 fails the 2nd mount only"
 f_is "$(probe openat2:1:ENOSYS openat2 openat2)" "openat2 ENOSYS openat2 ok " "openat2:1:ENOSYS (syscall(2) path)"
+f_is "$(probe openat2:2+:ENOSYS openat2 openat2 openat2)" "openat2 ok openat2 ENOSYS openat2 ENOSYS " \
+        "openat2:2+:ENOSYS: that call and every later one (a kernel without openat2)"
 f_is "$(probe bpf bpf bpf)" "bpf EPERM bpf EINVAL " "bpf: 1st fails, 2nd reaches the kernel"
 f_is "$(probe write:cgroup write-null write-cgroup write-cgroup)" "write-null ok write-cgroup ENOSPC write-cgroup ok " \
         "write:cgroup: only a write to a cgroup file, with ENOSPC"
