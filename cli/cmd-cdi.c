@@ -39,7 +39,7 @@ static int spec_text(struct json_object *spec, bool yaml, char **ret) {
         if (yaml)
                 s = gj_cdi_spec_to_yaml(spec);
         else {
-                const char *j = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PRETTY |
+                const char *j = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
                 s = j ? strprintf("%s\n", j) : NULL;
         }

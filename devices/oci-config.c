@@ -237,6 +237,7 @@ int gj_oci_config_inject(struct json_object *config, const struct gj_plan *plan)
 }
 
 char *gj_oci_config_format(struct json_object *config) {
-        const char *s = json_object_to_json_string_ext(config, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *s = json_object_to_json_string_ext(
+                config, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
         return s ? strprintf("%s\n", s) : NULL;
 }
