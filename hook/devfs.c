@@ -156,8 +156,10 @@ static int bind_by_fd(int hostfd, int targetfd, int dirfd, const char *name) {
 
         _cleanup_close_ int tree =
                 sys_open_tree(hostfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        /* ENOSYS: kernel < 5.2; EPERM: a seccomp profile that predates the new mount API. */
         if (tree < 0)
-                return errno == ENOSYS ? bind_via_proc(hostfd, targetfd, dirfd, name) : -errno;
+                return errno == ENOSYS || errno == EPERM ? bind_via_proc(hostfd, targetfd, dirfd, name)
+                                                         : -errno;
 
         /* Flags go on while the clone is still detached: no window without them. */
         struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC };
@@ -289,7 +291,7 @@ static int mount_fs_at(int parentfd, const char *name, const char *fstype,
                 }
                 return mnt;
         }
-        if (!force_fallback && errno != ENOSYS)
+        if (!force_fallback && errno != ENOSYS && errno != EPERM)
                 return -errno;
 
         _cleanup_strv_free_ char **v = NULL;
@@ -365,7 +367,9 @@ static int make_conveniences(int devfd, const char *where) {
 }
 
 int gj_devfs_setup(int rootfd, const struct gj_plan *plan, unsigned flags) {
-        static const char *const dev_opts[] = { "mode=0755", NULL };
+        /* 64 MiB as runc and Docker give /dev: nodes are binds and take no space;
+         * the limit only stops a job from filling memory through /dev. */
+        static const char *const dev_opts[] = { "mode=0755", "size=65536k", NULL };
         _cleanup_free_ char *root = fd_path_for_log(rootfd);
         _cleanup_close_ int devdir = -1, devfd = -1;
         int r;

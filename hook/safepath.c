@@ -134,11 +134,13 @@ int gj_open_in_root(int rootfd, const char *path, int flags, mode_t mode) {
                         int fd = sys_openat2(rootfd, rel, &how);
                         if (fd >= 0)
                                 return fd;
-                        /* EAGAIN: a rename raced with the lookup; the kernel asks us to retry. */
-                        if (errno != EAGAIN && errno != ENOSYS)
-                                return -errno;
-                        if (errno == ENOSYS)
+                        /* EAGAIN: a rename raced with the lookup; the kernel asks us to retry.
+                         * ENOSYS: kernel < 5.6; EPERM: a seccomp profile older than
+                         * openat2 (Docker's returned EPERM). The walk is never looser. */
+                        if (errno == ENOSYS || errno == EPERM)
                                 break;
+                        if (errno != EAGAIN)
+                                return -errno;
                 }
                 if (errno == EAGAIN)
                         return -EAGAIN;

@@ -8,7 +8,15 @@
  * and so is the real /etc for the absolute "/etc" case.
  */
 #include <dirent.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "gpujail/safepath.h"
 #include "tap.h"
@@ -159,6 +167,39 @@ static void run_cases(const char *mode, int rootfd) {
         }
 }
 
+/* A kernel without openat2, as seccomp makes it look: in a child, openat2
+ * fails with `error`; gj_open_in_root must fall back to the walk by itself
+ * (the walk refuses symlinks with ELOOP where openat2 would follow them). */
+static int run_without_openat2(int rootfd, int error) {
+        struct sock_filter filter[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)error),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = { .len = ELEMENTSOF(filter), .filter = filter };
+        pid_t pid = fork();
+        if (pid == 0) {
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+                    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+                        _exit(100);
+                struct open_how how = { .flags = O_RDONLY };
+                if (syscall(SYS_openat2, rootfd, "file", &how, sizeof(how)) >= 0 || errno != error)
+                        _exit(101); /* the filter is not in effect */
+                int a = gj_open_in_root(rootfd, "inlink", O_RDONLY, 0);
+                int b = gj_open_in_root(rootfd, "deep/er/out/w", O_WRONLY | O_CREAT, 0644);
+                int c = gj_open_in_root(rootfd, "etc/inside", O_RDONLY, 0);
+                _exit(a == -ELOOP && b == -ELOOP && c >= 0 ? 0 : 102);
+        }
+        int status;
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+                return -1;
+        return WEXITSTATUS(status);
+}
+
 int main(void) {
         static char host_before[1 << 16], host_after[1 << 16];
         int fd;
@@ -181,6 +222,18 @@ int main(void) {
         is_int(gj_open_in_root(rootfd, "inlink", O_RDONLY, 0), -ELOOP, "fallback: any symlink refused (-ELOOP)");
         is_int(gj_open_in_root(rootfd, "dev/nvidia0", O_PATH, 0), -ELOOP, "fallback: O_PATH on a symlink refused");
         gj_safepath_force_fallback(false);
+
+        static const struct { int error; const char *what; } no_openat2[] = {
+                { ENOSYS, "openat2 -> ENOSYS (seccomp): falls back to the walk by itself" },
+                { EPERM, "openat2 -> EPERM (an old seccomp profile): falls back too" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(no_openat2); i++) {
+                int r = run_without_openat2(rootfd, no_openat2[i].error);
+                if (r == 100 || r == 101)
+                        skip("cannot install the seccomp filter here (x86_64 only)", "%s", no_openat2[i].what);
+                else
+                        is_int(r, 0, "%s", no_openat2[i].what);
+        }
 
         snapshot(host_path, host_after, sizeof(host_after));
         is_str(host_after, host_before, "the host directory is unchanged");
