@@ -9,7 +9,8 @@ VALIDATE=$GPUJAIL_SRC/tests/schema/validate
 # Debian's busybox-static: the whole userland of the test containers.
 require_busybox_static() {
         BUSYBOX=$(command -v busybox || true)
-        [[ -n $BUSYBOX ]] && file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
+        # A dynamic busybox names its ELF interpreter; the static one has none (no `file` needed).
+        [[ -n $BUSYBOX ]] && ! LC_ALL=C grep -qa -e '/lib64/ld-linux' -e '/lib/ld-linux' "$BUSYBOX" ||
                 skip_all "busybox-static is not installed"
 }
 

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/cdi-common.sh"
 require_root
 require_built "$GPUJAIL"
-require_cmd jq file
+require_cmd jq
 require_cgroup_v1_devices
 require_busybox_static
 setup_podman

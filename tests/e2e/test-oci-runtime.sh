@@ -10,7 +10,7 @@
 . "$(dirname "$0")/cdi-common.sh"
 require_root
 require_built "$GPUJAIL"
-require_cmd jq runc file
+require_cmd jq runc
 require_cgroup_v1_devices
 require_busybox_static
 SHAPE=nvidia8
