@@ -15,7 +15,8 @@
 
 static void runtime_usage(FILE *f) {
         fprintf(f,
-                "Usage: gpujail runtime [--runtime PATH] [--kind VENDOR/CLASS] [--] RUNTIME-ARGS...\n"
+                "Usage: gpujail runtime [--runtime PATH] [--kind VENDOR/CLASS] [--ignore-env] [--]\n"
+                "                       RUNTIME-ARGS...\n"
                 "\n"
                 "An OCI runtime wrapper for container engines (podman --runtime, containerd\n"
                 "runtimes, Docker daemon.json \"runtimes\"). Engines call it with runc's arguments;\n"
@@ -28,6 +29,8 @@ static void runtime_usage(FILE *f) {
                 "\n"
                 "  --runtime PATH  the real runtime (default: runc, from PATH)\n"
                 "  --kind K        the CDI kind whose names cdi.k8s.io annotations may use\n"
+                "  --ignore-env    do not honour NVIDIA_VISIBLE_DEVICES: it comes from the image\n"
+                "                  (NVIDIA's CUDA images say 'all'), annotations from the engine\n"
                 "\n"
                 "Engines take one executable, so install a two-line wrapper, e.g.\n"
                 "  #!/bin/sh\n"
@@ -110,7 +113,7 @@ static int read_request(const char *bundle, const char *kind, struct gj_oci_requ
 }
 
 /* Inject the bundle's request, if it has one. */
-static int prepare_bundle(int n, char **args, const char *kind) {
+static int prepare_bundle(int n, char **args, const char *kind, bool ignore_env) {
         int v = find_verb(n, args);
         if (v < 0 || !(streq(args[v], "create") || streq(args[v], "run")))
                 return 0;
@@ -119,6 +122,10 @@ static int prepare_bundle(int n, char **args, const char *kind) {
                 bundle = ".";
         struct gj_oci_request req = {};
         int r = read_request(bundle, kind, &req);
+        if (r >= 0 && req.source == GJ_REQUEST_ENV && ignore_env) {
+                log_debug("ignoring %s (--ignore-env)", req.origin);
+                gj_oci_request_done(&req);
+        }
         if (r < 0 || req.source == GJ_REQUEST_NONE)
                 return r;
         r = cli_oci_inject_bundle(bundle, req.selector, req.select_flags, req.origin);
@@ -128,6 +135,7 @@ static int prepare_bundle(int n, char **args, const char *kind) {
 
 int cmd_runtime(int argc, char **argv) {
         const char *runtime = "runc", *kind = NULL;
+        bool ignore_env = false;
         int i = 1;
 
         for (; i < argc; i++) {
@@ -138,7 +146,9 @@ int cmd_runtime(int argc, char **argv) {
                 } else if (streq(a, "--help") || streq(a, "-h")) {
                         runtime_usage(stdout);
                         return 0;
-                } else if ((v = startswith(a, "--runtime=")))
+                } else if (streq(a, "--ignore-env"))
+                        ignore_env = true;
+                else if ((v = startswith(a, "--runtime=")))
                         runtime = v;
                 else if ((v = startswith(a, "--kind=")))
                         kind = v;
@@ -152,7 +162,7 @@ int cmd_runtime(int argc, char **argv) {
                 return GJ_EXIT_FAILURE;
         }
 
-        if (prepare_bundle(argc - i, argv + i, kind) < 0)
+        if (prepare_bundle(argc - i, argv + i, kind, ignore_env) < 0)
                 return GJ_EXIT_FAILURE;
 
         /* The runtime gets our argv from the first runtime argument on, behind its own name. */

@@ -58,6 +58,17 @@ runc_run "$b" "${W[@]}"
 is "$status" 0 "NVIDIA_VISIBLE_DEVICES=3 in process.env" || show
 expect_only "$output" 3 "NVIDIA_VISIBLE_DEVICES"
 
+b=$(new_bundle '.process.env += ["NVIDIA_VISIBLE_DEVICES=all"]')
+cp "$b/config.json" "$TEST_TMP/envreq.json"
+runc_run "$b" "$GPUJAIL" runtime --ignore-env --runtime "$RUNC"
+is "$status" 0 "--ignore-env with NVIDIA_VISIBLE_DEVICES=all in the image: runs" || show
+expect_only "$output" none "--ignore-env"
+ok cmp "$b/config.json" "$TEST_TMP/envreq.json" "--ignore-env: config.json untouched"
+b=$(new_bundle '.annotations["gpujail.io/gpus"] = "2" | .process.env += ["NVIDIA_VISIBLE_DEVICES=all"]')
+runc_run "$b" "$GPUJAIL" runtime --ignore-env --runtime "$RUNC"
+is "$status" 0 "--ignore-env still honours the annotation" || show
+expect_only "$output" 2 "--ignore-env + annotation"
+
 b=$(new_bundle '.annotations["gpujail.io/gpus"] = "0" | .process.env += ["NVIDIA_VISIBLE_DEVICES=all"]')
 runc_run "$b" "${W[@]}"
 is "$status" 0 "annotation and NVIDIA_VISIBLE_DEVICES: the annotation wins" || show
