@@ -117,6 +117,13 @@ if [[ $have_validator -eq 1 ]]; then
         is "$status" 1 "the validator itself refuses an invalid device name"
 fi
 
+# A node that is not what the driver says: no spec (fail closed), unless asked for one.
+run on_fakehost wrongnode -- "$GPUJAIL" cdi generate
+is "$status" 125 "wrongnode: cdi generate refuses a host whose node is not what the driver says"
+like "$stderr" "refusing /dev/nvidia[0-9]+ .* but the driver says" "... naming the node and both numbers"
+run on_fakehost wrongnode -- "$GPUJAIL" cdi generate --allow-missing
+is "$status" 0 "wrongnode: --allow-missing describes the driver's view anyway" || show
+
 # 64 GPUs.
 run on_fakehost nvidia64 -- "$GPUJAIL" cdi generate
 is "$status" 0 "nvidia64: cdi generate" || show
