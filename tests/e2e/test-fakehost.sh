@@ -93,6 +93,14 @@ is "$stdout" "" "a program that clears its environment loses the preload (pass G
 run on_fakehost nvidia8 -- env -i LD_PRELOAD="$FAKESYSFS" "$HELPERS/udev-list"
 is "$(grep -c '^pci ' <<<"$stdout")" 8 "... and gets it back from GPUJAIL_TEST_PRELOAD"
 
+# --modules: the shape's driver modules look loaded (what libkmod reads), only when asked.
+mods=$(hostinfo mixed '.modules[]' | tr '\n' ' ')
+run "$FAKEHOST/enter" --modules "$(fakehost mixed)" -- sh -c "for m in $mods; do cat /sys/module/\$m/initstate; done; test -d /sys/module/kernel"
+is "$(sort -u <<<"$stdout")" "live" "enter --modules: every module of hostinfo.json reads initstate 'live'" || show
+is "$status" 0 "enter --modules: the host's own /sys/module entries stay visible"
+run on_fakehost mixed -- sh -c "for m in $mods; do test -e /sys/module/\$m && echo \$m; done; true"
+is "$stdout" "" "without --modules no shape module appears in /sys/module"
+
 # The oracle: no driver is behind the majors, so open() of a node gives ENXIO.
 run on_fakehost nvidia8 -- "$HELPERS/open-probe" /dev/nvidia0 /dev/nvidiactl /dev/nvidia-uvm /dev/null /dev/nvidia9
 is "$stdout" "/dev/nvidia0 ENXIO
