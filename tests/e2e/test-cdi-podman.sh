@@ -69,6 +69,16 @@ podman_probe --device gpujail.io/gpu=9 -- "$n0"
 isnt "$status" 0 "unknown CDI device gpujail.io/gpu=9: container refused"
 like "$output" "gpujail.io/gpu=9" "... podman names it"
 
+# The YAML form, read by podman's own CDI parser instead of the JSON one.
+mv "$CDI_DIR/gpujail.json" "$TEST_TMP/gpujail.json"
+run in_cdi_ns "$GPUJAIL" cdi generate --format yaml --output /run/cdi/gpujail.yaml
+is "$status" 0 "cdi generate --format yaml --output /run/cdi/gpujail.yaml" || show
+podman_probe --device gpujail.io/gpu=1 -- "$n1" "$n0"
+is "$status" 0 "podman run --device gpujail.io/gpu=1 from the YAML spec" || show
+is "$(probe_result "$output" "$n1")/$(probe_result "$output" "$n0")" ENXIO/ENOENT "YAML spec: GPU 1 only"
+rm "$CDI_DIR/gpujail.yaml"
+mv "$TEST_TMP/gpujail.json" "$CDI_DIR/gpujail.json"
+
 # Drop-in for NVIDIA's own spec: same kind, NVIDIA numbering.
 run in_cdi_ns "$GPUJAIL" cdi generate --kind nvidia.com/gpu --output /run/cdi/nvidia.json
 is "$status" 0 "cdi generate --kind nvidia.com/gpu" || show
