@@ -20,23 +20,6 @@
 #include "gpujail/safepath.h"
 #include "gpujail/util.h"
 
-/* TODO(kernel layer): these land with hook/safepath.c, devfs.c, cgroup.c.
- * Until then the hook links, and refuses every container that asks for a
- * device (fail closed). Remove this block when they are in. */
-#pragma weak gj_mkdir_p_in_root
-#pragma weak gj_devfs_bind_plan
-#pragma weak gj_cgroup_paths_of_pid
-#pragma weak gj_cgroup_v1_allow
-int gj_cgroup_v2_replace_devices(const char *cgroup_dir, const struct gj_cgroup_rule *rules, size_t n);
-#pragma weak gj_cgroup_v2_replace_devices
-
-static int kernel_layer_missing(void) {
-        if (gj_mkdir_p_in_root && gj_devfs_bind_plan && gj_cgroup_paths_of_pid && gj_cgroup_v1_allow &&
-            gj_cgroup_v2_replace_devices)
-                return 0;
-        return log_error_errno(-ENOSYS, "this build has no kernel layer yet: refusing to inject");
-}
-
 struct hook_ctx {
         const struct gj_hook_opts *opts;
         struct gj_oci_state state;
@@ -77,7 +60,8 @@ static int read_config(const char *bundle, struct json_object **ret) {
         _cleanup_close_ int dfd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return log_error_errno(-errno, "cannot open bundle %s: %m", bundle);
-        _cleanup_close_ int fd = openat(dfd, "config.json", O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        /* O_NONBLOCK: a fifo planted as config.json must not hang the runtime. */
+        _cleanup_close_ int fd = openat(dfd, "config.json", O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(-errno, "cannot open %s/config.json: %m", bundle);
         struct stat st;
@@ -222,6 +206,27 @@ static int refuse_hierarchy_root(const char *dir) {
         return 0;
 }
 
+/*
+ * Whether cgroup2 polices this container's devices, so that our nodes must be
+ * added there: yes when the runtime attached a device program (pure v2 hosts),
+ * or when there is no v1 devices controller at all (then the runtime meant to
+ * police through v2, and config.json's rules say how). On a hybrid host where
+ * the runtime attached nothing to cgroup2, v1 alone polices: adding a program
+ * there would only change what the runtime chose.
+ */
+static int want_v2_program(struct hook_ctx *c) {
+        _cleanup_free_ uint32_t *ids = NULL;
+        size_t n = 0;
+        uint32_t flags = 0;
+
+        if (!c->cgroup_v1)
+                return 1;
+        int r = gj_cgroup_v2_query_devices(c->cgroup_v2, &ids, &n, &flags);
+        if (r < 0)
+                return r;
+        return n > 0;
+}
+
 static int allow_in_cgroups(struct hook_ctx *c, const char **ret_mechanism) {
         int r;
 
@@ -240,6 +245,11 @@ static int allow_in_cgroups(struct hook_ctx *c, const char **ret_mechanism) {
 
         bool v2 = false;
         if (c->cgroup_v2) {
+                r = want_v2_program(c);
+                if (r < 0)
+                        return r;
+        }
+        if (c->cgroup_v2 && r > 0) {
                 /* Keep what the runtime allowed, add ours: never weaker. */
                 _cleanup_free_ struct gj_cgroup_rule *rules = NULL;
                 size_t n = 0;
@@ -255,7 +265,7 @@ static int allow_in_cgroups(struct hook_ctx *c, const char **ret_mechanism) {
                 r = gj_cgroup_v2_replace_devices(c->cgroup_v2, rules, n);
                 if (r < 0)
                         return r;
-                v2 = r > 0;
+                v2 = true;
         }
 
         *ret_mechanism = c->cgroup_v1 && v2 ? "v1+v2" : v2 ? "v2" : c->cgroup_v1 ? "v1" : "none";
@@ -292,9 +302,6 @@ int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
         if (clearenv() != 0 || setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1) < 0)
                 return log_error_errno(-ENOMEM, "cannot reset the environment: %m");
         r = plan_request(&c);
-        if (r < 0)
-                return r;
-        r = kernel_layer_missing();
         if (r < 0)
                 return r;
         r = locate_container(&c);

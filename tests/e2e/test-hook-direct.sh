@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# gpujail-hook run by hand with crafted states and bundles: bad input fails
+# closed with one line, a container that asks for nothing is let through at
+# once without enumerating anything (no udev, no /sys, no /proc/driver).
+. "$(dirname "$0")/../lib.sh"
+require_root
+require_cmd jq strace
+require_built "$GPUJAIL_HOOK"
+
+fakehost nvidia8 >/dev/null
+b=$TEST_TMP/bundle
+mkdir -p "$b/rootfs/dev"
+config() { jq -n "{ociVersion: \"1.0.2\", root: {path: \"rootfs\"}, process: {args: [\"true\"], env: $1}}" >"$b/config.json"; }
+state() { printf '{"ociVersion":"1.0.2","id":"direct","status":"creating","pid":%s,"bundle":"%s"}' "${2:-$$}" "${1:-$b}"; }
+hook() { # STDIN-TEXT ARGS...
+        local in=$1
+        shift
+        run bash -c 'printf "%s" "$1" | "${@:2}"' _ "$in" "$GPUJAIL_HOOK" "$@"
+}
+one_line() { is "$(wc -l <<<"$stderr")" 1 "$1: exactly one line on stderr" || show; }
+
+# Nothing requested: exit 0, no enumeration at all.
+config '["PATH=/bin"]'
+run on_fakehost nvidia8 -- bash -c 'printf "%s" "$1" | strace -f -qq -e trace=open,openat,openat2,stat,newfstatat,statx,access -o "$2" "$3"' \
+        _ "$(state)" "$TEST_TMP/strace.out" "$GPUJAIL_HOOK"
+is "$status" 0 "nothing requested: exit 0" || show
+is "$output" "" "nothing requested: silent"
+nok grep -Eq '"/(sys|run/udev|proc/driver|proc/devices|dev/nvidia)' "$TEST_TMP/strace.out" \
+        "nothing requested: never looks at /sys, udev, /proc/driver or /dev (no enumeration)"
+for v in void ""; do
+        config "[\"NVIDIA_VISIBLE_DEVICES=$v\"]"
+        run on_fakehost nvidia8 -- bash -c 'printf "%s" "$1" | strace -f -qq -e trace=open,openat,openat2 -o "$2" "$3"' \
+                _ "$(state)" "$TEST_TMP/strace.out" "$GPUJAIL_HOOK"
+        is "$status" 0 "NVIDIA_VISIBLE_DEVICES='$v': exit 0" || show
+        nok grep -Eq '"/(sys|run/udev|proc/driver)' "$TEST_TMP/strace.out" "NVIDIA_VISIBLE_DEVICES='$v': no enumeration"
+done
+
+# Bad states.
+config '["NVIDIA_VISIBLE_DEVICES=0"]'
+for bad in '' 'not json' '[1]' '{"id":"x","pid":1}' '{"id":"x","bundle":"/b"}' \
+        '{"id":"x","pid":-1,"bundle":"/b"}' '{"id":"x","pid":1,"bundle":"relative"}' \
+        "$(state "$TEST_TMP/no-such-bundle")"; do
+        hook "$bad"
+        is "$status" 125 "state '${bad:0:40}': exit 125" || show
+        one_line "state '${bad:0:40}'"
+done
+head -c 2000000 /dev/zero | tr '\0' ' ' >"$TEST_TMP/huge"
+run bash -c '"$1" <"$2"' _ "$GPUJAIL_HOOK" "$TEST_TMP/huge"
+is "$status" 125 "state of 2 MB: refused"
+like "$stderr" "larger than" "state of 2 MB: says it is too large"
+
+# Bad config.json.
+mv "$b/config.json" "$b/real-config.json"
+ln -s real-config.json "$b/config.json"
+hook "$(state)"
+is "$status" 125 "config.json a symlink: refused (O_NOFOLLOW)"
+like "$stderr" "config.json" "config.json a symlink: names the file"
+rm "$b/config.json"
+echo '{"process": {"env": [' >"$b/config.json"
+hook "$(state)"
+is "$status" 125 "config.json truncated: refused"
+one_line "config.json truncated"
+rm "$b/config.json"
+mkfifo "$b/config.json"
+hook "$(state)"
+is "$status" 125 "config.json a fifo: refused without blocking"
+rm "$b/config.json"
+{ printf '{"a":"'; head -c 9000000 /dev/zero | tr '\0' x; printf '"}'; } >"$b/config.json"
+hook "$(state)"
+is "$status" 125 "config.json of 9 MB: refused"
+like "$stderr" "larger than" "config.json of 9 MB: says it is too large"
+mv "$b/real-config.json" "$b/config.json"
+
+# Arguments.
+hook "$(state)" startContainer
+is "$status" 125 "stage startContainer: refused (runs after pivot_root)"
+like "$stderr" "unknown hook stage" "stage startContainer: says so"
+hook "$(state)" prestart extra
+is "$status" 125 "two stage arguments: refused"
+run "$GPUJAIL_HOOK" --help
+is "$status" 0 "--help exits 0"
+like "$stdout" "gpujail.io/gpus" "--help names the annotation"
+
+# A pid in our own mount namespace: binding into its "rootfs" would change
+# the mount table we share with it. Refused.
+run on_fakehost nvidia8 -- bash -c 'printf "{\"id\":\"x\",\"pid\":%s,\"bundle\":\"%s\"}" $$ "$1" | "$2" prestart' \
+        _ "$b" "$GPUJAIL_HOOK"
+isnt "$status" 0 "a pid in our own mount namespace: refused"
+like "$stderr" "shares our mount namespace|root of its hierarchy" "a pid in our own mount namespace (and root cgroup): says so"
+done_testing
