@@ -97,6 +97,14 @@ is "$(jq -c '[.modules[].name]' <<<"$stdout")" '["nvidia","nvidia_uvm","nvidia_m
 is "$(jq -r '[.modules[] | select(.name == "nvidia")][0].loaded' <<<"$stdout")" "false" \
         "modules: nvidia reported not loaded (there is none here)"
 
+mismatch=""
+while read -r name loaded; do
+        want=false
+        [[ -d /sys/module/$name ]] && want=true
+        [[ $loaded == "$want" ]] || mismatch+="$name:$loaded "
+done < <(jq -r '.modules[] | "\(.name) \(.loaded)"' <<<"$stdout")
+is "$mismatch" "" "modules: loaded agrees with /sys/module"
+
 # ---- bad input on a copy of nvidia8
 
 bad=$TEST_TMP/bad
