@@ -383,11 +383,13 @@ static void yaml_sequence(FILE *f, struct json_object *a, int indent) {
         size_t n = json_object_array_length(a);
         for (size_t i = 0; i < n; i++) {
                 struct json_object *v = json_object_array_get_idx(a, i);
-                fprintf(f, "%*s- ", indent, "");
+                fprintf(f, "%*s-", indent, "");
                 if (!v || is_scalar(v) || is_empty_container(v)) {
+                        fputc(' ', f);
                         yaml_scalar(f, v);
                         fputc('\n', f);
                 } else if (json_object_is_type(v, json_type_object)) {
+                        fputc(' ', f);
                         yaml_mapping(f, v, indent + 2, true);
                 } else {
                         fputc('\n', f);

@@ -241,8 +241,31 @@ static void test_refusals(void) {
         json_object_put(bad);
 }
 
+static void test_yaml_escaping(void) {
+        struct json_object *o = json_tokener_parse(
+                "{\"on\": \"a\\\"b\\nc: d # e\", \"key with space\": [], \"x\": {}, \"y\": [[1, \"/p\"], true, null],"
+                " \"ok_key-1\": -5}");
+        char *y = o ? gj_cdi_spec_to_yaml(o) : NULL;
+        is_str(y,
+               "---\n"
+               "\"on\": \"a\\\"b\\nc: d # e\"\n"
+               "\"key with space\": []\n"
+               "x: {}\n"
+               "\"y\":\n"
+               "  -\n"
+               "    - 1\n"
+               "    - \"/p\"\n"
+               "  - true\n"
+               "  - null\n"
+               "ok_key-1: -5\n",
+               "YAML: YAML 1.1 booleans and odd keys quoted, strings escaped, '/' not, nesting, empties");
+        free(y);
+        json_object_put(o);
+}
+
 int main(void) {
         fixture_init(&fx);
+        test_yaml_escaping();
         test_names();
         test_nvidia_dropin();
         test_default_kind();
