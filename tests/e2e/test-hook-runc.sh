@@ -111,6 +111,19 @@ hook_register "$b" createContainer
 runc_on_host $shape "gj-twice-$$" "$b"
 check "hook run three times" "$(node_of 0)"
 
+# The audit line (runc shows a hook's stderr only on failure: a wrapper keeps it).
+audit=$TEST_TMP/audit.log
+printf '#!/bin/sh\nexec "%s" "$@" 2>>"%s"\n' "$GPUJAIL_HOOK" "$audit" >"$TEST_TMP/hook-wrapper"
+chmod +x "$TEST_TMP/hook-wrapper"
+b=$(hook_bundle audit "$with_other" "$(env_of NVIDIA_VISIBLE_DEVICES=0)")
+entry=$(GPUJAIL_HOOK=$TEST_TMP/hook-wrapper hook_entry createRuntime)
+jq --argjson e "$entry" '.hooks.createRuntime = [$e]' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
+runc_on_host $shape "gj-audit-$$" "$b"
+is "$status" 0 "audit: container ran" || show
+is "$(grep -c 'inject' "$audit")" 1 "audit: one line per injection"
+like "$(cat "$audit")" "^gpujail-hook: inject id=gj-audit-$$ stage=createRuntime request=\"env NVIDIA_VISIBLE_DEVICES\" devices=$(hostinfo $shape '.devices[0].uuid') nodes=$(node_of 0),/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools cgroup=v1\$" \
+        "audit: container id, request, devices, nodes, cgroup mechanism"
+
 # cgroup v2: runc on this hybrid host attaches no device program there (the
 # v1 controller polices devices); the hook must not add one either.
 if [[ -d /sys/fs/cgroup/unified && -f /sys/fs/cgroup/devices/devices.allow ]]; then
