@@ -1,0 +1,133 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# bench/hook.sh [N]: what gpujail-hook adds to container start.
+#
+# `runc run` of a trivial busybox container (/bin/true) on a simulated host,
+# side by side in one invocation, N runs each (default 30), interleaved so
+# that drift hits every variant alike:
+#   base     no hook registered
+#   nothing  hook registered, nothing requested (the cost for every container
+#            when the hook is registered with `always`)
+#   gpu1     NVIDIA_VISIBLE_DEVICES=0   on nvidia8
+#   gpu8     NVIDIA_VISIBLE_DEVICES=all on nvidia8
+#   hook1    the hook alone, timed by a wrapper inside runc (createRuntime, 1 GPU)
+# Prints mean and median per variant and the median added over base.
+# Target: the hook adds < 5 ms (nvidia-container-cli: 0.5-2.5 s per container).
+#
+# Env: GPUJAIL_BUILD (default build), N. Needs root, runc, busybox, jq, cc.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+GPUJAIL_BUILD=$(cd "${GPUJAIL_BUILD:-$here/build}" && pwd)
+export GPUJAIL_BUILD
+n=${1:-${N:-30}}
+
+[[ $(id -u) -eq 0 ]] || { echo "bench/hook.sh: needs root" >&2; exit 1; }
+for c in runc jq busybox cc python3; do command -v $c >/dev/null || { echo "needs $c" >&2; exit 1; }; done
+
+work=$(mktemp -d /tmp/gpujail-bench-hook.XXXXXX)
+trap '[ -n "${KEEP:-}" ] || rm -rf --one-file-system "$work"' EXIT
+"$here/tests/fakehost/mkhost" nvidia8 "$work/host" >/dev/null
+
+# rootfs and bundles
+mkdir -p "$work/rootfs/bin" "$work/rootfs/dev" "$work/rootfs/proc" "$work/rootfs/sys"
+cp /bin/busybox "$work/rootfs/bin/"
+ln -s busybox "$work/rootfs/bin/true"
+hook=$GPUJAIL_BUILD/cli/gpujail-hook
+[[ -x $hook ]] || { echo "no $hook: build first" >&2; exit 1; }
+
+mkbundle() { # NAME HOOK?(0/1) ENV
+        local b=$work/$1
+        mkdir -p "$b"
+        runc spec --bundle "$b"
+        jq --arg root "$work/rootfs" --arg hook "$hook" --argjson h "$2" --arg env "$3" '
+                .root.path = $root | .process.terminal = false | .process.args = ["/bin/true"]
+                | .process.env += (if $env == "" then [] else [$env] end)
+                | if $h == 1 then .hooks.createRuntime = [{path: $hook, args: ["gpujail-hook", "createRuntime"],
+                        env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LD_PRELOAD=@PRELOAD@"]}] else . end' \
+                "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
+}
+mkbundle base 0 ""
+mkbundle nothing 1 ""
+mkbundle gpu1 1 NVIDIA_VISIBLE_DEVICES=0
+mkbundle gpu8 1 NVIDIA_VISIBLE_DEVICES=all
+mkbundle timed 1 NVIDIA_VISIBLE_DEVICES=0
+cat >"$work/timed-hook" <<EOF
+#!/usr/bin/python3 -I
+# Wall and CPU time (user+sys, getrusage) of gpujail-hook, as runc runs it.
+import resource, subprocess, sys, time
+t = time.monotonic_ns()
+r = subprocess.run(["$hook"] + sys.argv[1:])
+wall = time.monotonic_ns() - t
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open("$work/hook-times", "a") as f:
+    f.write(f"{wall} {int((ru.ru_utime + ru.ru_stime) * 1e9)}\n")
+sys.exit(r.returncode)
+EOF
+chmod +x "$work/timed-hook"
+jq --arg w "$work/timed-hook" '.hooks.createRuntime[0].path = $w' "$work/timed/config.json" >"$work/timed/c"
+mv "$work/timed/c" "$work/timed/config.json"
+
+# Everything runs inside the simulated host; timing in Python (monotonic ns).
+cat >"$work/bench.py" <<'EOF'
+import json, os, statistics, subprocess, sys, time
+work, n, hook = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+pre = os.environ["GPUJAIL_TEST_PRELOAD"]
+for v in ("nothing", "gpu1", "gpu8"):
+    p = f"{work}/{v}/config.json"
+    s = open(p).read().replace("@PRELOAD@", pre)
+    open(p, "w").write(s)
+variants = ["base", "nothing", "gpu1", "gpu8"]
+times = {v: [] for v in variants + ["hook1"]}
+cpu_times = []
+
+def run_one(v, i):
+    cid = f"gjbench-{os.getpid()}-{v}-{i}"
+    t = time.monotonic_ns()
+    r = subprocess.run(["runc", "run", "--bundle", f"{work}/{v}", cid],
+                       stdin=subprocess.DEVNULL, capture_output=True)
+    dt = time.monotonic_ns() - t
+    subprocess.run(["runc", "delete", "-f", cid], capture_output=True)
+    if r.returncode != 0:
+        sys.exit(f"{v}: runc failed: {r.stderr.decode()[-400:]}")
+    return dt / 1e6
+
+# The hook alone: a wrapper registered in its place stamps the time around it
+# (the wrapper's own `date` adds a little: an upper bound).
+def hook_alone(i):
+    log = f"{work}/hook-times"
+    cid = f"gjbench-{os.getpid()}-alone-{i}"
+    r = subprocess.run(["runc", "run", "--bundle", f"{work}/timed", cid],
+                       stdin=subprocess.DEVNULL, capture_output=True)
+    subprocess.run(["runc", "delete", "-f", cid], capture_output=True)
+    if r.returncode != 0:
+        sys.exit(f"timed: runc failed: {r.stderr.decode()[-400:]}")
+    wall, cpu = open(log).read().split("\n")[-2].split()
+    cpu_times.append(int(cpu) / 1e6)
+    return int(wall) / 1e6
+
+p = f"{work}/timed/config.json"
+s = open(p).read().replace("@PRELOAD@", pre)
+open(p, "w").write(s)
+for v in variants:  # warm-up
+    run_one(v, "warm")
+for i in range(n):
+    for v in variants:
+        times[v].append(run_one(v, i))
+    times["hook1"].append(hook_alone(i))
+
+base = statistics.median(times["base"])
+print(f"runc run /bin/true on simulated nvidia8, N={n} each, interleaved")
+print(f"{'variant':<34}{'mean ms':>9}{'median ms':>11}{'added (median)':>16}")
+label = {"base": "runc, no hook", "nothing": "hook, nothing requested",
+         "gpu1": "hook, 1 GPU (NVIDIA_VISIBLE_DEVICES=0)", "gpu8": "hook, 8 GPUs (=all)",
+         "hook1": "hook alone, 1 GPU (wrapper-timed)"}
+for v in variants + ["hook1"]:
+    m, md = statistics.mean(times[v]), statistics.median(times[v])
+    added = "" if v in ("base", "hook1") else f"{md - base:+.2f} ms"
+    print(f"{label[v]:<34}{m:9.2f}{md:11.2f}{added:>16}")
+print(f"{'hook alone, 1 GPU: CPU user+sys':<34}{statistics.mean(cpu_times):9.2f}{statistics.median(cpu_times):11.2f}")
+print(f"load average: {open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} CPUs "
+      "(wall times stretch with load; the CPU time does not)")
+EOF
+"$here/tests/fakehost/enter" "$work/host" -- python3 "$work/bench.py" "$work" "$n" "$hook"
