@@ -90,7 +90,8 @@ run on_fakehost nvidia8 -- sh -c 'echo "$GPUJAIL_TEST_PRELOAD"; echo "$GPUJAIL_F
 like "$stdout" "fakesysfs\.so" "enter exports GPUJAIL_TEST_PRELOAD"
 run on_fakehost nvidia8 -- env -i "$HELPERS/udev-list"
 is "$stdout" "" "a program that clears its environment loses the preload (pass GPUJAIL_TEST_PRELOAD)"
-run on_fakehost nvidia8 -- env -i LD_PRELOAD="$FAKESYSFS" "$HELPERS/udev-list"
+# (an ASan binary also needs ASAN_OPTIONS=verify_asan_link_order=0 handed back with it)
+run on_fakehost nvidia8 -- sh -c 'exec env -i LD_PRELOAD="$GPUJAIL_TEST_PRELOAD" ASAN_OPTIONS="$ASAN_OPTIONS" "$0"' "$HELPERS/udev-list"
 is "$(grep -c '^pci ' <<<"$stdout")" 8 "... and gets it back from GPUJAIL_TEST_PRELOAD"
 
 # --modules: the shape's driver modules look loaded (what libkmod reads), only when asked.
