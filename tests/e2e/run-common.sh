@@ -26,6 +26,7 @@ _run_filter_live_jobs() {
                         continue
                 fi
                 [[ $line =~ /gpujail$ ]] && continue # the shared parent of live jobs
+                [[ $line =~ /gpujail-test-[0-9]+- ]] && continue # other tests' scratch cgroups
                 echo "$line"
         done
 }
