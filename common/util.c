@@ -88,6 +88,10 @@ static int write_all(int fd, const char *data, size_t len) {
 }
 
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode) {
+        return write_file_atomic_flags(path, data, len, mode, 0);
+}
+
+int write_file_atomic_flags(const char *path, const char *data, size_t len, mode_t mode, unsigned flags) {
         _cleanup_free_ char *tmp = strprintf("%s.gpujail-tmp.%d", path, (int)getpid());
         if (!tmp)
                 return -ENOMEM;
@@ -97,7 +101,7 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
         int r = write_all(fd, data, len);
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = -errno;
-        if (r >= 0 && fsync(fd) < 0)
+        if (r >= 0 && !(flags & WRITE_ATOMIC_NO_SYNC) && fsync(fd) < 0)
                 r = -errno;
         if (r >= 0 && rename(tmp, path) < 0)
                 r = -errno;

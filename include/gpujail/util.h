@@ -99,6 +99,11 @@ int read_one_line(const char *path, char **ret);
 
 /* Write data to path atomically: temp file in the same dir, fsync, rename. */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+/* The same, with flags: WRITE_ATOMIC_NO_SYNC skips the fsync (the rename stays atomic
+ * for readers) for files that need not outlive a crash, e.g. a bundle's config.json
+ * on the container-start path, where the fsync costs ~15 ms on ext4. */
+enum { WRITE_ATOMIC_NO_SYNC = 1 << 0 };
+int write_file_atomic_flags(const char *path, const char *data, size_t len, mode_t mode, unsigned flags);
 /* Write a string to an existing file (cgroup and sysfs knobs): one write(2). */
 int write_string_file(const char *path, const char *s);
 
