@@ -260,7 +260,9 @@ hostinfo() { jq -r "$2" "$(fakehost "$1")/hostinfo.json"; }
 # sessions) when every component below the hierarchy root is a unit name; those
 # are ignored. Anything else (gpujail*, libpod_parent/..., runc ids) counts.
 _host_cgroups() {
-        find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | awk '
+        # podman (cgroupfs manager) makes libpod_parent/ and libpod_parent/conmon on first
+        # use and keeps them by design: not a leak. Its libpod-<id> container dirs count.
+        find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | grep -Ev '/libpod_parent(/conmon)?$' | awk '
                 { n = split($0, c, "/"); own = 1
                   for (i = 6; i <= n; i++) if (c[i] !~ /\.(slice|service|scope|socket|mount|swap|device)$/) own = 0
                   if (n >= 6 && own) next; print }' | sort
