@@ -54,9 +54,16 @@ rm -f "$marker"
 b=$(hook_bundle env-none "$image_env")
 hook_register "$b" createContainer null
 runc_on_host nvidia8 "gj-envnone-$$" "$b"
-ok grep -q gpujail-hook "$marker" "registered without env (createContainer): runc hands the hook the image's environment (the hazard is real)"
 isnt "$status" 0 "registered without env: the hook refuses the container" || show
-like "$output" "LD_PRELOAD reached the hook" "registered without env: it says so, and how to register it"
+if grep -q "ASan runtime does not come first" <<<"$output"; then
+        # An ASan build aborts in the loader when another library is preloaded first.
+        skip "ASan build: the sanitizer aborts before the preloaded library or main() run" \
+                "registered without env (createContainer): runc hands the hook the image's environment"
+        skip "ASan build: the sanitizer aborts before main()" "registered without env: it says so"
+else
+        ok grep -q gpujail-hook "$marker" "registered without env (createContainer): runc hands the hook the image's environment (the hazard is real)"
+        like "$output" "LD_PRELOAD reached the hook" "registered without env: it says so, and how to register it"
+fi
 
 # Without the loader variables, a hook registered without env still acts only
 # on config.json: PATH, HOME and the like from the image change nothing.
