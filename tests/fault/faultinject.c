@@ -80,7 +80,10 @@ struct fault_rule {
 static struct fault_rule rules[_F_MAX];
 static long *counters; /* shared by the process tree, one per call */
 static bool enabled;
+/* Read once at start: programs under test clear their environment (the hook does). */
 static const char *count_log; /* GJ_FAULT_COUNT: count every call, fail none */
+static const char *fault_log; /* GJ_FAULT_LOG */
+static bool fault_verbose;    /* GJ_FAULT_VERBOSE */
 
 static const struct {
         const char *name;
@@ -157,6 +160,11 @@ static bool exe_matches(void) {
 __attribute__((constructor)) static void faultinject_init(void) {
         const char *spec = getenv("GJ_FAULT");
         count_log = getenv("GJ_FAULT_COUNT");
+        if (count_log && !(count_log = strdup(count_log)))
+                abort();
+        if ((fault_log = getenv("GJ_FAULT_LOG")) && !(fault_log = strdup(fault_log)))
+                abort();
+        fault_verbose = getenv("GJ_FAULT_VERBOSE") != NULL;
         if ((!spec || !*spec) && !count_log)
                 return;
         if (!exe_matches())
@@ -192,7 +200,7 @@ static long raw_syscall(long nr, ...) {
 }
 
 static void note_fault(enum fault_call c, long n, int error) {
-        const char *log = getenv("GJ_FAULT_LOG");
+        const char *log = fault_log;
         char line[256];
         int len = snprintf(line, sizeof(line), "faultinject: pid %d: %s call #%ld fails with %s\n",
                            (int)getpid(), fault_names[c], n, strerror(error));
@@ -206,7 +214,7 @@ static void note_fault(enum fault_call c, long n, int error) {
                         (void)raw_syscall(SYS_close, fd);
                 }
         }
-        if (getenv("GJ_FAULT_VERBOSE"))
+        if (fault_verbose)
                 (void)raw_syscall(SYS_write, 2, line, (size_t)len);
 }
 
