@@ -6,6 +6,7 @@
  * program behind: checked at the end.
  */
 #include <linux/bpf.h>
+#include <sys/syscall.h>
 
 #include "gpujail/cgroup.h"
 #include "kernel-test.h"
@@ -147,6 +148,28 @@ static void test_refuses_ambiguity(void) {
         ok(before == after, "the other one is untouched");
 }
 
+/* A cgroup whose program was attached without BPF_F_ALLOW_MULTI (single-program
+ * mode, as some tools do): replacing it is a plain attach with the same flags. */
+static void test_single_program_mode(const char *dir) {
+        struct gj_cgroup_rule old_rules[] = { C(195, 0, "rw") };
+        struct gj_cgroup_rule new_rules[] = { C(195, 0, "rw"), C(195, 1, "rw") };
+        _cleanup_close_ int cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int old = gj_bpf_devices_load(old_rules, 1);
+        union bpf_attr attr = { .target_fd = (uint32_t)cgfd, .attach_bpf_fd = (uint32_t)old,
+                                .attach_type = BPF_CGROUP_DEVICE, .attach_flags = 0 };
+        uint32_t flags = 99;
+        size_t n = 0;
+
+        strcpy(cg, dir);
+        ok(syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)) == 0, "single mode: a program attached with flags 0");
+        ok(gj_cgroup_v2_query_devices(dir, NULL, &n, &flags) == 0 && n == 1 && flags == 0, "single mode: query says flags 0");
+        is_int(gj_cgroup_v2_replace_devices(dir, new_rules, 2), 1, "single mode: replaced");
+        is_int(attached(dir, NULL), 1, "single mode: one program");
+        expect("nvidia0", O_RDWR, ENXIO, "single mode: old rule kept");
+        expect("nvidia1", O_RDWR, ENXIO, "single mode: new rule");
+        expect("nvidia2", O_RDWR, EPERM, "single mode: default deny");
+}
+
 static void test_job_cgroup(void) {
         struct gj_cgroup_rule r[] = { C(195, 0, "rw") };
         struct gj_job_cgroup job = GJ_JOB_CGROUP_INIT;
@@ -211,6 +234,15 @@ int main(void) {
         test_refuses_ambiguity();
 
         is_int(rmdir(cg), 0, "scratch cgroup removed (programs go with it)");
+        char cg1[sizeof(cg)];
+        strcpy(cg1, cg);
+        char single[sizeof(cg) + 16];
+        snprintf(single, sizeof(single), "%s-single", cg1);
+        if (mkdir(single, 0755) == 0) {
+                test_single_program_mode(single);
+                is_int(rmdir(single), 0, "single-mode scratch cgroup removed");
+        }
+        strcpy(cg, cg1);
         test_job_cgroup();
 
         kt_teardown();
