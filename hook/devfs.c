@@ -93,15 +93,19 @@ static int open_host_node(const struct gj_plan_node *node) {
         return TAKE_FD(fd);
 }
 
-/* The file to mount onto: created empty with O_EXCL, or reused if it is an
- * empty leftover. Returns 0 (and no fd) if the node is already in place. */
+/* The file to mount onto (*ret_fd): created empty with O_EXCL, or reused if
+ * it is an empty leftover. Returns 1 (and no fd) if the node is already in
+ * place, 0 if it needs binding. (Not "fd or 0": fd 0 is a valid fd if stdin
+ * was closed, and must not read as "already there".) */
 static int prepare_target(int dirfd, const char *name, const struct gj_plan_node *node,
-                          const char *where) {
+                          const char *where, int *ret_fd) {
         int fd = openat(dirfd, name, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0000);
         struct stat st;
 
-        if (fd >= 0)
-                return fd;
+        if (fd >= 0) {
+                *ret_fd = fd;
+                return 0;
+        }
         if (errno != EEXIST)
                 return log_error_errno(errno, "cannot create %s in %s: %m", name, where);
 
@@ -109,9 +113,11 @@ static int prepare_target(int dirfd, const char *name, const struct gj_plan_node
         if (existing < 0 || fstat(existing, &st) < 0)
                 return log_error_errno(errno, "cannot open %s in %s: %m", name, where);
         if (stat_is_node(&st, node))
-                return 0; /* already bound (the hook ran twice) or made by the runtime */
-        if (S_ISREG(st.st_mode) && st.st_size == 0)
-                return TAKE_FD(existing); /* a mount point left by an earlier attempt */
+                return 1; /* already bound (the hook ran twice) or made by the runtime */
+        if (S_ISREG(st.st_mode) && st.st_size == 0) {
+                *ret_fd = TAKE_FD(existing); /* a mount point left by an earlier attempt */
+                return 0;
+        }
         return log_error_errno(S_ISLNK(st.st_mode) ? ELOOP : EEXIST,
                                "refusing to bind %s onto %s in %s: it exists and is %s: %m",
                                node->host_path, name, where, file_kind(st.st_mode));
@@ -230,9 +236,9 @@ int gj_devfs_bind_node(int devfd, const struct gj_plan_node *node) {
         hostfd = open_host_node(node);
         if (hostfd < 0)
                 return hostfd;
-        target = prepare_target(dirfd, name, node, where);
-        if (target <= 0)
-                return target;
+        r = prepare_target(dirfd, name, node, where, &target);
+        if (r != 0)
+                return r < 0 ? r : 0;
 
         r = bind_by_fd(hostfd, target, dirfd, name);
         if (r < 0)

@@ -215,6 +215,18 @@ int main(void) {
         /* A fresh name for each check in fallback mode: nvidia0 is bound already (idempotence). */
         test_bind(devfd, "fallback");
         gj_devfs_force_fallback(false);
+        {
+                /* With stdin closed, fd 0 is handed out inside the bind: it must still bind. */
+                struct gj_plan_node n = node("/dev/stdin-closed", "host/nvidia4", 195, 4);
+                int saved = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+                close(STDIN_FILENO);
+                is_int(gj_devfs_bind_node(devfd, &n), 0, "stdin closed: bind");
+                check_bound("root/dev/stdin-closed", 195, 4, "stdin closed");
+                if (saved >= 0) {
+                        dup2(saved, STDIN_FILENO);
+                        close(saved);
+                }
+        }
         test_setup();
         gj_devfs_force_fallback(true);
         {
