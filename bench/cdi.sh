@@ -67,3 +67,27 @@ W="$GPUJAIL runtime --runtime $RUNC"
         -n "gpujail runtime run (no request)" "$W --root $T/runc run -b $B bench-norq" \
         -n "gpujail runtime run (GPU 0 requested)" "$W --root $T/runc run -b $T/bundle-gpu bench-gpu" >/dev/null
 cat "$T/rt.md"
+
+# Wall-clock figures suffer on a loaded machine; instruction counts do not.
+if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
+        echo
+        echo "## instructions (callgrind Ir; load-independent)"
+        echo
+        ir() { # HOST CMD...
+                local h=$1
+                shift
+                "$SRC/tests/fakehost/enter" "$T/$h" -- valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" \
+                        "$@" >/dev/null 2>&1 || true
+                callgrind_annotate "$T/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ { print $1 }'
+        }
+        echo "| command | Ir |"
+        echo "|:---|---:|"
+        echo "| true | $(ir nvidia1 true) |"
+        for shape in nvidia1 nvidia8 nvidia64; do
+                echo "| list --json ($shape) | $(ir $shape "$GPUJAIL" list --json) |"
+                echo "| cdi generate ($shape) | $(ir $shape "$GPUJAIL" cdi generate) |"
+        done
+        # --runtime that cannot be executed: gpujail's own work, up to the exec.
+        echo "| gpujail runtime run, no request (up to exec) | $(ir nvidia8 "$GPUJAIL" runtime --runtime /nonexistent run -b "$B" x) |"
+        echo "| gpujail runtime run, GPU 0 (up to exec) | $(ir nvidia8 "$GPUJAIL" runtime --runtime /nonexistent run -b "$T/bundle-gpu" x) |"
+fi
