@@ -148,8 +148,16 @@ int cmd_run(int argc, char **argv) {
         if (r > 0)
                 status = 0;
         else if (r == 0) {
+                /* module state (libkmod) is for list/setup: a launch only needs the nodes */
+                struct gj_inventory_opts iopts = {
+                        .proc_root = getenv("GPUJAIL_PROC_ROOT"),
+                        .skip_modules = true,
+                };
                 struct gj_inventory *inv = NULL;
-                if (cli_load_inventory(&inv) == 0) {
+                r = gj_inventory_load(&iopts, &inv);
+                if (r < 0)
+                        log_error_errno(r, "cannot discover the host's accelerators: %m");
+                else {
                         status = gj_launch(inv, &o);
                         gj_inventory_free(inv);
                 }

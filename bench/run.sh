@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# bench/run.sh [N]: the launcher's start-up cost, side by side in one invocation,
+# on a simulated 8-GPU host (tests/fakehost), as root:
+#
+#   gpujail   gpujail run --gpu 0 -- /bin/true
+#   bwrap     bwrap doing the equivalent: --ro-bind / /, --dev /dev, --dev-bind of the
+#             same four nodes (GPU 0, nvidiactl, nvidia-uvm, nvidia-uvm-tools),
+#             --proc /proc, --unshare-pid (bwrap makes no device cgroup, no init,
+#             no user switch: gpujail does more)
+#   floor     unshare -m true
+#
+# Prints mean ± stddev (ms) and the ratios gpujail/bwrap (target <= 1.0) and
+# gpujail/floor (target < 2), plus each command's peak RSS (KiB, GNU time's %M:
+# the largest resident set among the command's processes). Uses hyperfine when installed (N runs,
+# 5 warm-up), else a loop of N. N defaults to 200.
+# Run it on a quiet machine: wall times include kernel teardown (RCU grace
+# periods for mount namespaces) that another load stretches.
+#   GPUJAIL=path/to/gpujail  (default: build/cli/gpujail)
+set -euo pipefail
+
+N=${1:-200}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+GPUJAIL=$(realpath "${GPUJAIL:-$SRC/build/cli/gpujail}")
+[[ $(id -u) -eq 0 ]] || { echo "bench/run.sh: needs root" >&2; exit 1; }
+[[ -x $GPUJAIL ]] || { echo "bench/run.sh: $GPUJAIL is not built" >&2; exit 1; }
+command -v bwrap >/dev/null || { echo "bench/run.sh: bwrap is not installed" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/gpujail-bench.XXXXXX)
+trap 'rm -rf --one-file-system "$TMP"' EXIT
+"$SRC/tests/fakehost/mkhost" nvidia8 "$TMP/host" >/dev/null
+MINOR=$(jq -r '.devices[0].minor' "$TMP/host/hostinfo.json")
+
+cat >"$TMP/inside.sh" <<EOF
+set -euo pipefail
+nodes="/dev/nvidia$MINOR /dev/nvidiactl /dev/nvidia-uvm /dev/nvidia-uvm-tools"
+bw="bwrap --ro-bind / / --dev /dev"
+for n in \$nodes; do bw+=" --dev-bind \$n \$n"; done
+bw+=" --proc /proc --unshare-pid -- /bin/true"
+gj="$GPUJAIL run --gpu 0 -- /bin/true"
+floor="unshare -m true"
+\$gj || { echo "bench/run.sh: gpujail run fails here" >&2; exit 1; }
+
+if command -v hyperfine >/dev/null; then
+        hyperfine -N -w 5 -r $N --export-json "$TMP/h.json" -n gpujail "\$gj" -n bwrap "\$bw" -n floor "\$floor" >/dev/null
+else
+        python3 - "$N" "\$gj" "\$bw" "\$floor" >"$TMP/h.json" <<'PY'
+import json, os, statistics, sys, time, shlex
+n = int(sys.argv[1]); out = []
+for name, cmd in zip(["gpujail", "bwrap", "floor"], sys.argv[2:]):
+    argv = shlex.split(cmd); times = []
+    for _ in range(n):
+        t = time.perf_counter(); pid = os.fork()
+        if pid == 0:
+            os.execvp(argv[0], argv)
+        os.waitpid(pid, 0); times.append(time.perf_counter() - t)
+    out.append({"command": name, "mean": statistics.mean(times), "stddev": statistics.stdev(times)})
+print(json.dumps({"results": out}))
+PY
+fi
+
+# peak RSS (GNU time %M: the largest of the command's processes), best of 5
+for c in "\$gj" "\$bw" "\$floor"; do
+        for _ in 1 2 3 4 5; do /usr/bin/time -f %M \$c 2>&1 >/dev/null | tail -1; done | sort -n | head -1
+done >"$TMP/rss"
+EOF
+"$SRC/tests/fakehost/enter" "$TMP/host" -- bash "$TMP/inside.sh"
+
+python3 - "$TMP/h.json" "$TMP/rss" "$N" <<'PY'
+import json, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+rss = [int(x) for x in open(sys.argv[2]).read().split()]
+print(f"gpujail run --gpu 0 -- /bin/true on a simulated nvidia8 host, N={sys.argv[3]}")
+for (name, r), kib in zip(res.items(), rss):
+    print(f"  {name:8s} {r['mean']*1e3:8.2f} ms ± {r['stddev']*1e3:6.2f}   peak RSS {kib:6d} KiB")
+g, b, f = (res[k]["mean"] for k in ("gpujail", "bwrap", "floor"))
+print(f"  ratio gpujail/bwrap {g/b:.2f} (target <= 1.0)   gpujail/floor {g/f:.2f} (target < 2)")
+PY
