@@ -46,6 +46,15 @@ vg_check() { # vg_check NAME WANT_RC CMD...: CMD on the simulated host, plain, t
         fi
         F_TIMEOUT=300 f_on_host "$HOST" "${VG[@]}" --log-file="$log.%p" "$@" >/dev/null 2>"$log.err"
         rc=$?
+        local unhandled
+        unhandled=$(grep -ho 'unhandled [a-z0-9-]* syscall: [0-9]*' "$log".[0-9]* 2>/dev/null | sed 's/.*: /syscall /' | sort -u | tr '\n' ' ')
+        if [ "$rc" != "$want" ] && [ -n "$unhandled" ]; then
+                # valgrind answers ENOSYS for what it does not know (3.19: open_tree, move_mount,
+                # mount_setattr...): a program with a fallback still runs, one without cannot
+                f_diag "$(grep -v '^==' "$log.err" | head -3)"
+                f_skip "valgrind $(valgrind --version | sed 's/valgrind-//') lacks ${unhandled}(ENOSYS there) and the command has no fallback for ENOSYS" "$name"
+                return
+        fi
         vg_reports "$log"
         local clean=$?
         f_ok "$name: valgrind clean (rc $rc, $(ls "$log".[0-9]* 2>/dev/null | wc -l) processes)" \
@@ -107,8 +116,10 @@ EOF
                         fi
                         if [ "$mode" = valgrind ]; then
                                 vg_reports "$F_TMP/vg/hook-$stage"
-                                local clean=$?
-                                f_ok "gpujail-hook $stage under runc: valgrind clean (runc rc $rc)" [ $rc = 0 -a $clean = 0 ]
+                                local clean=$? n
+                                n=$(ls "$F_TMP/vg/hook-$stage".[0-9]* 2>/dev/null | wc -l)
+                                f_ok "gpujail-hook $stage under runc: valgrind clean (runc rc $rc, $n processes)" \
+                                        [ $rc = 0 -a $clean = 0 -a "$n" -gt 0 ]
                         fi
                 done
         done
