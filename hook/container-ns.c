@@ -60,14 +60,9 @@ static int same_mount_ns(pid_t pid, bool *ret) {
         return 0;
 }
 
-int gj_enter_mount_ns_of(pid_t pid) {
-        bool is_pidfd, same;
-        int r;
-
-        _cleanup_close_ int fd = open_mount_ns_of(pid, &is_pidfd);
-        if (fd < 0)
-                return fd;
-        r = same_mount_ns(pid, &same);
+int gj_refuse_own_mount_ns(pid_t pid) {
+        bool same;
+        int r = same_mount_ns(pid, &same);
         if (r < 0)
                 return r;
         if (same)
@@ -75,6 +70,19 @@ int gj_enter_mount_ns_of(pid_t pid) {
                                        "container process %d shares our mount namespace: refusing to "
                                        "mount into a rootfs that the host's mount table holds",
                                        (int)pid);
+        return 0;
+}
+
+int gj_enter_mount_ns_of(pid_t pid) {
+        bool is_pidfd;
+        int r;
+
+        _cleanup_close_ int fd = open_mount_ns_of(pid, &is_pidfd);
+        if (fd < 0)
+                return fd;
+        r = gj_refuse_own_mount_ns(pid);
+        if (r < 0)
+                return r;
 
         if (setns(fd, CLONE_NEWNS) >= 0)
                 return 0;

@@ -160,8 +160,6 @@ static int locate_container(struct hook_ctx *c) {
         bool in_child_pidns = self != getpid();
 
         if (c->opts->stage == GJ_HOOK_CREATE_CONTAINER) {
-                if (!in_child_pidns && c->state.pid != getpid() && c->state.pid != getppid())
-                        log_debug("createContainer hook in the runtime's pid namespace; using ourselves");
                 c->pid = self;
                 return 0;
         }
@@ -171,7 +169,8 @@ static int locate_container(struct hook_ctx *c) {
                                        "register gpujail-hook for this stage as createContainer",
                                        gj_hook_stage_name(c->opts->stage));
         c->pid = c->state.pid;
-        return 0;
+        /* Checked before the cgroup is touched, not only at setns() time. */
+        return gj_refuse_own_mount_ns(c->pid);
 }
 
 static int bind_nodes(struct hook_ctx *c) {
@@ -248,8 +247,9 @@ static int allow_in_cgroups(struct hook_ctx *c, const char **ret_mechanism) {
                 r = want_v2_program(c);
                 if (r < 0)
                         return r;
+                v2 = r > 0;
         }
-        if (c->cgroup_v2 && r > 0) {
+        if (v2) {
                 /* Keep what the runtime allowed, add ours: never weaker. */
                 _cleanup_free_ struct gj_cgroup_rule *rules = NULL;
                 size_t n = 0;
@@ -265,7 +265,6 @@ static int allow_in_cgroups(struct hook_ctx *c, const char **ret_mechanism) {
                 r = gj_cgroup_v2_replace_devices(c->cgroup_v2, rules, n);
                 if (r < 0)
                         return r;
-                v2 = true;
         }
 
         *ret_mechanism = c->cgroup_v1 && v2 ? "v1+v2" : v2 ? "v2" : c->cgroup_v1 ? "v1" : "none";

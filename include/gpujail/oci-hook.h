@@ -94,6 +94,8 @@ int gj_proc_self_pid(pid_t *ret);
  * logged) a pid whose mount namespace is our own: binding into a rootfs that
  * no private namespace holds would change the host's mount table. */
 int gj_enter_mount_ns_of(pid_t pid);
+/* The same check alone, for use before anything is changed. */
+int gj_refuse_own_mount_ns(pid_t pid);
 
 /* ---- hook/hook-audit.c ---- */
 /* One structured line per injection, to stderr and syslog:
