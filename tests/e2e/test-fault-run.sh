@@ -139,6 +139,21 @@ else
         f_skip "needs busybox-static for a rootfs" "no openat2, --rootfs"
 fi
 
+# ---- a kernel without the new mount API (< 5.2; also valgrind 3.19): ENOSYS on every call --
+# Either a fallback runs the job with exactly its GPU, or gpujail refuses, saying why.
+f_snapshot one
+run_case "open_tree:1+:ENOSYS,move_mount:1+:ENOSYS,fsopen:1+:ENOSYS,fsmount:1+:ENOSYS,mount_setattr:1+:ENOSYS"
+if [ -z "$FIRED" ]; then
+        f_skip "gpujail used none of the new mount API here" "no new mount API (ENOSYS)"
+elif [ $RC = 0 ]; then
+        f_ok "no new mount API (ENOSYS): a fallback ran the job, which saw only its GPU" job_devices_ok
+else
+        f_ok "no new mount API (ENOSYS): refused (rc $RC), says why: $(head -1 <<<"$ERR")" \
+                bash -c '[ -n "$1" ] && [ ! -f "$2/job-ran" ]' sh "$ERR" "$CASE"
+fi
+f_host_unchanged one "no new mount API"
+f_sweep one
+
 # ---- ENOSPC on the cgroup (every cgroup write) -------------------------------------------
 f_snapshot one
 run_case "write:cgroup:1+:ENOSPC"
