@@ -3,58 +3,69 @@
 #
 # Shared by tests/e2e/test-run-*.sh (sourced after tests/lib.sh).
 #
-#   run_snapshot NAME                 snapshot_host, after a run that sweeps stale job cgroups
+#   run_snapshot NAME                 move this test into a scratch cgroup, sweep, snapshot
 #   run_assert_host_unchanged NAME "name"
-#                                     assert_host_unchanged, ignoring the live job cgroups of
-#                                     gpujail processes that other tests run at the same time
+#                                     host mounts unchanged, and no cgroup or BPF program left
+#                                     in the scratch subtree (where all our jobs' cgroups go)
 #   run_rootfs                        -> prints a busybox rootfs dir (built once)
 
-# A run sweeps the job cgroups that SIGKILLed gpujails left behind (see
-# include/gpujail/launcher.h); after it, the host's state is the baseline.
-run_snapshot() {
-        "$FAKEHOST/enter" "$(fakehost nvidia1)" -- "$GPUJAIL" run -- true >/dev/null 2>&1
-        snapshot_host "$1"
+# Tests run in parallel (tests/run) and other tests start gpujail, runc and
+# podman too: the host-wide cgroup tree changes under us. So a test that
+# checks "host unchanged" first moves itself into a scratch cgroup of its own
+# (v1 devices and cgroup2: the hierarchies gpujail uses). gpujail creates its
+# job cgroups below the cgroup it runs in, so every cgroup and BPF program our
+# runs make is in that subtree, and nothing of anyone else's is: the check is
+# exact for the subtree, and the host's mount table is checked whole.
+RUN_SCRATCH=gpujail-run-test-$$
+
+_run_scratch_dirs() {
+        local v2
+        v2=$(cgroup2_root)
+        echo "/sys/fs/cgroup/devices/$RUN_SCRATCH"
+        [[ -n $v2 ]] && echo "$v2/$RUN_SCRATCH"
 }
 
-# Other tests (tests/run runs them in parallel) and other users run gpujail
-# too: a gpujail/run-<pid>-* cgroup whose gpujail is alive is theirs, in use,
-# and not a trace we left. Everything else must be as it was.
-_run_filter_live_jobs() {
-        local line
-        while IFS= read -r line; do
-                if [[ $line =~ /gpujail/run-([0-9]+)- ]] && kill -0 "${BASH_REMATCH[1]}" 2>/dev/null; then
-                        continue
-                fi
-                [[ $line =~ /gpujail$ ]] && continue # the shared parent of live jobs
-                [[ $line =~ /gpujail-test-[0-9]+- ]] && continue # other tests' scratch cgroups
-                echo "$line"
+_run_leave_scratch() {
+        local d
+        for d in $(_run_scratch_dirs); do
+                [[ -d $d ]] || continue
+                echo $$ >"${d%/*}/cgroup.procs" 2>/dev/null
+                # whatever a failed test left below it, deepest first
+                find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
         done
+}
+
+run_enter_scratch_cgroup() {
+        local d
+        for d in $(_run_scratch_dirs); do
+                mkdir -p "$d" && echo $$ >"$d/cgroup.procs" || bail_out "cannot create scratch cgroup $d"
+        done
+        defer _run_leave_scratch
 }
 
 _run_host_state() { # DIR
         mkdir -p "$1"
         _host_mounts >"$1/mounts"
-        _host_cgroups | _run_filter_live_jobs >"$1/cgroups"
-        _host_bpf | _run_filter_live_jobs >"$1/bpf"
+        _host_cgroups | grep -F "/$RUN_SCRATCH" >"$1/cgroups"
+        _host_bpf | grep -F "/$RUN_SCRATCH" >"$1/bpf"
+}
+
+# run_snapshot NAME: enter the scratch cgroup, sweep, then record the state.
+run_snapshot() {
+        run_enter_scratch_cgroup
+        "$FAKEHOST/enter" "$(fakehost nvidia1)" -- "$GPUJAIL" run -- true >/dev/null 2>&1
+        _run_host_state "$TEST_TMP/snap-$1"
 }
 
 run_assert_host_unchanged() { # NAME "name"
-        local snap=$TEST_TMP/snap-$1 base=$TEST_TMP/snap-$1.base now=$TEST_TMP/snap-$1.now what diffs try
-        mkdir -p "$base"
-        cp "$snap/mounts" "$base/mounts"
-        _run_filter_live_jobs <"$snap/cgroups" >"$base/cgroups"
-        _run_filter_live_jobs <"$snap/bpf" >"$base/bpf"
-        for try in 1 2 3; do # a concurrent job may end between listing and checking its pid
-                _run_host_state "$now"
-                diffs=""
-                for what in mounts cgroups bpf; do
-                        cmp -s "$base/$what" "$now/$what" ||
-                                diffs+="$what changed:"$'\n'"$(diff "$base/$what" "$now/$what" | grep '^[<>]')"$'\n'
-                done
-                [[ -z $diffs ]] && break
-                sleep 0.5
+        local snap=$TEST_TMP/snap-$1 now=$TEST_TMP/snap-$1.now what diffs
+        _run_host_state "$now"
+        diffs=""
+        for what in mounts cgroups bpf; do
+                cmp -s "$snap/$what" "$now/$what" ||
+                        diffs+="$what changed:"$'\n'"$(diff "$snap/$what" "$now/$what" | grep '^[<>]')"$'\n'
         done
-        rm -rf "$now" "$base"
+        rm -rf "$now"
         if [[ -z $diffs ]]; then
                 _tap_result 0 "$2"
         else
