@@ -330,6 +330,11 @@ static int mount_sys(const struct gj_job *job, const struct masks *m, int rootfd
 
 static int open_new_root(const struct gj_job *job) {
         const char *src = job->opts->rootfs ?: "/";
+        struct stat st;
+        if (stat(src, &st) < 0)
+                return log_error_errno(-errno, "cannot use %s as the job's root: %m", src);
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(-ENOTDIR, "cannot use %s as the job's root: %m", src);
         uint64_t attrs = job->opts->rootfs ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV : FLAGS_HOST_VIEW;
         _cleanup_close_ int tree = clone_host_tree(src, attrs);
         if (tree < 0)

@@ -356,9 +356,8 @@ static int run_job(const struct gj_job *job, struct gj_job_cgroup *cg) {
         }
         _cleanup_close_ int pidfd_c = pidfd, sync_c = sync_w;
 
-        int r = 0;
-        if (cg && (r = gj_job_cgroup_enter(cg, pid)) >= 0)
-                r = 0;
+        /* the child waits on the pipe: it is in the job cgroup before it does anything */
+        int r = cg ? gj_job_cgroup_enter(cg, pid) : 0;
         if (r >= 0 && job->userns)
                 r = write_id_maps(pid);
         if (r >= 0 && write(sync_w, "1", 1) != 1)
