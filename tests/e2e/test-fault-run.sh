@@ -4,7 +4,7 @@
 # `gpujail run` with every step failing in turn (tests/fault/faultinject.so), on a
 # simulated 8-GPU host. For each system call the launcher makes (mount, umount2, openat2,
 # bpf, cgroup writes, fork, clone, clone3, execve, setns, the new mount API, unshare,
-# pivot_root) and each occurrence N of it (up to GJ_FAULT_MAX_N, default 6; all with
+# pivot_root) and each occurrence N of it (up to GJ_FAULT_MAX_N, default 4; all with
 # GJ_FAULT_MAX_N=0), one run where exactly that call fails. Each run must either
 #   - fail: non-zero status, a clear "gpujail: ..." line on stderr, and the job not run, or
 #   - tolerate the fault (a cleanup step, a fallback): status 0, and the job saw exactly
@@ -84,7 +84,7 @@ rm -f "$F_TMP/count"
 COUNTS=$(f_count_max "$F_TMP/count" 2>/dev/null)
 f_diag "system calls of one run (name, count):" "$COUNTS"
 
-MAX_N=${GJ_FAULT_MAX_N:-6}
+MAX_N=${GJ_FAULT_MAX_N:-4}
 f_snapshot all
 for call in mount umount2 openat2 bpf write fork clone clone3 execve setns open_tree move_mount \
         mount_setattr fsopen fsmount unshare pivot_root pidfd_open mknod; do
