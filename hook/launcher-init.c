@@ -12,6 +12,7 @@
  * kernel kills whatever is left in the namespace.
  */
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "gpujail/util.h"
@@ -88,6 +89,11 @@ _Noreturn void gj_launcher_init(const struct gj_job *job) {
         }
         if (pid == 0)
                 exec_job(job);
+
+        /* The init stays privileged in the job's namespaces: it keeps nothing the
+         * job could reach through /proc/1 (no fds; not dumpable, so no ptrace). */
+        close_inherited_fds();
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
         for (;;) {
                 siginfo_t si;

@@ -89,6 +89,9 @@ is "$(tr '\n' ' ' <<<"$stdout")" "0 1 2 " "the job has fds 0, 1, 2 and nothing e
 run bash -c 'exec 7</etc/hostname; cd "$1"; exec "$2" "$3" -- "$4" run --gpu 0 -- sh -c "ls /proc/\$\$/fd"' \
         sh "$WORK" "$FAKEHOST/enter" "$HOST" "$GPUJAIL"
 is "$(tr '\n' ' ' <<<"$stdout")" "0 1 2 " "an fd the caller passed (7) is closed too"
+run bash -c 'exec 7</etc/hostname; cd "$1"; exec "$2" "$3" -- "$4" run --gpu 0 -- sh -c "ls /proc/1/fd"' \
+        sh "$WORK" "$FAKEHOST/enter" "$HOST" "$GPUJAIL"
+is "$(tr '\n' ' ' <<<"$stdout")" "0 1 2 " "the privileged init (PID 1) keeps no fd the job could reach either"
 
 jrun --gpu 0 -- sh -c 'echo "$GPUJAIL_DEVICES|${CUDA_VISIBLE_DEVICES-unset}|$PATH"'
 is "$stdout" "$SEL_UUID|unset|$PATH" "GPUJAIL_DEVICES set, CUDA_VISIBLE_DEVICES untouched, PATH kept"
