@@ -6,9 +6,6 @@
 #include "fuzz-common.h"
 #include "gpujail/cdi.h"
 #include "gpujail/oci-config.h"
-/* oci-config.h and oci-hook.h both define GJ_OCI_CONFIG_MAX (16 MiB and 8 MiB): this
- * file needs both APIs; the value is not used here. */
-#undef GJ_OCI_CONFIG_MAX
 #include "gpujail/oci-hook.h"
 #include "gpujail/oci-request.h"
 #include "gpujail/plan.h"

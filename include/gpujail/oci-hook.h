@@ -30,7 +30,8 @@
 struct json_object;
 
 #define GJ_OCI_STATE_MAX (1u << 20)  /* the state is a few hundred bytes */
-#define GJ_OCI_CONFIG_MAX (8u << 20) /* config.json of large pods stays well below */
+/* GJ_OCI_CONFIG_MAX: the one bound on config.json, from oci-config.h. */
+#include "gpujail/oci-config.h"
 
 enum gj_hook_stage {
         GJ_HOOK_PRESTART,
