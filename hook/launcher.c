@@ -204,12 +204,10 @@ static int job_init(const struct gj_launch_opts *o, const struct gj_plan *plan, 
                     (r = strv_push(&job->keep_gpus, strdup(plan->devices[i]->pci_bus_id))) < 0)
                         return r;
 
+        /* The plan's env already holds GPUJAIL_DEVICES (and the CUDA variables when asked). */
         for (char **e = plan->env; e && *e; e++)
                 if ((r = strv_push(&job->env, strdup(*e))) < 0)
                         return r;
-        _cleanup_free_ char *granted = gj_plan_devices_string(plan);
-        if (!granted || (r = strv_push(&job->env, strprintf("GPUJAIL_DEVICES=%s", granted))) < 0)
-                return log_error_errno(-ENOMEM, "cannot build the job's environment: %m");
 
         size_t n_caps = strv_length(o->cap_add);
         if (n_caps > 0) {
