@@ -72,10 +72,10 @@ mkfifo "$b/config.json"
 hook "$(state)"
 is "$status" 125 "config.json a fifo: refused without blocking"
 rm "$b/config.json"
-{ printf '{"a":"'; head -c 9000000 /dev/zero | tr '\0' x; printf '"}'; } >"$b/config.json"
+{ printf '{"a":"'; head -c 17000000 /dev/zero | tr '\0' x; printf '"}'; } >"$b/config.json"
 hook "$(state)"
-is "$status" 125 "config.json of 9 MB: refused"
-like "$stderr" "larger than" "config.json of 9 MB: says it is too large"
+is "$status" 125 "config.json of 17 MB: refused"
+like "$stderr" "larger than" "config.json of 17 MB: says it is too large"
 mv "$b/real-config.json" "$b/config.json"
 
 # Arguments.
