@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "gpujail/cdi.h"
+#include "gpujail/json-util.h"
 #include "gpujail/plan.h"
 #include "gpujail/util.h"
 
@@ -105,28 +106,6 @@ int gj_cdi_name_to_selector(const char *kind, const char *name, char **ret) {
 
 /* ---- the spec ---- */
 
-static int json_add(struct json_object *obj, const char *key, struct json_object *val) {
-        if (!val)
-                return -ENOMEM;
-        if (json_object_object_add(obj, key, val) < 0) {
-                json_object_put(val);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static int json_append(struct json_object *arr, struct json_object *val) {
-        if (!val)
-                return -ENOMEM;
-        if (json_object_array_add(arr, val) < 0) {
-                json_object_put(val);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static void json_putp(struct json_object **o) { json_object_put(*o); }
-#define _cleanup_json_ _cleanup_(json_putp)
 
 static const char *rule_access_for(const struct gj_plan *plan, const struct gj_plan_node *n) {
         for (size_t i = 0; i < plan->n_rules; i++) {
@@ -140,15 +119,15 @@ static const char *rule_access_for(const struct gj_plan *plan, const struct gj_p
 static struct json_object *device_node_json(const struct gj_plan *plan, const struct gj_plan_node *n) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         char type[2] = { n->type, 0 };
-        if (!o || json_add(o, "path", json_object_new_string(n->path)) < 0 ||
-            json_add(o, "hostPath", json_object_new_string(n->host_path ? n->host_path : n->path)) < 0 ||
-            json_add(o, "type", json_object_new_string(type)) < 0 ||
-            json_add(o, "major", json_object_new_int64(n->major)) < 0 ||
-            json_add(o, "minor", json_object_new_int64(n->minor)) < 0 ||
-            json_add(o, "permissions", json_object_new_string(rule_access_for(plan, n))) < 0 ||
-            json_add(o, "fileMode", json_object_new_int64(n->mode & 07777)) < 0 ||
-            json_add(o, "uid", json_object_new_int64(n->uid)) < 0 ||
-            json_add(o, "gid", json_object_new_int64(n->gid)) < 0)
+        if (!o || gj_json_add(o, "path", json_object_new_string(n->path)) < 0 ||
+            gj_json_add(o, "hostPath", json_object_new_string(n->host_path ? n->host_path : n->path)) < 0 ||
+            gj_json_add(o, "type", json_object_new_string(type)) < 0 ||
+            gj_json_add(o, "major", json_object_new_int64(n->major)) < 0 ||
+            gj_json_add(o, "minor", json_object_new_int64(n->minor)) < 0 ||
+            gj_json_add(o, "permissions", json_object_new_string(rule_access_for(plan, n))) < 0 ||
+            gj_json_add(o, "fileMode", json_object_new_int64(n->mode & 07777)) < 0 ||
+            gj_json_add(o, "uid", json_object_new_int64(n->uid)) < 0 ||
+            gj_json_add(o, "gid", json_object_new_int64(n->gid)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -156,13 +135,13 @@ static struct json_object *device_node_json(const struct gj_plan *plan, const st
 static struct json_object *container_edits_json(const struct gj_plan *plan) {
         _cleanup_json_ struct json_object *edits = json_object_new_object();
         struct json_object *nodes = json_object_new_array(), *env = json_object_new_array();
-        if (!edits || json_add(edits, "env", env) < 0 || json_add(edits, "deviceNodes", nodes) < 0)
+        if (!edits || gj_json_add(edits, "env", env) < 0 || gj_json_add(edits, "deviceNodes", nodes) < 0)
                 return NULL;
         for (size_t i = 0; plan->env && plan->env[i]; i++)
-                if (json_append(env, json_object_new_string(plan->env[i])) < 0)
+                if (gj_json_append(env, json_object_new_string(plan->env[i])) < 0)
                         return NULL;
         for (size_t i = 0; i < plan->n_nodes; i++)
-                if (json_append(nodes, device_node_json(plan, &plan->nodes[i])) < 0)
+                if (gj_json_append(nodes, device_node_json(plan, &plan->nodes[i])) < 0)
                         return NULL;
         return TAKE_PTR(edits);
 }
@@ -194,10 +173,10 @@ static int edits_for_selector(const struct gj_inventory *inv, const char *select
 
 static int add_device(struct json_object *devices, const char *name, struct json_object *edits) {
         _cleanup_json_ struct json_object *dev = json_object_new_object();
-        if (!dev || json_add(dev, "name", json_object_new_string(name)) < 0 ||
-            json_add(dev, "containerEdits", edits) < 0)
+        if (!dev || gj_json_add(dev, "name", json_object_new_string(name)) < 0 ||
+            gj_json_add(dev, "containerEdits", edits) < 0)
                 return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
-        if (json_append(devices, TAKE_PTR(dev)) < 0)
+        if (gj_json_append(devices, TAKE_PTR(dev)) < 0)
                 return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
         return 0;
 }
@@ -252,8 +231,8 @@ int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *
 
         _cleanup_json_ struct json_object *spec = json_object_new_object();
         struct json_object *devices = json_object_new_array();
-        if (!spec || json_add(spec, "cdiVersion", json_object_new_string(GJ_CDI_VERSION)) < 0 ||
-            json_add(spec, "kind", json_object_new_string(kind)) < 0 || json_add(spec, "devices", devices) < 0)
+        if (!spec || gj_json_add(spec, "cdiVersion", json_object_new_string(GJ_CDI_VERSION)) < 0 ||
+            gj_json_add(spec, "kind", json_object_new_string(kind)) < 0 || gj_json_add(spec, "devices", devices) < 0)
                 return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
 
         for (size_t i = 0; i < inv->n_devices; i++) {

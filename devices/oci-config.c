@@ -6,11 +6,10 @@
  */
 #include <json-c/json.h>
 
+#include "gpujail/json-util.h"
 #include "gpujail/oci-config.h"
 #include "gpujail/util.h"
 
-static void json_putp(struct json_object **o) { json_object_put(*o); }
-#define _cleanup_json_ _cleanup_(json_putp)
 
 int gj_oci_config_parse(const char *what, const char *text, size_t len, struct json_object **ret) {
         struct json_tokener *tok = json_tokener_new();
@@ -66,16 +65,6 @@ static int ensure_member(struct json_object *parent, const char *path, const cha
         return 0;
 }
 
-static int add_member(struct json_object *obj, const char *key, struct json_object *val) {
-        if (!val)
-                return -ENOMEM;
-        if (json_object_object_add(obj, key, val) < 0) {
-                json_object_put(val);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static const char *string_member(struct json_object *o, const char *key) {
         struct json_object *v;
         if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v) ||
@@ -89,13 +78,13 @@ static const char *string_member(struct json_object *o, const char *key) {
 static struct json_object *device_json(const struct gj_plan_node *n) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         char type[2] = { n->type, 0 };
-        if (!o || add_member(o, "path", json_object_new_string(n->path)) < 0 ||
-            add_member(o, "type", json_object_new_string(type)) < 0 ||
-            add_member(o, "major", json_object_new_int64(n->major)) < 0 ||
-            add_member(o, "minor", json_object_new_int64(n->minor)) < 0 ||
-            add_member(o, "fileMode", json_object_new_int64(n->mode & 07777)) < 0 ||
-            add_member(o, "uid", json_object_new_int64(n->uid)) < 0 ||
-            add_member(o, "gid", json_object_new_int64(n->gid)) < 0)
+        if (!o || gj_json_add(o, "path", json_object_new_string(n->path)) < 0 ||
+            gj_json_add(o, "type", json_object_new_string(type)) < 0 ||
+            gj_json_add(o, "major", json_object_new_int64(n->major)) < 0 ||
+            gj_json_add(o, "minor", json_object_new_int64(n->minor)) < 0 ||
+            gj_json_add(o, "fileMode", json_object_new_int64(n->mode & 07777)) < 0 ||
+            gj_json_add(o, "uid", json_object_new_int64(n->uid)) < 0 ||
+            gj_json_add(o, "gid", json_object_new_int64(n->gid)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -137,11 +126,11 @@ static int devices_put(struct json_object *devices, const struct gj_plan_node *n
 static struct json_object *rule_json(const struct gj_cgroup_rule *r) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         char type[2] = { r->type, 0 };
-        if (!o || add_member(o, "allow", json_object_new_boolean(1)) < 0 ||
-            add_member(o, "type", json_object_new_string(type)) < 0 ||
-            (r->major != GJ_WILDCARD && add_member(o, "major", json_object_new_int64(r->major)) < 0) ||
-            (r->minor != GJ_WILDCARD && add_member(o, "minor", json_object_new_int64(r->minor)) < 0) ||
-            add_member(o, "access", json_object_new_string(r->access)) < 0)
+        if (!o || gj_json_add(o, "allow", json_object_new_boolean(1)) < 0 ||
+            gj_json_add(o, "type", json_object_new_string(type)) < 0 ||
+            (r->major != GJ_WILDCARD && gj_json_add(o, "major", json_object_new_int64(r->major)) < 0) ||
+            (r->minor != GJ_WILDCARD && gj_json_add(o, "minor", json_object_new_int64(r->minor)) < 0) ||
+            gj_json_add(o, "access", json_object_new_string(r->access)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
