@@ -473,7 +473,8 @@ static int device_compare(const void *a, const void *b) {
 static void inv_number_devices(struct gj_inventory *inv) {
         unsigned per_vendor[_GJ_VENDOR_MAX] = { 0 };
 
-        qsort(inv->devices, inv->n_devices, sizeof(*inv->devices), device_compare);
+        if (inv->n_devices > 1) /* qsort(NULL, 0) is undefined: a host with no accelerators */
+                qsort(inv->devices, inv->n_devices, sizeof(*inv->devices), device_compare);
         for (size_t i = 0; i < inv->n_devices; i++) {
                 inv->devices[i].index = (unsigned)i;
                 inv->devices[i].vendor_index = per_vendor[inv->devices[i].vendor]++;
