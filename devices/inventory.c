@@ -8,7 +8,9 @@
  * warning (kept in inv->warnings, naming the file) and the rest is still
  * reported: `gpujail list` is what people run when something is wrong.
  */
+#include <fcntl.h>
 #include <libudev.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -331,47 +333,45 @@ static int inv_add_pci_device(struct inv_ctx *c, struct udev_device *pci) {
         return device_fill_pci(c, d, pci, driver);
 }
 
-/* One pass over the PCI bus: GPUs and accelerators bound to a driver we know. */
-static int inv_enumerate_pci(struct inv_ctx *c) {
-        struct udev_enumerate *e = udev_enumerate_new(c->udev);
-        struct udev_list_entry *item;
-        int r;
+/* Display controller (0x03) or processing accelerator (0x12): the only classes we look at. */
+static bool pci_class_is_candidate(int devices_fd, const char *name) {
+        char path[NAME_MAX + sizeof("/class")], class[16] = "";
 
-        if (!e)
-                return -ENOMEM;
-        /* Display controllers and processing accelerators only; vendor and driver are checked
-         * on those few. Matching on sysfs attributes keeps udev from reading its database for
-         * every PCI function of the machine (what a property match would do). */
-        r = udev_enumerate_add_match_subsystem(e, "pci");
-        if (r >= 0)
-                r = udev_enumerate_add_match_sysattr(e, "class", "0x03*");
-        if (r >= 0)
-                r = udev_enumerate_add_match_sysattr(e, "class", "0x12*");
-        if (r >= 0)
-                r = udev_enumerate_scan_devices(e);
-        if (r < 0) {
-                udev_enumerate_unref(e);
-                return inv_warn(c->inv, r, "cannot enumerate PCI devices in /sys/bus/pci");
-        }
-        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
-                struct udev_device *dev =
-                        udev_device_new_from_syspath(c->udev, udev_list_entry_get_name(item));
-                if (!dev)
-                        continue; /* gone since the scan */
-                r = inv_add_pci_device(c, dev);
-                udev_device_unref(dev);
-                if (r < 0)
-                        break;
-        }
-        udev_enumerate_unref(e);
-        return r < 0 ? r : 0;
+        if (snprintf(path, sizeof(path), "%s/class", name) >= (int)sizeof(path))
+                return false;
+        _cleanup_close_ int fd = openat(devices_fd, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false; /* gone since readdir, or not a PCI function */
+        ssize_t n = read(fd, class, sizeof(class) - 1);
+        return n > 0 && (startswith(class, "0x03") || startswith(class, "0x12"));
 }
 
-static struct gj_device *inv_find_by_syspath(struct gj_inventory *inv, const char *syspath) {
-        for (size_t i = 0; i < inv->n_devices; i++)
-                if (streq_ptr(inv->devices[i].syspath, syspath))
-                        return &inv->devices[i];
-        return NULL;
+/*
+ * One pass over the PCI bus: GPUs and accelerators bound to a driver we know.
+ * The class is read by name under /sys/bus/pci/devices (three syscalls a function);
+ * only candidates become udev devices. udev_enumerate with a sysattr match builds a
+ * device object for every PCI function and for each match's parents as well: ~20
+ * path lookups each, the bulk of `gpujail run`'s start-up on a server with hundreds
+ * of PCI functions. Order does not matter here: inv_number_devices sorts.
+ */
+static int inv_enumerate_pci(struct inv_ctx *c) {
+        _cleanup_closedir_ DIR *dir = opendir("/sys/bus/pci/devices");
+        struct dirent *de;
+        int r = 0;
+
+        if (!dir)
+                return errno == ENOENT ? 0 /* no PCI bus */
+                                       : inv_warn(c->inv, -errno, "cannot read /sys/bus/pci/devices");
+        while (r >= 0 && (de = readdir(dir))) {
+                if (de->d_name[0] == '.' || !pci_class_is_candidate(dirfd(dir), de->d_name))
+                        continue;
+                struct udev_device *dev = udev_device_new_from_subsystem_sysname(c->udev, "pci", de->d_name);
+                if (!dev)
+                        continue; /* gone since readdir */
+                r = inv_add_pci_device(c, dev);
+                udev_device_unref(dev);
+        }
+        return r < 0 ? r : 0;
 }
 
 /* ---- drm and accel class devices ---- */
@@ -391,13 +391,59 @@ static int device_add_udev_node(struct inv_ctx *c, struct gj_device *d, struct u
         return 0;
 }
 
-/* cardN/renderDN of the GPUs we listed (amdgpu, i915, xe; nvidia-drm's too). */
-static int drm_attach_child(struct inv_ctx *c, struct udev_device *dev) {
-        struct udev_device *pci = udev_device_get_parent_with_subsystem_devtype(dev, "pci", NULL);
-        if (!pci)
+static bool is_drm_minor_name(const char *name) {
+        const char *num = startswith(name, "card") ?: startswith(name, "renderD");
+        return num && *num >= '0' && *num <= '9' && !strchr(num, '-'); /* not card0-DP-1 */
+}
+
+static int strcmp_ptr(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * cardN/renderDN of one GPU we listed (amdgpu, i915, xe; nvidia-drm's too), found
+ * under the GPU's own sysfs directory: a walk down from the few GPUs instead of up
+ * from every drm device (connectors, the BMC's card) through its parents. Sorted so
+ * that card comes before renderD, as a listing of /dev/dri does.
+ */
+static int device_add_drm_children(struct inv_ctx *c, struct gj_device *d) {
+        _cleanup_free_ char *drm = strprintf("%s/drm", d->syspath);
+        _cleanup_strv_free_ char **names = NULL;
+        struct dirent *de;
+        int r = 0;
+
+        if (!drm)
+                return -ENOMEM;
+        _cleanup_closedir_ DIR *dir = opendir(drm);
+        if (!dir)
+                return 0; /* no drm driver on it (nvidia without nvidia-drm, compute-only) */
+        while ((de = readdir(dir)))
+                if (is_drm_minor_name(de->d_name) && strv_push(&names, strdup(de->d_name)) < 0)
+                        return -ENOMEM;
+        if (!names)
                 return 0;
-        struct gj_device *d = inv_find_by_syspath(c->inv, udev_device_get_syspath(pci));
-        return d ? device_add_udev_node(c, d, dev) : 0;
+        qsort(names, strv_length(names), sizeof(*names), strcmp_ptr);
+        for (char **n = names; r >= 0 && *n; n++) {
+                _cleanup_free_ char *syspath = strprintf("%s/%s", drm, *n);
+                if (!syspath)
+                        return -ENOMEM;
+                struct udev_device *dev = udev_device_new_from_syspath(c->udev, syspath);
+                if (!dev)
+                        continue; /* gone since readdir */
+                r = device_add_udev_node(c, d, dev);
+                udev_device_unref(dev);
+        }
+        return r;
+}
+
+static int inv_add_drm_children(struct inv_ctx *c) {
+        for (size_t i = 0; i < c->inv->n_devices; i++) {
+                struct gj_device *d = &c->inv->devices[i];
+                int r = d->pci_bus_id ? device_add_drm_children(c, d) : 0;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* An accel device is listed on its own, with its PCI parent's bus id and driver. */
@@ -772,14 +818,13 @@ int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory 
                 return -ENOMEM;
 
         static const char *const accel_names[] = { "accel[0-9]*", NULL };
-        static const char *const drm_names[] = { "card[0-9]*", "renderD[0-9]*", NULL };
         r = inv_enumerate_pci(&c);
         if (r >= 0)
                 r = inv_enumerate_class(&c, "accel", accel_names, accel_add_device);
         if (r >= 0)
                 inv_number_devices(inv);
-        if (r >= 0 && inv->n_devices > 0)
-                r = inv_enumerate_class(&c, "drm", drm_names, drm_attach_child);
+        if (r >= 0)
+                r = inv_add_drm_children(&c);
         if (r >= 0)
                 r = inv_add_nvidia(&c);
         if (r >= 0)

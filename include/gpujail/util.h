@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -40,12 +41,17 @@ static inline void fclosep(FILE **f) {
         if (*f)
                 fclose(*f);
 }
+static inline void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
 void strv_free(char **v);
 static inline void strv_freep(char ***v) { strv_free(*v); }
 
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_closedir_ _cleanup_(closedirp)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
 /* Hand ownership out of a _cleanup_ variable. */
