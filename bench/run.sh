@@ -11,12 +11,12 @@
 #             no user switch: gpujail does more)
 #   floor     unshare -m true
 #
-# Prints mean ± stddev (ms) and the ratios gpujail/bwrap (target <= 1.0) and
-# gpujail/floor (target < 2), plus each command's peak RSS (KiB, GNU time's %M:
-# the largest resident set among the command's processes). Uses hyperfine when installed (N runs,
-# 5 warm-up), else a loop of N. N defaults to 200.
-# Run it on a quiet machine: wall times include kernel teardown (RCU grace
-# periods for mount namespaces) that another load stretches.
+# Prints median, mean ± stddev (ms) and the ratios of the medians gpujail/bwrap
+# (target <= 1.0) and gpujail/floor (target < 2), plus each command's peak RSS (KiB,
+# GNU time's %M: the largest resident set among the command's processes). The three
+# run interleaved, round-robin (bench/interleave.py), N runs each after 5 warm-ups:
+# drift on a shared machine then hits all three alike. The medians are the figures
+# to quote: a VM's idle CPUs wake slowly, which puts a long tail on every mean.
 #   GPUJAIL=path/to/gpujail  (default: build/cli/gpujail)
 set -euo pipefail
 
@@ -42,23 +42,7 @@ gj="$GPUJAIL run --gpu 0 -- /bin/true"
 floor="unshare -m true"
 \$gj || { echo "bench/run.sh: gpujail run fails here" >&2; exit 1; }
 
-if command -v hyperfine >/dev/null; then
-        hyperfine -N -w 5 -r $N --export-json "$TMP/h.json" -n gpujail "\$gj" -n bwrap "\$bw" -n floor "\$floor" >/dev/null
-else
-        python3 - "$N" "\$gj" "\$bw" "\$floor" >"$TMP/h.json" <<'PY'
-import json, os, statistics, sys, time, shlex
-n = int(sys.argv[1]); out = []
-for name, cmd in zip(["gpujail", "bwrap", "floor"], sys.argv[2:]):
-    argv = shlex.split(cmd); times = []
-    for _ in range(n):
-        t = time.perf_counter(); pid = os.fork()
-        if pid == 0:
-            os.execvp(argv[0], argv)
-        os.waitpid(pid, 0); times.append(time.perf_counter() - t)
-    out.append({"command": name, "mean": statistics.mean(times), "stddev": statistics.stdev(times)})
-print(json.dumps({"results": out}))
-PY
-fi
+python3 "$SRC/bench/interleave.py" "$N" "gpujail=\$gj" "bwrap=\$bw" "floor=\$floor" >"$TMP/h.json"
 
 # peak RSS (GNU time %M: the largest of the command's processes), best of 5
 for c in "\$gj" "\$bw" "\$floor"; do
@@ -69,11 +53,15 @@ EOF
 
 python3 - "$TMP/h.json" "$TMP/rss" "$N" <<'PY'
 import json, sys
-res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+data = json.load(open(sys.argv[1]))
+res = {r["command"]: r for r in data["results"]}
 rss = [int(x) for x in open(sys.argv[2]).read().split()]
-print(f"gpujail run --gpu 0 -- /bin/true on a simulated nvidia8 host, N={sys.argv[3]}")
+print(f"gpujail run --gpu 0 -- /bin/true on a simulated nvidia8 host, N={sys.argv[3]} each, "
+      f"interleaved (load {data['load']})")
+print(f"  {'':8s} {'median':>9s} {'mean ± stddev':>18s} {'min':>9s} {'peak RSS':>10s}")
 for (name, r), kib in zip(res.items(), rss):
-    print(f"  {name:8s} {r['mean']*1e3:8.2f} ms ± {r['stddev']*1e3:6.2f}   peak RSS {kib:6d} KiB")
-g, b, f = (res[k]["mean"] for k in ("gpujail", "bwrap", "floor"))
-print(f"  ratio gpujail/bwrap {g/b:.2f} (target <= 1.0)   gpujail/floor {g/f:.2f} (target < 2)")
+    print(f"  {name:8s} {r['median']*1e3:6.2f} ms {r['mean']*1e3:8.2f} ± {r['stddev']*1e3:5.2f} ms "
+          f"{r['min']*1e3:6.2f} ms {kib:6d} KiB")
+g, b, f = (res[k]["median"] for k in ("gpujail", "bwrap", "floor"))
+print(f"  ratio of medians: gpujail/bwrap {g/b:.2f} (target <= 1.0)   gpujail/floor {g/f:.2f} (target < 2)")
 PY
