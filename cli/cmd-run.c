@@ -153,14 +153,7 @@ int cmd_run(int argc, char **argv) {
                         .proc_root = getenv("GPUJAIL_PROC_ROOT"),
                         .skip_modules = true,
                 };
-                struct gj_inventory *inv = NULL;
-                r = gj_inventory_load(&iopts, &inv);
-                if (r < 0)
-                        log_error_errno(r, "cannot discover the host's accelerators: %m");
-                else {
-                        status = gj_launch(inv, &o);
-                        gj_inventory_free(inv);
-                }
+                status = gj_launch(&o, &iopts);
         }
         for (size_t i = 0; i < o.n_binds; i++)
                 gj_bind_done(&o.binds[i]);

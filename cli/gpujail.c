@@ -91,6 +91,8 @@ int cli_print_json(struct json_object *obj) {
 
 int main(int argc, char **argv) {
         log_set_program("gpujail");
+        if (!isempty(getenv("GPUJAIL_DEBUG")) && !streq(getenv("GPUJAIL_DEBUG"), "0"))
+                log_set_max_level(GJ_LOG_DEBUG);
         if (argc < 2) {
                 usage(stderr);
                 return GJ_EXIT_FAILURE;

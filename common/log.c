@@ -1,11 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <syslog.h>
+#include <time.h>
 
 #include "gpujail/util.h"
 
 static const char *program = "gpujail";
 static enum gj_log_level max_level = GJ_LOG_INFO;
 static bool use_syslog;
+
+/* Debug lines carry the time since the process (or the gpujail that forked it)
+ * started: GPUJAIL_DEBUG=1 shows where a start-up spends its milliseconds. */
+static struct timespec epoch;
+__attribute__((constructor)) static void log_init_epoch(void) { clock_gettime(CLOCK_MONOTONIC, &epoch); }
+
+static double ms_since_epoch(void) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (double)(now.tv_sec - epoch.tv_sec) * 1e3 + (double)(now.tv_nsec - epoch.tv_nsec) / 1e6;
+}
 
 void log_set_program(const char *name) { program = name; }
 void log_set_max_level(enum gj_log_level level) { max_level = level; }
@@ -65,7 +77,10 @@ int log_full_errno(enum gj_log_level level, int error, const char *fmt, ...) {
 #pragma GCC diagnostic pop
         va_end(ap);
 
-        fprintf(stderr, "%s: %s%s\n", program, level == GJ_LOG_WARNING ? "warning: " : "", line);
+        if (level == GJ_LOG_DEBUG)
+                fprintf(stderr, "%s: [+%.3f ms, pid %d] %s\n", program, ms_since_epoch(), (int)getpid(), line);
+        else
+                fprintf(stderr, "%s: %s%s\n", program, level == GJ_LOG_WARNING ? "warning: " : "", line);
         if (use_syslog && level <= GJ_LOG_INFO)
                 syslog(syslog_priority(level), "%s", line);
 finish:

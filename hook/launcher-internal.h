@@ -21,6 +21,8 @@ struct gj_job {
         char **keep_gpus;        /* PCI bus ids whose /proc/driver/nvidia/gpus entry stays */
         char **env;              /* "KEY=VALUE" added to the job's environment */
         bool userns;             /* not root: a user namespace, no device cgroup */
+        struct gj_cgroup_rule *rules; /* as root: the job cgroup's allow list (/dev's nodes) */
+        size_t n_rules;
 
         /* who the job runs as */
         bool switch_user;
@@ -33,9 +35,28 @@ struct gj_job {
         size_t n_caps;
 };
 
-/* launcher-root.c: in the child, in its new mount namespace: build the job's
- * root and pivot_root into it. Logs what failed. */
-int gj_launcher_build_root(const struct gj_job *job);
+/* launcher-root.c: in the child, in its new mount namespace, the job's root in
+ * two halves: what needs no plan (the tree stacked on "/", /tmp, binds, /proc,
+ * /sys), built while the parent still discovers and plans; then the plan's part
+ * (/dev, and the /proc/driver/nvidia entries of the GPUs not given). Then
+ * pivot_root into it. Each logs what failed. */
+struct gj_job_root {
+        int fd;       /* the new root */
+        int proc_fd;  /* its /proc */
+        int masks_fd; /* the empty tmpfs that masked paths are covered with */
+};
+#define GJ_JOB_ROOT_INIT { .fd = -1, .proc_fd = -1, .masks_fd = -1 }
+int gj_launcher_build_root(const struct gj_job *job, struct gj_job_root *root);
+int gj_launcher_finish_root(const struct gj_job *job, struct gj_job_root *root);
+int gj_launcher_pivot_root(int rootfd);
+void gj_job_root_done(struct gj_job_root *root);
+
+/* launcher-handoff.c: the plan's part the child needs (nodes, kept GPUs, env),
+ * sent by the parent once it has it, taken by the child into job and plan.
+ * -EPIPE without a word when the other end is gone (it failed and said why);
+ * other errors logged. */
+int gj_handoff_send(int fd, const struct gj_job *job);
+int gj_handoff_receive(int fd, struct gj_job *job, struct gj_plan *plan);
 
 /* launcher-init.c: PID 1: fork the job, forward signals, reap; never returns. */
 _Noreturn void gj_launcher_init(const struct gj_job *job);

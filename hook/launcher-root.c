@@ -44,11 +44,6 @@ static const char *const proc_side_channels[] = {
         "pagetypeinfo", "pressure",
 };
 
-/* What a masked path is covered with: an empty read-only tmpfs that is never
- * attached anywhere itself; masks are clones of its empty dir or empty file. */
-struct masks {
-        int mnt_fd;
-};
 
 static int set_mount_attr(int mnt_fd, bool recursive, uint64_t set, const char *what) {
         struct mount_attr attr = { .attr_set = set, .propagation = MS_PRIVATE };
@@ -103,7 +98,9 @@ static int new_filesystem(const char *type, const char *const *opts, uint64_t at
         return mnt < 0 ? -errno : mnt;
 }
 
-static int masks_init(struct masks *m) {
+/* What a masked path is covered with: an empty read-only tmpfs that is never
+ * attached anywhere itself; masks are clones of its empty dir or empty file. */
+static int masks_init(void) {
         static const char *const opts[] = { "mode=0555", "size=4k", NULL };
         _cleanup_close_ int mnt = new_filesystem("tmpfs", opts, FLAGS_KERNEL_FS);
         if (mnt < 0)
@@ -114,13 +111,12 @@ static int masks_init(struct masks *m) {
         int r = set_mount_attr(mnt, false, MOUNT_ATTR_RDONLY, "the masking tmpfs");
         if (r < 0)
                 return r;
-        m->mnt_fd = TAKE_FD(mnt);
-        return 0;
+        return TAKE_FD(mnt);
 }
 
 /* Cover dirfd/name with an empty read-only dir or file of the same type.
  * A path the kernel does not have is nothing to hide. */
-static int mask_path(const struct masks *m, int dirfd, const char *name, const char *shown_as) {
+static int mask_path(int masks_fd, int dirfd, const char *name, const char *shown_as) {
         _cleanup_close_ int target = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (target < 0) {
                 if (errno == ENOENT)
@@ -132,7 +128,7 @@ static int mask_path(const struct masks *m, int dirfd, const char *name, const c
                 return log_error_errno(-errno, "cannot stat %s: %m", shown_as);
         if (S_ISLNK(st.st_mode))
                 return 0; /* e.g. /proc/self: nothing behind it to read */
-        _cleanup_close_ int mask = open_tree(m->mnt_fd, S_ISDIR(st.st_mode) ? "dir" : "file",
+        _cleanup_close_ int mask = open_tree(masks_fd, S_ISDIR(st.st_mode) ? "dir" : "file",
                                              OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (mask < 0)
                 return log_error_errno(-errno, "cannot clone the mask for %s: %m", shown_as);
@@ -240,7 +236,7 @@ static bool is_kept_gpu(const struct gj_job *job, const char *bus_id) {
 }
 
 /* /proc/driver/nvidia/gpus/<bus id> of every GPU not given is covered. */
-static int hide_other_gpus(const struct gj_job *job, const struct masks *m, int procfd) {
+static int hide_other_gpus(const struct gj_job *job, int masks_fd, int procfd) {
         _cleanup_close_ int gpus = openat(procfd, "driver/nvidia/gpus", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (gpus < 0)
                 return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open /proc/driver/nvidia/gpus: %m");
@@ -254,7 +250,7 @@ static int hide_other_gpus(const struct gj_job *job, const struct masks *m, int 
                         continue;
                 char shown[300];
                 snprintf(shown, sizeof(shown), "/proc/driver/nvidia/gpus/%s", de->d_name);
-                r = mask_path(m, dfd, de->d_name, shown);
+                r = mask_path(masks_fd, dfd, de->d_name, shown);
         }
         closedir(d);
         return r;
@@ -276,7 +272,8 @@ static int bind_proc_driver(int procfd) {
         return attach(tree, target, "/proc/driver", "/proc/driver");
 }
 
-static int mount_proc(const struct gj_job *job, const struct masks *m, int rootfd) {
+/* Returns an fd of the attached /proc (lookups below it are the job's /proc). */
+static int mount_proc(const struct gj_job *job, int masks_fd, int rootfd) {
         bool fresh;
         _cleanup_close_ int mnt = mount_proc_fs(job, &fresh);
         if (mnt < 0)
@@ -287,18 +284,17 @@ static int mount_proc(const struct gj_job *job, const struct masks *m, int rootf
         int r = attach(mnt, target, "proc", "/proc");
         if (r < 0)
                 return r;
-        /* mnt now names the attached proc mount: lookups below it are the job's /proc */
         if (fresh && (r = bind_proc_driver(mnt)) < 0)
                 return r;
         char shown[64];
         for (size_t i = 0; i < ELEMENTSOF(proc_masked); i++) {
                 snprintf(shown, sizeof(shown), "/proc/%s", proc_masked[i]);
-                if ((r = mask_path(m, mnt, proc_masked[i], shown)) < 0)
+                if ((r = mask_path(masks_fd, mnt, proc_masked[i], shown)) < 0)
                         return r;
         }
         for (size_t i = 0; job->opts->mask_proc && i < ELEMENTSOF(proc_side_channels); i++) {
                 snprintf(shown, sizeof(shown), "/proc/%s", proc_side_channels[i]);
-                if ((r = mask_path(m, mnt, proc_side_channels[i], shown)) < 0)
+                if ((r = mask_path(masks_fd, mnt, proc_side_channels[i], shown)) < 0)
                         return r;
         }
         for (size_t i = 0; i < ELEMENTSOF(proc_readonly); i++) {
@@ -306,10 +302,10 @@ static int mount_proc(const struct gj_job *job, const struct masks *m, int rootf
                 if ((r = make_readonly(mnt, proc_readonly[i], shown)) < 0)
                         return r;
         }
-        return hide_other_gpus(job, m, mnt);
+        return TAKE_FD(mnt);
 }
 
-static int mount_sys(const struct gj_job *job, const struct masks *m, int rootfd) {
+static int mount_sys(const struct gj_job *job, int masks_fd, int rootfd) {
         int r;
         if (job->opts->rootfs) {
                 /* the host view already carries /sys, read-only; an image does not */
@@ -325,7 +321,7 @@ static int mount_sys(const struct gj_job *job, const struct masks *m, int rootfd
         _cleanup_close_ int sys = gj_open_in_root(rootfd, "/sys", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
         if (sys < 0)
                 return log_error_errno(sys, "cannot open /sys in the job's root: %m");
-        return mask_path(m, sys, "firmware", "/sys/firmware");
+        return mask_path(masks_fd, sys, "firmware", "/sys/firmware");
 }
 
 static int open_new_root(const struct gj_job *job) {
@@ -345,7 +341,7 @@ static int open_new_root(const struct gj_job *job) {
         return TAKE_FD(tree);
 }
 
-static int pivot_into(int rootfd) {
+int gj_launcher_pivot_root(int rootfd) {
         if (fchdir(rootfd) < 0)
                 return log_error_errno(-errno, "cannot enter the job's root: %m");
         if (syscall(SYS_pivot_root, ".", ".") < 0)
@@ -357,33 +353,41 @@ static int pivot_into(int rootfd) {
         return 0;
 }
 
-int gj_launcher_build_root(const struct gj_job *job) {
+void gj_job_root_done(struct gj_job_root *root) {
+        closep(&root->fd);
+        closep(&root->proc_fd);
+        closep(&root->masks_fd);
+        *root = (struct gj_job_root)GJ_JOB_ROOT_INIT;
+}
+
+int gj_launcher_build_root(const struct gj_job *job, struct gj_job_root *root) {
         const struct gj_launch_opts *o = job->opts;
         int r;
 
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 return log_error_errno(-errno, "cannot make the job's mount namespace private: %m");
-
-        _cleanup_close_ int root = open_new_root(job);
-        if (root < 0)
-                return root;
-        struct masks m = { .mnt_fd = -1 };
-        if ((r = masks_init(&m)) < 0)
+        if ((root->fd = open_new_root(job)) < 0)
+                return root->fd;
+        if ((root->masks_fd = masks_init()) < 0)
+                return root->masks_fd;
+        if ((r = mount_tmp(root->fd)) < 0)
                 return r;
-        _cleanup_close_ int masks_fd = m.mnt_fd;
-
-        if ((r = mount_tmp(root)) < 0)
-                return r;
-        if (!o->rootfs && cwd_is_bindable(job->cwd) && (r = bind_into_root(root, job->cwd, job->cwd, false)) < 0)
+        if (!o->rootfs && cwd_is_bindable(job->cwd) &&
+            (r = bind_into_root(root->fd, job->cwd, job->cwd, false)) < 0)
                 return r;
         for (size_t i = 0; i < o->n_binds; i++)
-                if ((r = bind_into_root(root, o->binds[i].source, o->binds[i].dest, o->binds[i].read_only)) < 0)
+                if ((r = bind_into_root(root->fd, o->binds[i].source, o->binds[i].dest,
+                                        o->binds[i].read_only)) < 0)
                         return r;
-        if ((r = mount_proc(job, &m, root)) < 0)
+        if ((root->proc_fd = mount_proc(job, root->masks_fd, root->fd)) < 0)
+                return root->proc_fd;
+        return mount_sys(job, root->masks_fd, root->fd);
+}
+
+int gj_launcher_finish_root(const struct gj_job *job, struct gj_job_root *root) {
+        int r = hide_other_gpus(job, root->masks_fd, root->proc_fd);
+        if (r < 0)
                 return r;
-        if ((r = mount_sys(job, &m, root)) < 0)
-                return r;
-        if ((r = gj_devfs_setup(root, job->plan, o->dev_minimal ? GJ_DEVFS_MINIMAL : 0)) < 0)
-                return r;
-        return pivot_into(root);
+        r = gj_devfs_setup(root->fd, job->plan, job->opts->dev_minimal ? GJ_DEVFS_MINIMAL : 0);
+        return r;
 }

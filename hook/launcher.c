@@ -185,12 +185,13 @@ static void job_done(struct gj_job *job) {
         strv_free(job->env);
         free(job->groups);
         free(job->caps);
+        free(job->rules);
 }
 
-static int job_init(const struct gj_launch_opts *o, const struct gj_plan *plan, struct gj_job *job) {
+/* What is known before discovery: where, as whom, with which capabilities. */
+static int job_init(const struct gj_launch_opts *o, struct gj_job *job) {
         int r;
         job->opts = o;
-        job->plan = plan;
         job->userns = geteuid() != 0;
         if (o->rootfs)
                 job->cwd = strdup("/");
@@ -198,16 +199,6 @@ static int job_init(const struct gj_launch_opts *o, const struct gj_plan *plan, 
                 job->cwd = getcwd(NULL, 0);
         if (!job->cwd)
                 return log_error_errno(-errno, "cannot get the current directory: %m");
-
-        for (size_t i = 0; i < plan->n_devices; i++)
-                if (plan->devices[i]->vendor == GJ_VENDOR_NVIDIA && plan->devices[i]->pci_bus_id &&
-                    (r = strv_push(&job->keep_gpus, strdup(plan->devices[i]->pci_bus_id))) < 0)
-                        return r;
-
-        /* The plan's env already holds GPUJAIL_DEVICES (and the CUDA variables when asked). */
-        for (char **e = plan->env; e && *e; e++)
-                if ((r = strv_push(&job->env, strdup(*e))) < 0)
-                        return r;
 
         size_t n_caps = strv_length(o->cap_add);
         if (n_caps > 0) {
@@ -221,6 +212,50 @@ static int job_init(const struct gj_launch_opts *o, const struct gj_plan *plan, 
         return resolve_user(o, job);
 }
 
+/* ---- discovery and plan, in the parent while the child builds ---- */
+
+struct planning {
+        struct gj_inventory *inv;
+        struct gj_selection sel;
+        struct gj_plan plan;
+};
+
+static void planning_done(struct planning *p) {
+        gj_plan_done(&p->plan);
+        gj_selection_done(&p->sel);
+        gj_inventory_free(p->inv);
+}
+
+/* The selected GPUs and --device nodes; what of them the job gets (/proc
+ * entries, env) and, as root, the cgroup's allow list. */
+static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, struct planning *p) {
+        const struct gj_launch_opts *o = job->opts;
+        struct gj_plan_opts popts = { .allow_mknod = o->allow_mknod, .set_cuda_env = o->set_cuda_env };
+        int r;
+
+        if ((r = gj_inventory_load(iopts, &p->inv)) < 0)
+                return log_error_errno(r, "cannot discover the host's accelerators: %m");
+        if ((r = gj_select(p->inv, o->gpus ?: "void", 0, &p->sel)) < 0 ||
+            (r = gj_plan_build(p->inv, &p->sel, &popts, &p->plan)) < 0)
+                return r;
+        for (char **d = o->devices; d && *d; d++)
+                if ((r = plan_add_device_path(&p->plan, *d, o->allow_mknod)) < 0)
+                        return r;
+        job->plan = &p->plan;
+        for (size_t i = 0; i < p->plan.n_devices; i++)
+                if (p->plan.devices[i]->vendor == GJ_VENDOR_NVIDIA && p->plan.devices[i]->pci_bus_id &&
+                    (r = strv_push(&job->keep_gpus, strdup(p->plan.devices[i]->pci_bus_id))) < 0)
+                        return r;
+        /* The plan's env already holds GPUJAIL_DEVICES (and the CUDA variables when asked). */
+        for (char **e = p->plan.env; e && *e; e++)
+                if ((r = strv_push(&job->env, strdup(*e))) < 0)
+                        return r;
+        if (!job->userns && (r = job_rules(&p->plan, o->dev_minimal, &job->rules, &job->n_rules)) < 0)
+                return log_error_errno(r, "cannot build the device cgroup rules: %m");
+        log_debug("planned: %zu node(s), %zu device(s)", p->plan.n_nodes, p->plan.n_devices);
+        return 0;
+}
+
 /* ---- the child ---- */
 
 static void loopback_up(void) {
@@ -232,20 +267,43 @@ static void loopback_up(void) {
         (void)ioctl(s, SIOCSIFFLAGS, &ifr);
 }
 
-/* Runs in the new namespaces; never returns. Waits until the parent has put
- * it into the job cgroup (and written its id maps) before doing anything. */
-static _Noreturn void child_main(const struct gj_job *job, int sync_fd) {
+/* The parent's go: a byte on the pipe; EOF means it failed (and said why) or died. */
+static bool parent_says_go(int sync_fd) {
+        char go;
+        return read(sync_fd, &go, 1) == 1;
+}
+
+/*
+ * Runs in the new namespaces; never returns. In a user namespace nothing can be
+ * built before the parent has written our id maps: it waits for them first.
+ * Then the plan-free half of the root, while the parent discovers and plans;
+ * the plan's half once the parent hands it over; and, as root, the parent's
+ * go, which comes once it has filled in the job cgroup and moved us there:
+ * the device rules are in force before pivot_root, and before anything of the
+ * job runs.
+ */
+static _Noreturn void child_main(struct gj_job *job, int sync_fd) {
+        struct gj_job_root root = GJ_JOB_ROOT_INIT;
+        struct gj_plan plan = { 0 };
+
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
                 _exit(GJ_EXIT_FAILURE);
-        char go;
-        if (read(sync_fd, &go, 1) != 1)
-                _exit(GJ_EXIT_FAILURE); /* the parent failed or died: it said why */
-        close(sync_fd);
-
+        if (job->userns && !parent_says_go(sync_fd))
+                _exit(GJ_EXIT_FAILURE);
         if (job->opts->net == GJ_NET_NONE)
                 loopback_up();
-        if (gj_launcher_build_root(job) < 0)
+        if (gj_launcher_build_root(job, &root) < 0)
                 _exit(GJ_EXIT_FAILURE);
+        log_debug("job root built, but for the plan's part");
+        if (gj_handoff_receive(sync_fd, job, &plan) < 0 || gj_launcher_finish_root(job, &root) < 0)
+                _exit(GJ_EXIT_FAILURE);
+        if (!parent_says_go(sync_fd))
+                _exit(GJ_EXIT_FAILURE);
+        log_debug("in the job cgroup; pivot_root");
+        close(sync_fd);
+        if (gj_launcher_pivot_root(root.fd) < 0)
+                _exit(GJ_EXIT_FAILURE);
+        gj_job_root_done(&root);
         if (chdir(job->cwd) < 0) {
                 log_error_errno(-errno, "cannot enter %s in the job's root: %m", job->cwd);
                 _exit(GJ_EXIT_FAILURE);
@@ -280,7 +338,7 @@ static void forwarded_signals(sigset_t *set) {
                 sigdelset(set, kept[i]);
 }
 
-static int clone_child(const struct gj_job *job, int *ret_pidfd, int *ret_sync_w) {
+static int clone_child(struct gj_job *job, int *ret_pidfd, int *ret_sync_w) {
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return log_error_errno(-errno, "cannot create a pipe: %m");
@@ -341,7 +399,43 @@ static char *job_cgroup_id(void) {
         return strprintf("run-%d-%08x", (int)getpid(), rnd);
 }
 
-static int run_job(const struct gj_job *job, struct gj_job_cgroup *cg) {
+/* -EPIPE without a word: the child failed (and said why). */
+static int send_go(int sync_w) {
+        if (write(sync_w, "1", 1) == 1)
+                return 0;
+        return errno == EPIPE ? -EPIPE : log_error_errno(-errno, "cannot start the job: %m");
+}
+
+/* As root, in the parent while the child builds the job's root: the job cgroup
+ * (deny all, allow exactly /dev's nodes), with the child moved into it. */
+static int confine_child(const struct gj_job *job, pid_t pid, struct gj_job_cgroup *cg) {
+        _cleanup_free_ char *id = NULL;
+        int r;
+
+        gj_launcher_sweep_stale();
+        if (!(id = job_cgroup_id()))
+                return log_error_errno(-ENOMEM, "cannot name the job cgroup: %m");
+        if ((r = gj_job_cgroup_create(id, job->rules, job->n_rules, cg)) < 0)
+                return r;
+        return gj_job_cgroup_enter(cg, pid);
+}
+
+/* After clone, while the child builds: id maps (user namespace), discovery and
+ * plan, the handoff, the job cgroup (as root), the go. */
+static int prepare_child(struct gj_job *job, pid_t pid, int sync_w, const struct gj_inventory_opts *iopts,
+                         struct planning *p, struct gj_job_cgroup *cg) {
+        int r;
+        if (job->userns && ((r = write_id_maps(pid)) < 0 || (r = send_go(sync_w)) < 0))
+                return r;
+        if ((r = plan_job(job, iopts, p)) < 0 || (r = gj_handoff_send(sync_w, job)) < 0)
+                return r;
+        if (!job->userns && (r = confine_child(job, pid, cg)) < 0)
+                return r;
+        return send_go(sync_w);
+}
+
+static int run_job(struct gj_job *job, const struct gj_inventory_opts *iopts, struct planning *p,
+                   struct gj_job_cgroup *cg) {
         sigset_t set, old;
         forwarded_signals(&set);
         sigprocmask(SIG_BLOCK, &set, &old);
@@ -353,70 +447,36 @@ static int run_job(const struct gj_job *job, struct gj_job_cgroup *cg) {
                 return GJ_EXIT_FAILURE;
         }
         _cleanup_close_ int pidfd_c = pidfd, sync_c = sync_w;
-
-        /* the child waits on the pipe: it is in the job cgroup before it does anything */
-        int r = cg ? gj_job_cgroup_enter(cg, pid) : 0;
-        if (r >= 0 && job->userns)
-                r = write_id_maps(pid);
-        if (r >= 0 && write(sync_w, "1", 1) != 1)
-                r = log_error_errno(-errno, "cannot start the job: %m");
-        if (r < 0) {
+        log_debug("cloned the job's init, pid %d on the host", (int)pid);
+        if (prepare_child(job, pid, sync_w, iopts, p, cg) < 0) {
                 kill_and_reap(pid, pidfd);
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 return GJ_EXIT_FAILURE;
         }
         close(TAKE_FD(sync_c));
+        log_debug("job cgroup ready, child moved there: go");
         int status = wait_for_init(pid, pidfd, &set);
+        log_debug("init exited: status %d", status);
         sigprocmask(SIG_SETMASK, &old, NULL);
         return status;
 }
 
-int gj_launch(const struct gj_inventory *inv, const struct gj_launch_opts *o) {
-        struct gj_selection sel = { 0 };
-        struct gj_plan plan = { 0 };
+int gj_launch(const struct gj_launch_opts *o, const struct gj_inventory_opts *iopts) {
         struct gj_job job = { 0 };
+        struct planning p = { 0 };
         struct gj_job_cgroup cg = GJ_JOB_CGROUP_INIT;
-        _cleanup_free_ struct gj_cgroup_rule *rules = NULL;
-        _cleanup_free_ char *id = NULL;
-        size_t n_rules = 0;
-        bool have_cg = false;
-        int r, status = GJ_EXIT_FAILURE;
+        int status = GJ_EXIT_FAILURE;
 
-        struct gj_plan_opts popts = { .allow_mknod = o->allow_mknod, .set_cuda_env = o->set_cuda_env };
-        if ((r = gj_select(inv, o->gpus ?: "void", 0, &sel)) < 0 ||
-            (r = gj_plan_build(inv, &sel, &popts, &plan)) < 0)
-                goto finish;
-        for (char **d = o->devices; d && *d; d++)
-                if ((r = plan_add_device_path(&plan, *d, o->allow_mknod)) < 0)
-                        goto finish;
-        if ((r = job_init(o, &plan, &job)) < 0)
-                goto finish;
-
-        if (job.userns)
-                log_warning("not root: running in a user namespace; the device cgroup is NOT enforced "
-                            "(the job can open any device node it can reach by permissions)");
-        else {
-                gj_launcher_sweep_stale();
-                if ((r = job_rules(&plan, o->dev_minimal, &rules, &n_rules)) < 0) {
-                        log_error_errno(r, "cannot build the device cgroup rules: %m");
-                        goto finish;
-                }
-                if (!(id = job_cgroup_id())) {
-                        r = log_error_errno(-ENOMEM, "cannot name the job cgroup: %m");
-                        goto finish;
-                }
-                if ((r = gj_job_cgroup_create(id, rules, n_rules, &cg)) < 0)
-                        goto finish;
-                have_cg = true;
+        if (job_init(o, &job) >= 0) {
+                if (job.userns)
+                        log_warning("not root: running in a user namespace; the device cgroup is NOT "
+                                    "enforced (the job can open any device node it can reach by permissions)");
+                fflush(NULL); /* no buffered output duplicated into the child */
+                status = run_job(&job, iopts, &p, &cg);
         }
-        fflush(NULL); /* no buffered output duplicated into the child */
-        status = run_job(&job, have_cg ? &cg : NULL);
-finish:
-        if (have_cg)
-                gj_job_cgroup_destroy(&cg);
+        gj_job_cgroup_destroy(&cg); /* a no-op unless confine_child made one */
         job_done(&job);
-        gj_plan_done(&plan);
-        gj_selection_done(&sel);
+        planning_done(&p);
         return status;
 }
 

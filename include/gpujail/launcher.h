@@ -4,13 +4,22 @@
  *
  * Process tree and who does what:
  *
- *   gpujail (host namespaces)            plans, creates the job cgroup, clones,
- *     |                                  forwards signals, waits, removes the cgroup
- *     +-- init  (PID 1 of a new pid ns,  enters the cgroup before anything else,
- *          new mount ns [, net, user])   builds the new root, pivot_root, then
- *          |                             reaps orphans and forwards signals
- *          +-- the job                   user switch, caps, no_new_privs,
- *                                        close_range, execvp
+ *   gpujail (host namespaces)            clones first, then, while the child
+ *     |                                  builds: discovers, plans, hands the plan
+ *     |                                  down, creates the job cgroup and moves
+ *     |                                  the child into it, says go; then forwards
+ *     |                                  signals, waits, removes the cgroup
+ *     +-- init  (PID 1 of a new pid ns,  builds the plan-free part of the root,
+ *          new mount ns [, net, user])   then /dev and /proc from the plan; waits
+ *          |                             for go (it is in the job cgroup then),
+ *          |                             pivot_root; reaps orphans, forwards signals
+ *          +-- the job                   (CLONE_VM|CLONE_VFORK) user switch, caps,
+ *                                        no_new_privs, close_range, execvp
+ *
+ * The overlap is for speed (docs/gpujail.md, bench/run.sh); the order that
+ * matters holds: the device rules are in force before pivot_root and before
+ * anything of the job runs. In a user namespace the child first waits for its
+ * id maps, and there is no cgroup.
  *
  * Every mount is made in the child's private mount namespace: the host's
  * mount table never changes. The job cgroup is removed by gpujail when init
@@ -64,7 +73,7 @@ void gj_bind_done(struct gj_bind *b);
 /* Run the command as described; returns the process exit status for gpujail:
  * the command's, 128+N for signal N, 126/127 when it cannot be executed or is
  * not found, GJ_EXIT_FAILURE (125) when gpujail itself fails (logged). */
-int gj_launch(const struct gj_inventory *inv, const struct gj_launch_opts *opts);
+int gj_launch(const struct gj_launch_opts *opts, const struct gj_inventory_opts *iopts);
 
 /* Remove the empty job cgroups left by gpujail processes that no longer exist. */
 void gj_launcher_sweep_stale(void);
