@@ -11,9 +11,7 @@
  * foreground process group, so it is not sent twice. When the init exits the
  * kernel kills whatever is left in the namespace.
  */
-#include <sched.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -54,8 +52,7 @@ static int apply_env(const struct gj_job *job) {
 
 /* The job: from here to execve only per-task syscalls (signal mask, credentials,
  * fds), since it runs in the init's memory. */
-static int job_main(void *arg) {
-        const struct gj_job *job = arg;
+static _Noreturn void job_main(const struct gj_job *job) {
         sigset_t none;
         sigemptyset(&none);
         if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || gj_launcher_drop_privileges(job) < 0)
@@ -71,21 +68,17 @@ static int job_main(void *arg) {
 }
 
 /*
- * Start the job as posix_spawn does: CLONE_VM | CLONE_VFORK on a stack of its
- * own. No page tables copied and no copy-on-write faults, the init sleeping
- * until the exec: fork() here cost more than a millisecond, a tenth of the
- * whole start-up. The environment is set in the init first, so the job touches
- * no shared memory but its stack and what libcap allocates (freed again).
+ * Start the job with vfork(), as posix_spawn does: no page tables copied and no
+ * copy-on-write faults, the init sleeping until the exec. fork() here cost more
+ * than a millisecond, a tenth of the whole start-up. The environment is set in
+ * the init first, so the job touches no shared memory but the stack below this
+ * frame and what libcap allocates (freed again).
  */
 static pid_t spawn_job(const struct gj_job *job) {
-        const size_t size = 256 * 1024; /* execvp builds candidate paths on the stack */
-        void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (stack == MAP_FAILED)
-                return -errno;
-        pid_t pid = clone(job_main, (char *)stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)job);
-        int r = pid < 0 ? -errno : pid;
-        munmap(stack, size); /* the job has exec'd or exited: nothing runs on it now */
-        return r;
+        pid_t pid = vfork();
+        if (pid == 0)
+                job_main(job);
+        return pid < 0 ? -errno : pid;
 }
 
 /* Returns the job's exit status once it is reaped; -1 while it runs. */
