@@ -215,7 +215,15 @@ int gj_cgroup_v1_deny_all(const char *devices_dir) {
         return write_cgroup_file(devices_dir, "devices.deny", "a");
 }
 
+/* One open, then one write(2) per rule: the kernel takes each write as one rule. */
 int gj_cgroup_v1_allow(const char *devices_dir, const struct gj_cgroup_rule *rules, size_t n) {
+        _cleanup_free_ char *path = strprintf("%s/devices.allow", devices_dir);
+        _cleanup_close_ int fd = -1;
+
+        if (!path)
+                return -ENOMEM;
+        if (n > 0 && (fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW)) < 0)
+                return log_error_errno(-errno, "cannot open %s: %m", path);
         for (size_t i = 0; i < n; i++) {
                 if (!strchr("abc", rules[i].type) || rules[i].type == 0)
                         return log_error_errno(EINVAL, "device rule %zu has type '%c': %m", i,
@@ -223,9 +231,9 @@ int gj_cgroup_v1_allow(const char *devices_dir, const struct gj_cgroup_rule *rul
                 _cleanup_free_ char *line = format_v1_rule(&rules[i]);
                 if (!line)
                         return -ENOMEM;
-                int r = write_cgroup_file(devices_dir, "devices.allow", line);
-                if (r < 0)
-                        return r;
+                ssize_t k = write(fd, line, strlen(line));
+                if (k != (ssize_t)strlen(line))
+                        return log_error_errno(k < 0 ? -errno : -EIO, "cannot write '%s' to %s: %m", line, path);
         }
         return 0;
 }
