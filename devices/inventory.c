@@ -347,6 +347,26 @@ static bool pci_class_is_candidate(int devices_fd, const char *name) {
 }
 
 /*
+ * The udev device of a PCI function. Its link in /sys/bus/pci/devices reads
+ * "../../../devices/pci0000:00/...": one readlink gives the real path, where
+ * libudev would resolve the link one path component at a time. Anything else
+ * is left to libudev.
+ */
+static struct udev_device *pci_device_new(struct udev *udev, int devices_fd, const char *name) {
+        char link[PATH_MAX];
+        ssize_t n = readlinkat(devices_fd, name, link, sizeof(link) - 1);
+        const char *rest = NULL;
+        if (n > 0) {
+                link[n] = 0;
+                rest = startswith(link, "../../../devices/");
+        }
+        if (!rest)
+                return udev_device_new_from_subsystem_sysname(udev, "pci", name);
+        _cleanup_free_ char *syspath = strprintf("/sys/devices/%s", rest);
+        return syspath ? udev_device_new_from_syspath(udev, syspath) : NULL;
+}
+
+/*
  * One pass over the PCI bus: GPUs and accelerators bound to a driver we know.
  * The class is read by name under /sys/bus/pci/devices (three syscalls a function);
  * only candidates become udev devices. udev_enumerate with a sysattr match builds a
@@ -365,7 +385,7 @@ static int inv_enumerate_pci(struct inv_ctx *c) {
         while (r >= 0 && (de = readdir(dir))) {
                 if (de->d_name[0] == '.' || !pci_class_is_candidate(dirfd(dir), de->d_name))
                         continue;
-                struct udev_device *dev = udev_device_new_from_subsystem_sysname(c->udev, "pci", de->d_name);
+                struct udev_device *dev = pci_device_new(c->udev, dirfd(dir), de->d_name);
                 if (!dev)
                         continue; /* gone since readdir */
                 r = inv_add_pci_device(c, dev);
