@@ -1,10 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# Discovery cost: `gpujail list --json` on simulated hosts of 1, 8 and 64 NVIDIA GPUs
-# (plus the empty host: the fixed cost of udev, kmod and JSON), with `true` run the same
-# way as the floor (exec + dynamic loading). Mean wall time per call (hyperfine, inside
-# one `enter` so the namespace setup is not counted) and peak RSS (/usr/bin/time -v).
+# Discovery cost: `gpujail list --json` on simulated hosts of 1, 8 and 64 NVIDIA GPUs, their
+# driver's modules loaded (`enter --modules`, as on a working GPU host)
+# (plus the empty host: the fixed cost of udev, kmod and JSON), with `/bin/true` run the
+# same way as the floor (exec + dynamic loading): the two interleaved (bench/interleave.py,
+# inside one `enter` so the namespace setup is not counted). Median and min wall time per
+# call, "above": the median minus /bin/true's (what discovery itself costs), CPU time
+# (user+sys) and peak RSS (/usr/bin/time -v).
 #
 #   sudo bench/list.sh [BUILD_DIR]        (default: build)
 #
@@ -16,7 +19,6 @@ BUILD=$(cd "${1:-build}" && pwd)
 GPUJAIL=$BUILD/cli/gpujail
 [[ -x $GPUJAIL ]] || { echo "bench/list.sh: build first ($GPUJAIL missing)" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || { echo "bench/list.sh: needs root (simulated hosts)" >&2; exit 1; }
-command -v hyperfine >/dev/null || { echo "bench/list.sh: needs hyperfine" >&2; exit 1; }
 [[ -x /usr/bin/time ]] || { echo "bench/list.sh: needs /usr/bin/time (Debian: time)" >&2; exit 1; }
 export FAKESYSFS=${FAKESYSFS:-$BUILD/tests/fakehost/fakesysfs.so}
 
@@ -27,10 +29,9 @@ trap 'rm -rf "$tmp"' EXIT
 measure() { # SHAPE: prints one row of the table below
         local shape=$1 h=$tmp/$1
         tests/fakehost/mkhost "$shape" "$h" >/dev/null
-        tests/fakehost/enter "$h" -- bash -c '
+        tests/fakehost/enter --modules "$h" -- bash -c '
                 set -e
-                hyperfine -N --warmup 50 --min-runs 300 --export-json "$2/hf.json" \
-                        "$1 list --json" "/bin/true" >/dev/null 2>&1
+                python3 bench/interleave.py -w 50 300 "gpujail=$1 list --json" "true=/bin/true" >"$2/hf.json"
                 /usr/bin/time -v "$1" list --json 2>"$2/time.txt" >"$2/out.json"
         ' _ "$GPUJAIL" "$h"
         local n rss
@@ -38,14 +39,14 @@ measure() { # SHAPE: prints one row of the table below
         rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$h/time.txt")
         jq -r --arg shape "$shape" --argjson n "$n" --argjson rss "$rss" '
                 .results as [$g, $t] |
-                [$shape, $n, $g.mean * 1e3, $g.min * 1e3, ($g.user + $g.system) * 1e3, $rss,
-                 $t.mean * 1e3, $t.min * 1e3, ($t.user + $t.system) * 1e3] | @tsv' "$h/hf.json" |
-                awk -F'\t' '{ printf "%-9s %5d %8.3f %8.3f %8.3f %8d | %8.3f %8.3f %8.3f\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }'
+                [$shape, $n, $g.median * 1e3, $g.min * 1e3, ($g.median - $t.median) * 1e3,
+                 ($g.user + $g.sys) * 1e3, $rss, $t.median * 1e3, $t.min * 1e3] | @tsv' "$h/hf.json" |
+                awk -F'\t' '{ printf "%-9s %5d %8.3f %8.3f %8.3f %8.3f %8d | %8.3f %8.3f\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }'
 }
 
 echo "gpujail list --json on simulated hosts ($(nproc) CPUs, $(uname -r))"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  (times in ms; the right block is /bin/true, the floor)"
-printf '%-9s %5s %8s %8s %8s %8s | %8s %8s %8s\n' shape gpus mean min cpu rss_kib mean min cpu
+printf '%-9s %5s %8s %8s %8s %8s %8s | %8s %8s\n' shape gpus median min above cpu rss_kib median min
 for shape in empty nvidia1 nvidia8 nvidia64; do
         measure "$shape"
 done

@@ -100,9 +100,9 @@ static int print_table(const struct gj_inventory *inv) {
                 printf("\nModules:");
                 for (size_t i = 0; i < inv->n_modules; i++)
                         printf(" %s (%s)", inv->modules[i].name,
-                               inv->modules[i].loaded ? "loaded"
-                               : inv->modules[i].known ? "not loaded"
-                                                       : "not installed");
+                               inv->modules[i].loaded                                   ? "loaded"
+                               : !inv->modules[i].looked_up || inv->modules[i].known ? "not loaded"
+                                                                                      : "not installed");
                 printf("\n");
         }
         size_t nw = strv_length(inv->warnings);

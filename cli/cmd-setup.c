@@ -94,12 +94,12 @@ static int setup_module(const struct gj_module *m, const struct setup_opts *o) {
 }
 
 static int setup_modules(const struct setup_opts *o) {
-        static const char *const names[] = { "nvidia", "nvidia_uvm", "nvidia_modeset" };
+        const char *const *names = gj_nvidia_setup_modules;
         _cleanup_free_ struct gj_module *mods = NULL;
         size_t n = 0;
         int r, ret = 0;
 
-        r = gj_modules_query(names, ELEMENTSOF(names), &mods, &n);
+        r = gj_modules_query(names, strv_length((char **)names), NULL, &mods, &n);
         if (r < 0)
                 return log_error_errno(r, "cannot read the kernel module index: %m");
         for (size_t i = 0; i < n; i++) {

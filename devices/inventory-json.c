@@ -37,6 +37,12 @@ static bool add_int_or_null(struct json_object *o, const char *key, long long v,
         return add(o, key, json_object_new_int64(v));
 }
 
+static bool add_bool_or_null(struct json_object *o, const char *key, bool v, bool known) {
+        if (!known)
+                return json_object_object_add(o, key, NULL) >= 0;
+        return add(o, key, json_object_new_boolean(v));
+}
+
 static bool append(struct json_object *a, struct json_object *v) {
         if (!v)
                 return false;
@@ -119,7 +125,8 @@ static struct json_object *modules_to_json(const struct gj_inventory *inv) {
                 _cleanup_json_ struct json_object *m = json_object_new_object();
                 if (!m || !add_string(m, "name", inv->modules[i].name) ||
                     !add(m, "loaded", json_object_new_boolean(inv->modules[i].loaded)) ||
-                    !add(m, "known", json_object_new_boolean(inv->modules[i].known)) ||
+                    !add_bool_or_null(m, "known", inv->modules[i].known,
+                                      inv->modules[i].loaded || inv->modules[i].looked_up) ||
                     !append(a, TAKE_PTR(m)))
                         return NULL;
         }

@@ -778,7 +778,10 @@ static int inv_query_modules(struct inv_ctx *c) {
                                 names[n++] = accel_drivers[a];
                                 break;
                         }
-        int r = gj_modules_query(names, n, &c->inv->modules, &c->inv->n_modules);
+        /* Index lookups (libkmod's dlopen: ~4 ms) only for what `gpujail setup` could load;
+         * nvidia_drm, or xe next to i915, not loaded is nothing to act on. */
+        int r = gj_modules_query(names, n, gj_nvidia_setup_modules, &c->inv->modules,
+                                 &c->inv->n_modules);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)

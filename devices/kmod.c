@@ -122,7 +122,17 @@ static int module_is_known(struct kmod_api *api, struct kmod_ctx *ctx, const cha
         return 0;
 }
 
-int gj_modules_query(const char *const *names, size_t n, struct gj_module **ret, size_t *ret_n) {
+const char *const gj_nvidia_setup_modules[] = { "nvidia", "nvidia_uvm", "nvidia_modeset", NULL };
+
+static bool is_listed(const char *const *list, const char *name) {
+        for (const char *const *l = list; l && *l; l++)
+                if (streq(*l, name))
+                        return true;
+        return false;
+}
+
+int gj_modules_query(const char *const *names, size_t n, const char *const *look_up,
+                     struct gj_module **ret, size_t *ret_n) {
         _cleanup_free_ struct gj_module *mods = calloc(n ?: 1, sizeof(*mods));
         struct kmod_api api = {};
         struct kmod_ctx *ctx = NULL;
@@ -133,7 +143,7 @@ int gj_modules_query(const char *const *names, size_t n, struct gj_module **ret,
         for (size_t i = 0; i < n; i++) {
                 mods[i] = (struct gj_module){ .name = names[i], .loaded = module_is_loaded(names[i]) };
                 mods[i].known = mods[i].loaded;
-                if (mods[i].loaded)
+                if (mods[i].loaded || (look_up && !is_listed(look_up, names[i])))
                         continue;
                 if (!ctx) {
                         if (kmod_api_open(&api) < 0)
@@ -147,6 +157,7 @@ int gj_modules_query(const char *const *names, size_t n, struct gj_module **ret,
                 r = module_is_known(&api, ctx, names[i], &mods[i].known);
                 if (r < 0)
                         break;
+                mods[i].looked_up = true;
         }
         if (ctx)
                 api.unref(ctx);

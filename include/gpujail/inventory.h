@@ -77,7 +77,9 @@ struct gj_device {
 struct gj_module {
         const char *name; /* "nvidia", "nvidia_uvm", "nvidia_modeset", "amdgpu", ... */
         bool loaded;
-        bool known;       /* libkmod found it in the module index (or built in) */
+        bool looked_up;   /* not loaded, and looked up in the module index (libkmod) */
+        bool known;       /* loaded, or found in the module index (or built in); meaningless
+                           * when neither loaded nor looked_up (JSON null) */
 };
 
 struct gj_inventory {
@@ -109,8 +111,13 @@ void gj_node_check(struct gj_node *node);
 
 /* ---- kernel modules (devices/kmod.c, libkmod) ---- */
 
-/* State of the named modules: loaded (or built in), known to the module index. */
-int gj_modules_query(const char *const *names, size_t n, struct gj_module **ret, size_t *ret_n);
+/* The modules `gpujail setup` loads (NULL-terminated). */
+extern const char *const gj_nvidia_setup_modules[];
+/* State of the named modules: loaded (or built in) from /sys/module; those not
+ * loaded and named in look_up (NULL-terminated; NULL: all) are looked up in the
+ * module index, which costs a dlopen of libkmod and its libraries (~4 ms). */
+int gj_modules_query(const char *const *names, size_t n, const char *const *look_up,
+                     struct gj_module **ret, size_t *ret_n);
 /* Load a module and its dependencies (what `modprobe name` does, without forking).
  * -ENOENT when the module is not known to this kernel; logs why on failure. */
 int gj_module_load(const char *name);

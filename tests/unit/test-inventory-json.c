@@ -35,9 +35,10 @@ int main(void) {
                 { .vendor = GJ_VENDOR_ACCEL, .index = 1, .vendor_index = 0, .pci_bus_id = NULL,
                   .driver = (char *)"", .model = NULL, .numa_node = 1, .minor = -1 },
         };
-        struct gj_module mods[1] = { { .name = "nvidia", .loaded = false, .known = true } };
+        struct gj_module mods[2] = { { .name = "nvidia", .loaded = false, .looked_up = true, .known = true },
+                                     { .name = "nvidia_drm", .loaded = false } };
         char *warnings[] = { (char *)"/proc/devices: no \"nvidia-uvm\" line", NULL };
-        struct gj_inventory inv = { .devices = devs, .n_devices = 2, .modules = mods, .n_modules = 1,
+        struct gj_inventory inv = { .devices = devs, .n_devices = 2, .modules = mods, .n_modules = 2,
                                     .warnings = warnings };
         inv.controls[GJ_CTL_NVIDIACTL] = &ctl;
 
@@ -84,6 +85,9 @@ int main(void) {
         ok(!json_object_get_boolean(json_object_object_get(m0, "loaded")) &&
                    json_object_get_boolean(json_object_object_get(m0, "known")),
            "module loaded/known booleans");
+        struct json_object *m1 = json_object_array_get_idx(json_object_object_get(o, "modules"), 1);
+        ok(json_object_object_get_ex(m1, "known", NULL) && !json_object_object_get(m1, "known"),
+           "a module neither loaded nor looked up: known is null, not false");
         is_str(json_object_get_string(json_object_array_get_idx(json_object_object_get(o, "warnings"), 0)),
                "/proc/devices: no \"nvidia-uvm\" line", "warnings carried");
         json_object_put(o);
