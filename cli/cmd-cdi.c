@@ -51,7 +51,7 @@ static int spec_text(struct json_object *spec, bool yaml, char **ret) {
 
 static int build_spec(const char *kind, bool allow_missing, struct json_object **ret) {
         struct gj_inventory *inv = NULL;
-        int r = cli_load_inventory(&inv);
+        int r = cli_load_inventory(false, &inv);
         if (r != 0)
                 return -EIO; /* logged */
         struct gj_cdi_opts opts = { .kind = kind, .allow_bad_nodes = allow_missing };

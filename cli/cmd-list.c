@@ -140,7 +140,7 @@ int cmd_list(int argc, char **argv) {
                 return GJ_EXIT_FAILURE;
         }
 
-        r = cli_load_inventory(&inv);
+        r = cli_load_inventory(true, &inv);
         if (r != 0)
                 return r;
         if (json)

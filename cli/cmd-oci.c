@@ -71,7 +71,7 @@ int cli_oci_inject_bundle(const char *bundle, const char *selector, unsigned sel
         if (r < 0)
                 return r;
         _cleanup_inventory_ struct gj_inventory *inv = NULL;
-        if (cli_load_inventory(&inv) != 0) {
+        if (cli_load_inventory(false, &inv) != 0) {
                 json_object_put(config);
                 return -EIO; /* logged */
         }

@@ -166,7 +166,7 @@ int cmd_plan(int argc, char **argv) {
         }
 
         _cleanup_inventory_ struct gj_inventory *inv = NULL;
-        int r = cli_load_inventory(&inv);
+        int r = cli_load_inventory(false, &inv);
         if (r != 0)
                 return r;
 

@@ -162,7 +162,7 @@ static int setup_nodes(const struct setup_opts *o) {
         bool left_wrong = false, any = false;
         int r, ret = 0;
 
-        if (cli_load_inventory(&inv) != 0)
+        if (cli_load_inventory(false, &inv) != 0)
                 return -EIO;
         for (size_t i = 0; i < inv->n_devices; i++) {
                 const struct gj_device *d = &inv->devices[i];

@@ -71,9 +71,10 @@ static const struct command *find_command(const char *name) {
         return NULL;
 }
 
-int cli_load_inventory(struct gj_inventory **ret) {
+int cli_load_inventory(bool with_modules, struct gj_inventory **ret) {
         struct gj_inventory_opts opts = {
                 .proc_root = getenv("GPUJAIL_PROC_ROOT"),
+                .skip_modules = !with_modules,
         };
         int r = gj_inventory_load(&opts, ret);
         if (r < 0)
