@@ -53,39 +53,51 @@ static int rule_access_mask(const struct gj_cgroup_rule *rule, int *ret) {
         return 0;
 }
 
-/* One rule's block; every jump in it goes to the end of the block ("no match"). */
-static int emit_rule(const struct gj_cgroup_rule *rule, struct bpf_insn *out, size_t *ret_len) {
+/* Point every conditional jump in out[from, to) at out[target]: "no match, go on". */
+static void jumps_to(struct bpf_insn *out, size_t from, size_t to, size_t target) {
+        for (size_t i = from; i < to; i++)
+                if (BPF_CLASS(out[i].code) == BPF_JMP && BPF_OP(out[i].code) != BPF_EXIT)
+                        out[i].off = (int16_t)(target - i - 1);
+}
+
+/* What a group of rules shares: the device type and the access mask. */
+static size_t emit_header(const struct gj_cgroup_rule *rule, int mask, struct bpf_insn *out) {
         size_t n = 0;
-        int mask, r;
-
-        r = rule_access_mask(rule, &mask);
-        if (r < 0)
-                return r;
-
         if (rule->type == 'c' || rule->type == 'b')
                 out[n++] = JMP_IMM(BPF_JNE, R2, rule->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0);
-        else if (rule->type != 'a')
-                return -EINVAL;
-
         if (mask != ACC_ALL) { /* any access asked for that the rule lacks: no match */
                 out[n++] = MOV32_REG(R1, R3);
                 out[n++] = ALU32_IMM(BPF_AND, R1, ~mask & ACC_ALL);
                 out[n++] = JMP_IMM(BPF_JNE, R1, 0, 0);
         }
+        return n;
+}
+
+/* One rule of the group: its major and minor, then allow. */
+static size_t emit_body(const struct gj_cgroup_rule *rule, struct bpf_insn *out) {
+        size_t n = 0;
         if (rule->type != 'a' && rule->major != GJ_WILDCARD)
                 out[n++] = JMP_IMM(BPF_JNE, R4, (int32_t)rule->major, 0);
         if (rule->type != 'a' && rule->minor != GJ_WILDCARD)
                 out[n++] = JMP_IMM(BPF_JNE, R5, (int32_t)rule->minor, 0);
         out[n++] = MOV64_IMM(R0, 1);
         out[n++] = EXIT();
-
-        for (size_t i = 0; i < n; i++)
-                if (BPF_CLASS(out[i].code) == BPF_JMP && BPF_OP(out[i].code) != BPF_EXIT)
-                        out[i].off = (int16_t)(n - i - 1);
-        *ret_len = n;
-        return 0;
+        return n;
 }
 
+static int check_rule(const struct gj_cgroup_rule *rule, int *ret_mask) {
+        if (rule->type != 'c' && rule->type != 'b' && rule->type != 'a')
+                return -EINVAL;
+        return rule_access_mask(rule, ret_mask);
+}
+
+/*
+ * Consecutive rules of one type and access mask share a header (a container's
+ * rules mostly are "c M:m rw"): half the instructions of a block per rule, and
+ * a fifth of the verifier's work (120 instructions processed instead of 561 for
+ * a job's 12 rules), which every container start pays. Allow rules only, so the
+ * order in which they are tried does not change the result.
+ */
 int gj_bpf_devices_build(const struct gj_cgroup_rule *rules, size_t n_rules,
                          struct bpf_insn **ret, size_t *ret_len) {
         static const struct bpf_insn prologue[] = {
@@ -99,23 +111,38 @@ int gj_bpf_devices_build(const struct gj_cgroup_rule *rules, size_t n_rules,
         static const struct bpf_insn epilogue[] = { MOV64_IMM(R0, 0), EXIT() };
         size_t cap = ELEMENTSOF(prologue) + n_rules * MAX_RULE_INSNS + ELEMENTSOF(epilogue), n = 0;
         _cleanup_free_ struct bpf_insn *prog = calloc(cap, sizeof(*prog));
+        int mask, next_mask;
 
         if (!prog)
                 return -ENOMEM;
         memcpy(prog, prologue, sizeof(prologue));
         n = ELEMENTSOF(prologue);
         bool always = false;
-        for (size_t i = 0; i < n_rules; i++) {
-                size_t len;
-                int r = emit_rule(&rules[i], prog + n, &len);
+        for (size_t i = 0; i < n_rules;) {
+                int r = check_rule(&rules[i], &mask);
                 if (r < 0)
                         return r;
-                if (!always)
-                        n += len;
-                /* A rule without conditions ("a", or "c *:* rwm") allows all: what
-                 * follows is unreachable, which the verifier refuses. Keep
-                 * validating the remaining rules, emit nothing more. */
-                always = always || len == 2;
+                size_t group = n, header = emit_header(&rules[i], mask, prog + n);
+                n += header;
+                size_t j = i;
+                do {
+                        size_t body = emit_body(&rules[j], prog + n);
+                        jumps_to(prog, n, n + body, n + body); /* to the next rule */
+                        /* A rule without conditions ("a", or "c *:* rwm") allows all: what
+                         * follows is unreachable, which the verifier refuses. */
+                        always = always || (header == 0 && body == 2);
+                        n += body;
+                        j++;
+                } while (j < n_rules && check_rule(&rules[j], &next_mask) >= 0 &&
+                         rules[j].type == rules[i].type && next_mask == mask && !always);
+                jumps_to(prog, group, group + header, n); /* past the whole group */
+                i = j;
+                if (always) { /* keep validating the remaining rules, emit nothing more */
+                        for (; i < n_rules; i++)
+                                if ((r = check_rule(&rules[i], &mask)) < 0)
+                                        return r;
+                        break;
+                }
         }
         if (!always) {
                 memcpy(prog + n, epilogue, sizeof(epilogue));

@@ -116,6 +116,36 @@ static void test_wildcards(void) {
         expect("null", O_RDWR, 0, "'a' then more: allows 1:3");
 }
 
+/* Rules of one type and access share a header in the program: groups that
+ * alternate, a wildcard inside a group and a block rule between char rules
+ * must each still decide alone. */
+static void test_grouped_rules(void) {
+        struct gj_cgroup_rule rules[] = {
+                C(195, 0, "rw"), C(195, 1, "rw"),   /* group c rw */
+                C(195, 2, "r"),                     /* group c r */
+                { .type = 'b', .major = 7, .minor = 0, .access = "rw" }, /* group b rw */
+                C(195, 3, "rw"), C(1, GJ_WILDCARD, "rw"), /* c rw again, with a wildcard */
+                C(195, 4, "w"),                     /* group c w, last */
+        };
+        _cleanup_free_ struct bpf_insn *insns = NULL;
+        size_t n = 0;
+        is_int(gj_bpf_devices_build(rules, ELEMENTSOF(rules), &insns, &n), 0, "groups: build");
+        /* prologue, then per group a 4-instruction header and a body per rule (4, or 3
+         * with a wildcard), then the default deny */
+        is_int(n, 6 + (4 + 4 + 4) + (4 + 4) + (4 + 4) + (4 + 4 + 3) + (4 + 4) + 2,
+               "groups: one header per run of equal type and access");
+        is_int(gj_cgroup_v2_replace_devices(cg, rules, ELEMENTSOF(rules)), 1, "groups: loaded and attached");
+        expect("nvidia0", O_RDWR, ENXIO, "groups: first rule of the first group");
+        expect("nvidia1", O_RDWR, ENXIO, "groups: second rule of the first group");
+        expect("nvidia2", O_RDONLY, ENXIO, "groups: read-only group, read");
+        expect("nvidia2", O_RDWR, EPERM, "groups: read-only group, write");
+        expect("nvidia3", O_RDWR, ENXIO, "groups: a char rule after the block group");
+        expect("null", O_RDWR, 0, "groups: c 1:* inside a group");
+        expect("nvidia4", O_WRONLY, ENXIO, "groups: write-only group, write");
+        expect("nvidia4", O_RDONLY, EPERM, "groups: write-only group, read");
+        expect("nvidia5", O_RDWR, EPERM, "groups: nothing else");
+}
+
 static void test_mknod_access(void) {
         struct gj_cgroup_rule rw[] = { C(195, 7, "rw") };
         struct gj_cgroup_rule rwm[] = { C(195, 7, "rwm") };
@@ -230,6 +260,7 @@ int main(void) {
 
         test_attach_and_replace();
         test_wildcards();
+        test_grouped_rules();
         test_mknod_access();
         test_refuses_ambiguity();
 
