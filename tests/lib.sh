@@ -292,33 +292,35 @@ _host_filter() {
         if [[ -n ${GPUJAIL_SNAPSHOT_IGNORE:-} ]]; then grep -Ev -- "$GPUJAIL_SNAPSHOT_IGNORE" || true; else cat; fi
 }
 
-snapshot_host() { # NAME
-        local d=$TEST_TMP/snap-$1
-        mkdir -p "$d"
-        _host_mounts | _host_filter >"$d/mounts"
-        _host_cgroups | _host_filter >"$d/cgroups"
-        _host_bpf | _host_filter >"$d/bpf"
+# _host_state DIR: record the host's mounts, cgroup dirs and cgroup BPF programs in DIR.
+_host_state() {
+        mkdir -p "$1"
+        _host_mounts | _host_filter >"$1/mounts"
+        _host_cgroups | _host_filter >"$1/cgroups"
+        _host_bpf | _host_filter >"$1/bpf"
 }
 
-assert_host_unchanged() { # NAME "name"
-        local d=$TEST_TMP/snap-$1 now=$TEST_TMP/snap-$1.now what diffs=""
-        mkdir -p "$now"
-        _host_mounts | _host_filter >"$now/mounts"
-        _host_cgroups | _host_filter >"$now/cgroups"
-        _host_bpf | _host_filter >"$now/bpf"
+# _state_changes SNAP-DIR STATE-FN: record the state again with STATE-FN (which
+# recorded SNAP-DIR) and print what changed since; nothing when nothing did.
+# For a narrower "host unchanged" (run-common.sh's scratch subtree) than
+# assert_host_unchanged's.
+_state_changes() {
+        local snap=$1 now=$1.now what
+        "$2" "$now"
         for what in mounts cgroups bpf; do
-                if ! cmp -s "$d/$what" "$now/$what"; then
-                        diffs+="$what changed:"$'\n'"$(diff "$d/$what" "$now/$what" | grep '^[<>]')"$'\n'
-                fi
+                cmp -s "$snap/$what" "$now/$what" ||
+                        printf '%s changed:\n%s\n' "$what" "$(diff "$snap/$what" "$now/$what" | grep '^[<>]')"
         done
         rm -rf "$now"
-        if [[ -z $diffs ]]; then
-                _tap_result 0 "${2:-host unchanged}"
-        else
-                _tap_result 1 "${2:-host unchanged}"
-                diag "$diffs"
-                return 1
-        fi
+}
+
+snapshot_host() { _host_state "$TEST_TMP/snap-$1"; } # NAME
+
+assert_host_unchanged() { # NAME "name"
+        local changes
+        changes=$(_state_changes "$TEST_TMP/snap-$1" _host_state)
+        [[ -z $changes ]]
+        _tap_result $? "${2:-host unchanged}" || { diag "$changes"; return 1; }
 }
 
 # in_private_ns CMD...: run CMD in its own private mount namespace (mounts die with it).

@@ -58,21 +58,10 @@ run_snapshot() {
 }
 
 run_assert_host_unchanged() { # NAME "name"
-        local snap=$TEST_TMP/snap-$1 now=$TEST_TMP/snap-$1.now what diffs
-        _run_host_state "$now"
-        diffs=""
-        for what in mounts cgroups bpf; do
-                cmp -s "$snap/$what" "$now/$what" ||
-                        diffs+="$what changed:"$'\n'"$(diff "$snap/$what" "$now/$what" | grep '^[<>]')"$'\n'
-        done
-        rm -rf "$now"
-        if [[ -z $diffs ]]; then
-                _tap_result 0 "$2"
-        else
-                _tap_result 1 "$2"
-                diag "$diffs"
-                return 1
-        fi
+        local changes
+        changes=$(_state_changes "$TEST_TMP/snap-$1" _run_host_state)
+        [[ -z $changes ]]
+        _tap_result $? "$2" || { diag "$changes"; return 1; }
 }
 
 run_rootfs() {
