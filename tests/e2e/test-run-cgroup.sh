@@ -60,6 +60,12 @@ ok '[ -n "$JOB_PID" ] && [ -e "/proc/$JOB_PID/cgroup" ]' "the job is running" ||
 job_cgroup_dirs "$JOB_PID"
 like "$V1_DIR" '/gpujail/run-[0-9]+-[0-9a-f]+$' "the job is in a v1 devices cgroup of gpujail's: $V1_DIR"
 like "$V2_DIR" '/gpujail/run-[0-9]+-[0-9a-f]+$' "the job is in a cgroup2 cgroup of gpujail's: $V2_DIR"
+# The init builds the job's root outside the cgroup while gpujail fills it in; it must be
+# inside before pivot_root, so before the job: the init (the job's parent) is there too.
+INIT_PID=$(ps -o ppid= -p "$JOB_PID" | tr -d ' ')
+is "$(awk -F: '$2 == "devices" || $1 == "0" { print $3 }' "/proc/$INIT_PID/cgroup" | sort -u)" \
+        "$(awk -F: '$2 == "devices" || $1 == "0" { print $3 }' "/proc/$JOB_PID/cgroup" | sort -u)" \
+        "the job's init (pid $INIT_PID on the host) is in the same v1 and cgroup2 cgroups"
 want=$( (printf '%s\n' "c 195:$SEL_MINOR rw" 'c 1:3 rw' 'c 1:5 rw' 'c 1:7 rw' 'c 1:8 rw' 'c 1:9 rw' \
         'c 5:0 rw' 'c 5:2 rw' 'c 136:* rw'
         hostinfo nvidia8 '.controls | to_entries[] | select(.key != "nvidia-modeset") | .value |
@@ -90,7 +96,8 @@ nok kill -0 "$JOB_PID" "SIGKILL of gpujail: the job dies with it (PR_SET_PDEATHS
 nok '[ -d "$V1_DIR" ] || [ -d "$V2_DIR" ]' "the next run removed the killed gpujail's empty cgroups"
 run_assert_host_unchanged before "host unchanged after a SIGKILLed gpujail and one more run"
 
-# ---- setup failing half-way: cgroup made, then a bind of a missing source ----
+# ---- setup failing half-way: a bind of a missing source fails in the init while
+# gpujail discovers, plans and makes the cgroup ----
 run "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 0 --bind /nonexistent/src:/data -- true
 is "$status" 125 "a --bind of a missing source fails with 125"
 like "$stderr" 'gpujail: cannot bind /nonexistent/src: No such file' "... naming the path"
