@@ -14,6 +14,17 @@ require_busybox_static() {
                 skip_all "busybox-static is not installed"
 }
 
+# require_runc_containers: what a test that runs busybox containers under runc
+# on a simulated host needs: root, gpujail built, jq and runc, the v1 devices
+# controller (the cgroup oracle below) and busybox-static (their userland).
+require_runc_containers() {
+        require_root
+        require_built "$GPUJAIL"
+        require_cmd jq runc
+        require_cgroup_v1_devices
+        require_busybox_static
+}
+
 # make_rootfs DIR: busybox and its applets, empty /dev /proc /sys /tmp.
 make_rootfs() {
         local d=$1 a
@@ -39,6 +50,25 @@ done'
 
 # probe_result OUTPUT PATH: what the probe said about PATH.
 probe_result() { awk -v p="$2" '$1 == p { $1 = ""; sub(/^ /, ""); print; exit }' <<<"$1"; }
+
+# NVIDIA's control nodes: a container given any GPU gets them too.
+CONTROL_NODES=(/dev/nvidiactl /dev/nvidia-uvm /dev/nvidia-uvm-tools)
+
+# expect_one_gpu OUTPUT SELECTED OTHER: the probe's OUTPUT from a container given
+# GPU SELECTED of $SHAPE alone: its node and the control nodes inside and allowed
+# (ENXIO), GPU OTHER's node absent (ENOENT), and /dev/other-gpu (GPU OTHER's
+# major:minor, put there without an allow rule) denied (EPERM). Six checks.
+expect_one_gpu() {
+        local out=$1 sel=$2 other=$3 node c
+        node=$(gpu_node "$sel")
+        is "$(probe_result "$out" "$node")" ENXIO "GPU $sel's node ($node) inside, allowed"
+        for c in "${CONTROL_NODES[@]}"; do
+                is "$(probe_result "$out" $c)" ENXIO "$c inside, allowed"
+        done
+        node=$(gpu_node "$other")
+        is "$(probe_result "$out" "$node")" ENOENT "GPU $other's node ($node) absent"
+        is "$(probe_result "$out" /dev/other-gpu)" EPERM "GPU $other's node without an allow rule: denied"
+}
 
 # podman with all of its state in $TEST_TMP (storage, run state, tmp, events),
 # runc under cgroupfs, and the limits this machine's runc accepts.
