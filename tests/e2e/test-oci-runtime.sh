@@ -8,11 +8,7 @@
 # container before runc runs; no request leaves config.json untouched.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/cdi-common.sh"
-require_root
-require_built "$GPUJAIL"
-require_cmd jq runc
-require_cgroup_v1_devices
-require_busybox_static
+require_runc_containers
 SHAPE=nvidia8
 snapshot_host before
 RUNC=$(command -v runc)
@@ -20,15 +16,17 @@ RUNC=$(command -v runc)
 n=()
 for i in 0 1 2 3; do n+=("$(gpu_node $i)"); done
 
-# new_bundle JQ-EDIT: a bundle probing GPUs 0-3 and /dev/other-gpu (GPU 3's minor, no rule).
+# new_bundle JQ-EDIT: a bundle probing GPUs 0-3 and /dev/other-gpu (GPU 3's minor, no
+# rule); its config.json as made is kept in BUNDLE.orig, to check a run left it untouched.
 new_bundle() {
         local b=$TEST_TMP/b-$RANDOM
         make_bundle "$b" "${n[@]}" /dev/other-gpu
         bundle_add_node "$b" /dev/other-gpu 195 "$(gpu_minor 3)"
         jq "$1" "$b/config.json" >"$b/c.tmp" && mv "$b/c.tmp" "$b/config.json"
+        cp "$b/config.json" "$b.orig"
         echo "$b"
 }
-# expect BUNDLE-OUTPUT SELECTED-INDEX "what"
+# expect_only BUNDLE-OUTPUT SELECTED-INDEX "what"
 expect_only() {
         local i want
         for i in 0 1 2 3; do
@@ -38,56 +36,50 @@ expect_only() {
         done
         is "$(probe_result "$1" /dev/other-gpu)" "$([[ $2 == 3 ]] && echo ENXIO || echo EPERM)" "$3: a node of GPU 3 without a rule: $([[ $2 == 3 ]] && echo allowed || echo denied)"
 }
+# ran_only SELECTED-INDEX "name" "what": the container of the last run ran ("name")
+# and saw only GPU SELECTED-INDEX ("none": no GPU).
+ran_only() {
+        is "$status" 0 "$2" || show
+        expect_only "$output" "$1" "$3"
+}
 
 W=("$GPUJAIL" runtime --runtime "$RUNC")
 
-b=$(new_bundle '.annotations["gpujail.io/gpus"] = "1"')
-runc_run "$b" "${W[@]}"
-is "$status" 0 "runc via gpujail runtime, annotation gpujail.io/gpus=1" || show
-expect_only "$output" 1 "annotation"
+# wrapped_only SELECTED-INDEX JQ-EDIT "name" "what" [OPTION...]: runc runs a new
+# bundle ($b), edited by JQ-EDIT, through `gpujail runtime OPTION... --runtime
+# runc`; the container ran and saw only GPU SELECTED-INDEX ("none": no GPU).
+wrapped_only() {
+        b=$(new_bundle "$2")
+        runc_run "$b" "$GPUJAIL" runtime "${@:5}" --runtime "$RUNC"
+        ran_only "$1" "$3" "$4"
+}
+
+wrapped_only 1 '.annotations["gpujail.io/gpus"] = "1"' "runc via gpujail runtime, annotation gpujail.io/gpus=1" "annotation"
 run "$VALIDATE" oci "$b/config.json"
 if [[ $status -eq 77 ]]; then skip "$output" "validates"; else is "$status" 0 "the injected config.json validates" || show; fi
 
-b=$(new_bundle '.annotations["cdi.k8s.io/gpujail"] = "vendor.com/x=0,gpujail.io/gpu='"$(hostinfo $SHAPE '.devices[2].uuid')"'"')
-runc_run "$b" "${W[@]}"
-is "$status" 0 "cdi.k8s.io annotation naming gpujail.io/gpu=<UUID of GPU 2>" || show
-expect_only "$output" 2 "cdi.k8s.io"
+wrapped_only 2 '.annotations["cdi.k8s.io/gpujail"] = "vendor.com/x=0,gpujail.io/gpu='"$(hostinfo $SHAPE '.devices[2].uuid')"'"' \
+        "cdi.k8s.io annotation naming gpujail.io/gpu=<UUID of GPU 2>" "cdi.k8s.io"
+wrapped_only 3 '.process.env += ["NVIDIA_VISIBLE_DEVICES=3"]' "NVIDIA_VISIBLE_DEVICES=3 in process.env" "NVIDIA_VISIBLE_DEVICES"
 
-b=$(new_bundle '.process.env += ["NVIDIA_VISIBLE_DEVICES=3"]')
-runc_run "$b" "${W[@]}"
-is "$status" 0 "NVIDIA_VISIBLE_DEVICES=3 in process.env" || show
-expect_only "$output" 3 "NVIDIA_VISIBLE_DEVICES"
+wrapped_only none '.process.env += ["NVIDIA_VISIBLE_DEVICES=all"]' \
+        "--ignore-env with NVIDIA_VISIBLE_DEVICES=all in the image: runs" "--ignore-env" --ignore-env
+ok cmp "$b/config.json" "$b.orig" "--ignore-env: config.json untouched"
+wrapped_only 2 '.annotations["gpujail.io/gpus"] = "2" | .process.env += ["NVIDIA_VISIBLE_DEVICES=all"]' \
+        "--ignore-env still honours the annotation" "--ignore-env + annotation" --ignore-env
 
-b=$(new_bundle '.process.env += ["NVIDIA_VISIBLE_DEVICES=all"]')
-cp "$b/config.json" "$TEST_TMP/envreq.json"
-runc_run "$b" "$GPUJAIL" runtime --ignore-env --runtime "$RUNC"
-is "$status" 0 "--ignore-env with NVIDIA_VISIBLE_DEVICES=all in the image: runs" || show
-expect_only "$output" none "--ignore-env"
-ok cmp "$b/config.json" "$TEST_TMP/envreq.json" "--ignore-env: config.json untouched"
-b=$(new_bundle '.annotations["gpujail.io/gpus"] = "2" | .process.env += ["NVIDIA_VISIBLE_DEVICES=all"]')
-runc_run "$b" "$GPUJAIL" runtime --ignore-env --runtime "$RUNC"
-is "$status" 0 "--ignore-env still honours the annotation" || show
-expect_only "$output" 2 "--ignore-env + annotation"
+wrapped_only 0 '.annotations["gpujail.io/gpus"] = "0" | .process.env += ["NVIDIA_VISIBLE_DEVICES=all"]' \
+        "annotation and NVIDIA_VISIBLE_DEVICES: the annotation wins" "annotation first"
 
-b=$(new_bundle '.annotations["gpujail.io/gpus"] = "0" | .process.env += ["NVIDIA_VISIBLE_DEVICES=all"]')
-runc_run "$b" "${W[@]}"
-is "$status" 0 "annotation and NVIDIA_VISIBLE_DEVICES: the annotation wins" || show
-expect_only "$output" 0 "annotation first"
-
-b=$(new_bundle '.')
-cp "$b/config.json" "$TEST_TMP/noreq.json"
-runc_run "$b" "${W[@]}"
-is "$status" 0 "no request: runs" || show
-expect_only "$output" none "no request"
-ok cmp "$b/config.json" "$TEST_TMP/noreq.json" "no request: config.json untouched"
+wrapped_only none '.' "no request: runs" "no request"
+ok cmp "$b/config.json" "$b.orig" "no request: config.json untouched"
 
 for sel in 9 all,9 GPU-ffffffff bogus; do
         b=$(new_bundle '.annotations["gpujail.io/gpus"] = "'"$sel"'"')
-        cp "$b/config.json" "$TEST_TMP/badreq.json"
         runc_run "$b" "${W[@]}"
         is "$status" 125 "bad request '$sel': exit 125, runc not run"
         unlike "$output" "ENXIO|EPERM|ENOENT" "bad request '$sel': the container never ran"
-        ok cmp "$b/config.json" "$TEST_TMP/badreq.json" "bad request '$sel': config.json untouched"
+        ok cmp "$b/config.json" "$b.orig" "bad request '$sel': config.json untouched"
 done
 b=$(new_bundle '.annotations["cdi.k8s.io/x"] = "gpujail.io/gpu=0;reboot"')
 runc_run "$b" "${W[@]}"
@@ -138,14 +130,11 @@ podman_run() { # ARGS... (before the image)
                 /bin/sh -c "mknod /dev/other-gpu c 195 $(gpu_minor 3) && $PROBE" sh "${n[@]}" /dev/other-gpu
 }
 podman_run --annotation gpujail.io/gpus=1
-is "$status" 0 "podman --runtime wrapper, --annotation gpujail.io/gpus=1" || show
-expect_only "$output" 1 "podman annotation"
+ran_only 1 "podman --runtime wrapper, --annotation gpujail.io/gpus=1" "podman annotation"
 podman_run -e NVIDIA_VISIBLE_DEVICES=0
-is "$status" 0 "podman --runtime wrapper, -e NVIDIA_VISIBLE_DEVICES=0" || show
-expect_only "$output" 0 "podman NVIDIA_VISIBLE_DEVICES"
+ran_only 0 "podman --runtime wrapper, -e NVIDIA_VISIBLE_DEVICES=0" "podman NVIDIA_VISIBLE_DEVICES"
 podman_run
-is "$status" 0 "podman --runtime wrapper, no request" || show
-expect_only "$output" none "podman no request"
+ran_only none "podman --runtime wrapper, no request" "podman no request"
 podman_run --annotation gpujail.io/gpus=42
 isnt "$status" 0 "podman --runtime wrapper, unknown GPU: container refused"
 like "$output" "'42'" "... gpujail's message reaches the user"
