@@ -48,7 +48,8 @@ static void help(FILE *f) {
                 "Exit status: COMMAND's; 128+N if it was killed by signal N; 126 if it cannot be\n"
                 "executed, 127 if it is not found; 125 if gpujail itself failed.\n"
                 "\n"
-                "See 'gpujail plan --gpu SEL' for what a selection gives, 'gpujail list' for the GPUs.\n");
+                "See 'gpujail plan --gpu SEL' for what a selection gives, 'gpujail list' for the GPUs.\n"
+                "GPUJAIL_DEBUG=1 prints a timeline of the start-up on stderr.\n");
 }
 
 enum {

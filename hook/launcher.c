@@ -431,6 +431,8 @@ static int prepare_child(struct gj_job *job, pid_t pid, int sync_w, const struct
                 return r;
         if (!job->userns && (r = confine_child(job, pid, cg)) < 0)
                 return r;
+        if (!job->userns)
+                log_debug("job cgroup ready, child moved there: go"); /* before the go: in order */
         return send_go(sync_w);
 }
 
@@ -454,7 +456,6 @@ static int run_job(struct gj_job *job, const struct gj_inventory_opts *iopts, st
                 return GJ_EXIT_FAILURE;
         }
         close(TAKE_FD(sync_c));
-        log_debug("job cgroup ready, child moved there: go");
         int status = wait_for_init(pid, pidfd, &set);
         log_debug("init exited: status %d", status);
         sigprocmask(SIG_SETMASK, &old, NULL);

@@ -86,4 +86,17 @@ if command -v script >/dev/null; then
 else
         skip "script(1) is not installed" "Ctrl-C on a terminal reaches the job exactly once"
 fi
+
+# GPUJAIL_DEBUG=1: a timeline on stderr, whose order is the launcher's contract:
+# the cgroup is ready (gpujail) before the init pivots into the job's root, and the
+# job is exec'd after that. Nothing of it without the variable.
+run env GPUJAIL_DEBUG=1 "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 0 -- true
+is "$status" 0 "GPUJAIL_DEBUG=1: the run succeeds"
+timeline=$(grep -oE '\] (planned|job cgroup ready|in the job cgroup; pivot_root|exec true|init exited)' <<<"$stderr" |
+        sed 's/^] //' | tr '\n' '|')
+is "$timeline" "planned|job cgroup ready|in the job cgroup; pivot_root|exec true|init exited|" \
+        "GPUJAIL_DEBUG=1: plan, cgroup ready, pivot_root, exec, exit, in that order" || show
+like "$stderr" 'gpujail: \[\+[0-9]+\.[0-9]{3} ms, pid 1\] in the job cgroup' "... each line with its time and pid (the init is pid 1)"
+run "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 0 -- true
+is "$stderr" "" "without GPUJAIL_DEBUG: nothing on stderr"
 done_testing
