@@ -5,14 +5,26 @@
 # rootfs with a static open-probe, OCI bundles made by `runc spec` and edited
 # with jq, and running runc on a simulated host.
 #
+#   require_hook_runc                 skip unless runc, a built gpujail-hook and the rest are here
 #   hook_rootfs                       -> prints the shared rootfs dir (built once)
 #   hook_bundle NAME [JQ-FILTER...]   -> prints a new bundle dir; filters edit config.json
+#   env_of VAR=VALUE                  -> a hook_bundle filter adding VAR=VALUE to process.env
 #   hook_entry STAGE                  -> the JSON of a hooks[] entry for gpujail-hook
 #   runc_on_host SHAPE ID BUNDLE      -> runc run on the simulated host; sets $status/$output
 
 # The container's script: what /dev holds, then the cgroup oracle on every
 # nvidia* node there (ENXIO = allowed, EPERM = denied).
 HOOK_PROBE_SCRIPT='ls /dev | tr "\n" " "; echo; for n in /dev/nvidia*; do /bin/open-probe $n; done; grep -c " /dev/nvidia" /proc/self/mountinfo; true'
+
+# require_hook_runc: what running gpujail-hook under runc needs: root, runc and
+# jq, busybox and cc (hook_rootfs: the rootfs and its static open-probe), a built
+# gpujail-hook and the v1 devices controller (the cgroup oracle).
+require_hook_runc() {
+        require_root
+        require_cmd runc jq busybox cc
+        require_built "$GPUJAIL_HOOK"
+        require_cgroup_v1_devices
+}
 
 hook_rootfs() {
         local r=$TEST_TMP/rootfs
@@ -37,6 +49,9 @@ hook_entry() {
                 '{path: $path, args: (["gpujail-hook"] + (if $stage == "" then [] else [$stage] end))}
                  + (if $env == null then {} else {env: $env} end)'
 }
+
+# env_of VAR=VALUE: a hook_bundle filter that adds VAR=VALUE to process.env.
+env_of() { echo ".process.env += [\"$1\"]"; }
 
 # hook_bundle NAME [JQ-FILTER...]: a bundle whose rootfs is the shared busybox
 # one (absolute root.path), running HOOK_PROBE_SCRIPT; each filter then edits

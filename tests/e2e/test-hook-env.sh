@@ -14,10 +14,7 @@
 #      container, naming the fix.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hook-common.sh"
-require_root
-require_cmd runc jq busybox cc
-require_built "$GPUJAIL_HOOK"
-require_cgroup_v1_devices
+require_hook_runc
 
 fakehost nvidia8 >/dev/null
 node0=$(hostinfo nvidia8 '.devices[0].nodes[0].path')

@@ -12,14 +12,10 @@
 #     of the container's pid namespace: must never be taken for the host's init)
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hook-common.sh"
-require_root
-require_cmd runc jq busybox cc
-require_built "$GPUJAIL_HOOK"
-require_cgroup_v1_devices
+require_hook_runc
 
 fakehost nvidia8 >/dev/null
 fakehost wrongnode >/dev/null
-env_of() { echo ".process.env += [\"$1\"]"; }
 
 snapshot_host before
 

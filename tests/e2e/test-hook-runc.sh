@@ -8,10 +8,7 @@
 # unchanged afterwards.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hook-common.sh"
-require_root
-require_cmd runc jq busybox cc
-require_built "$GPUJAIL_HOOK"
-require_cgroup_v1_devices
+require_hook_runc
 
 shape=nvidia8
 fakehost $shape >/dev/null
@@ -21,7 +18,6 @@ other=$(node_of 1) # the intruder: GPU 1's node, put in linux.devices with no al
 other_dev=$(jq -cn --arg p "$other" --argjson m "$(hostinfo $shape '.devices[1].minor')" \
         '[{path: $p, type: "c", major: 195, minor: $m, fileMode: 438, uid: 0, gid: 0}]')
 with_other=".linux.devices += $other_dev"
-env_of() { echo ".process.env += [\"$1\"]"; }
 
 snapshot_host before
 
