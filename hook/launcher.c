@@ -24,9 +24,6 @@
 #include "gpujail/util.h"
 #include "launcher-internal.h"
 
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
 
 /* ---- --bind ---- */
 
@@ -338,18 +335,20 @@ static void forwarded_signals(sigset_t *set) {
                 sigdelset(set, kept[i]);
 }
 
-static int clone_child(struct gj_job *job, int *ret_pidfd, int *ret_sync_w) {
+/* The init is our child and we reap it only at the end: until then its pid cannot be
+ * reused, so kill(2) on it is as safe as a pidfd, and works where pidfds do not
+ * (kernels < 5.1, valgrind 3.19). */
+static int clone_child(struct gj_job *job, int *ret_sync_w) {
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return log_error_errno(-errno, "cannot create a pipe: %m");
-        unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD | SIGCHLD;
+        unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | SIGCHLD;
         if (job->opts->net == GJ_NET_NONE)
                 flags |= CLONE_NEWNET;
         if (job->userns)
                 flags |= CLONE_NEWUSER;
-        int pidfd = -1;
-        /* raw clone: fork semantics (no stack), plus namespaces and a pidfd */
-        pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, &pidfd, NULL, 0);
+        /* raw clone: fork semantics (no stack), plus namespaces */
+        pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
         if (pid < 0) {
                 int r = -errno;
                 close(pipefd[0]);
@@ -361,14 +360,13 @@ static int clone_child(struct gj_job *job, int *ret_pidfd, int *ret_sync_w) {
                 child_main(job, pipefd[0]);
         }
         close(pipefd[0]);
-        *ret_pidfd = pidfd;
         *ret_sync_w = pipefd[1];
         return pid;
 }
 
 /* Wait for the init; pass on signals that a process sent us (a terminal's
  * reached the job already). Returns gpujail's exit status. */
-static int wait_for_init(pid_t pid, int pidfd, const sigset_t *set) {
+static int wait_for_init(pid_t pid, const sigset_t *set) {
         for (;;) {
                 siginfo_t si;
                 int sig = sigwaitinfo(set, &si);
@@ -376,7 +374,7 @@ static int wait_for_init(pid_t pid, int pidfd, const sigset_t *set) {
                         continue;
                 if (sig != SIGCHLD) {
                         if (si.si_code <= 0)
-                                (void)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+                                (void)kill(pid, sig);
                         continue;
                 }
                 int status;
@@ -386,8 +384,8 @@ static int wait_for_init(pid_t pid, int pidfd, const sigset_t *set) {
         }
 }
 
-static void kill_and_reap(pid_t pid, int pidfd) {
-        (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+static void kill_and_reap(pid_t pid) {
+        (void)kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
                 ;
 }
@@ -442,21 +440,21 @@ static int run_job(struct gj_job *job, const struct gj_inventory_opts *iopts, st
         forwarded_signals(&set);
         sigprocmask(SIG_BLOCK, &set, &old);
 
-        int pidfd = -1, sync_w = -1;
-        pid_t pid = clone_child(job, &pidfd, &sync_w);
+        int sync_w = -1;
+        pid_t pid = clone_child(job, &sync_w);
         if (pid < 0) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 return GJ_EXIT_FAILURE;
         }
-        _cleanup_close_ int pidfd_c = pidfd, sync_c = sync_w;
+        _cleanup_close_ int sync_c = sync_w;
         log_debug("cloned the job's init, pid %d on the host", (int)pid);
         if (prepare_child(job, pid, sync_w, iopts, p, cg) < 0) {
-                kill_and_reap(pid, pidfd);
+                kill_and_reap(pid);
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 return GJ_EXIT_FAILURE;
         }
         close(TAKE_FD(sync_c));
-        int status = wait_for_init(pid, pidfd, &set);
+        int status = wait_for_init(pid, &set);
         log_debug("init exited: status %d", status);
         sigprocmask(SIG_SETMASK, &old, NULL);
         return status;
