@@ -410,7 +410,6 @@ static int confine_child(const struct gj_job *job, pid_t pid, struct gj_job_cgro
         _cleanup_free_ char *id = NULL;
         int r;
 
-        gj_launcher_sweep_stale();
         if (!(id = job_cgroup_id()))
                 return log_error_errno(-ENOMEM, "cannot name the job cgroup: %m");
         if ((r = gj_job_cgroup_create(id, job->rules, job->n_rules, cg)) < 0)
@@ -454,6 +453,10 @@ static int run_job(struct gj_job *job, const struct gj_inventory_opts *iopts, st
                 return GJ_EXIT_FAILURE;
         }
         close(TAKE_FD(sync_c));
+        /* Housekeeping while the job runs, off the start-up's path: the empty cgroups
+         * that SIGKILLed gpujails left behind. */
+        if (!job->userns)
+                gj_launcher_sweep_stale();
         int status = wait_for_init(pid, &set);
         log_debug("init exited: status %d", status);
         sigprocmask(SIG_SETMASK, &old, NULL);
