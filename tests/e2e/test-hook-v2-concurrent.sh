@@ -16,6 +16,8 @@
 #      gj_cgroup_v2_replace_devices: each -EAGAIN is another hook's successful
 #      swap, each hook swaps once, so K hooks fail at most K-1 times): every
 #      hook exits 0;
+#   B'. one container whose stand-in program is attached exclusively (no
+#      BPF_F_ALLOW_MULTI), raced by K hooks: all exit 0, still exclusive;
 #   C. one container hooked by 12 hooks racing (past the retry bound): each
 #      hook exits 0 or fails closed (125, one line "cannot put the device
 #      program on ...") and the container keeps a correct program.
@@ -124,7 +126,7 @@ mechanism=${V1:+v1+}v2
 names=()
 for ((i = 0; i < N; i++)); do names+=("a$i"); done
 for ((i = 0; i < R; i++)); do names+=("r$i"); done
-names+=(over)
+names+=(over single)
 declare -A gpu cg1 cg2 pid
 for ((i = 0; i < ${#names[@]}; i++)); do
         c=${names[$i]}
@@ -197,7 +199,11 @@ unshare -m --propagation private bash -c '
         mkdir -p "$W/bpffs"
         mount -t bpf bpf "$W/bpffs"
         bpftool prog load "$W/runtime-prog.o" "$W/bpffs/rt" type cgroup/dev
-        for cg in "$@"; do bpftool cgroup attach "$cg" device pinned "$W/bpffs/rt" multi; done' _ "${cgs[@]}" \
+        for cg in "$@"; do
+                mode=multi
+                [[ $cg == */single ]] && mode= # exclusive: the hook replaces it without BPF_F_REPLACE
+                bpftool cgroup attach "$cg" device pinned "$W/bpffs/rt" $mode
+        done' _ "${cgs[@]}" \
         >"$W/attach.log" 2>&1 || bail_out "the stand-in runtime cannot attach its program: $(tail -1 "$W/attach.log")"
 
 # "id id ..." of the device programs attached to a cgroup dir (type 6: BPF_CGROUP_DEVICE).
@@ -229,6 +235,7 @@ is "${bad[*]}" "" "control: the runtime's program alone denies every GPU node an
         for ((i = 0; i < N; i++)); do echo "a$i 0"; done
         for ((i = 0; i < R; i++)); do for ((k = 0; k < K; k++)); do echo "r$i $k"; done; done
         for ((k = 0; k < OVER; k++)); do echo "over $k"; done
+        for ((k = 0; k < K; k++)); do echo "single $k"; done
 } >"$W/hooks"
 for c in "${names[@]}"; do
         printf '{"ociVersion":"1.0.2","id":"v2c-%s","status":"creating","pid":%s,"bundle":"%s"}' \
@@ -336,6 +343,14 @@ done
 is "${bad[*]}" "" "B: $R containers x $K racing hooks (within the retry bound): all exit 0" ||
         for h in "${bad[@]:0:3}"; do diag "$h: $(cat "$W/out/hook.${h/\//.}.err")"; done
 
+# B': the same race where the runtime attached its program exclusively (no
+# BPF_F_ALLOW_MULTI): the hook replaces it by attaching with the same flags.
+bad=()
+for ((k = 0; k < K; k++)); do [[ $(rc_of single $k) == 0 ]] || bad+=("$k: $(cat "$W/out/hook.single.$k.err")"); done
+is "${bad[*]}" "" "B': $K racing hooks on a cgroup with an exclusive (non-multi) program: all exit 0"
+is "$(bpftool -j cgroup show "${cg2[single]}" | jq -r '[.[] | select(.attach_type == "cgroup_device") | .attach_flags] | "\(length) [\(join(","))]"')" \
+        "1 []" "B': the program is still attached exclusively (the runtime's mode kept)"
+
 # C: past the retry bound, a hook may fail, but closed: 125 and one line
 # saying why; at least one succeeded (each loss is another's success).
 over_ok=0 over_failed=0 bad=()
@@ -359,18 +374,18 @@ lost_swaps=0
 if [[ $strace_racers == 1 ]]; then
         lost_swaps=$(cat "$W"/out/trace.* | grep -Ec 'bpf\((BPF_PROG_ATTACH|BPF_PROG_GET_FD_BY_ID),.* = -1 ENOENT')
         if [[ $lost_swaps -gt 0 ]]; then
-                ok true "B, C: racers collided: $lost_swaps swaps lost to another hook and retried"
+                ok true "B, B', C: racers collided: $lost_swaps swaps lost to another hook and retried"
         else
-                skip "no racer lost a swap this time (timing)" "B, C: racers collided"
+                skip "no racer lost a swap this time (timing)" "B, B', C: racers collided"
         fi
 else
-        skip "strace is not installed: racers ran without a widened window" "B, C: racers collided"
+        skip "strace is not installed: racers ran without a widened window" "B, B', C: racers collided"
 fi
 
 # Figures.
 for f in "$W"/out/hook.*.rc; do [[ $(cat "$f") == 0 ]] && replaced=$((replaced + 1)); done
 mapfile -t us < <(cat "$W"/out/hook.a*.us | sort -n)
-diag "figures: containers=${#names[@]} (A $N, B $R x $K racers, C 1 x $OVER racers) hooks=$n_hooks" \
+diag "figures: containers=${#names[@]} (A $N, B $R x $K racers, B' 1 x $K, C 1 x $OVER racers) hooks=$n_hooks" \
         "replacements=$replaced failed_closed=$((n_hooks - replaced)) lost_swaps_retried=$lost_swaps" \
         "rules_lost=$lost devices_gained=$gained batch_wall_ms=$(cat "$W/batch-ms")" \
         "A_hook_ms_median=$((${us[$((${#us[@]} / 2))]} / 1000)) A_hook_ms_max=$((${us[-1]} / 1000))"
