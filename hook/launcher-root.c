@@ -228,31 +228,64 @@ static int mount_proc_fs(const struct gj_job *job, bool *ret_fresh) {
         return clone_host_tree("/proc", FLAGS_KERNEL_FS);
 }
 
-static bool is_kept_gpu(const struct gj_job *job, const char *bus_id) {
-        for (char **k = job->keep_gpus; k && *k; k++)
-                if (strcasecmp(*k, bus_id) == 0)
-                        return true;
-        return false;
+/* A detached read-only bind of gpus/<bus id>, or -ENOENT if the driver has no such entry. */
+static int clone_gpu_entry(int gpus_fd, const char *bus_id) {
+        _cleanup_close_ int fd = open_tree(gpus_fd, bus_id, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+                                                                    AT_SYMLINK_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT
+                                       : log_error_errno(-errno, "cannot bind /proc/driver/nvidia/gpus/%s: %m", bus_id);
+        int r = set_mount_attr(fd, true, MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS, "a GPU's /proc entry");
+        return r < 0 ? r : TAKE_FD(fd);
 }
 
-/* /proc/driver/nvidia/gpus/<bus id> of every GPU not given is covered. */
-static int hide_other_gpus(const struct gj_job *job, int masks_fd, int procfd) {
-        _cleanup_close_ int gpus = openat(procfd, "driver/nvidia/gpus", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/* Mount clone on a new directory `name` of the (still writable) tmpfs. */
+static int attach_in(int tmpfs_fd, const char *name, int clone) {
+        if (mkdirat(tmpfs_fd, name, 0555) < 0)
+                return log_error_errno(-errno, "cannot make /proc/driver/nvidia/gpus/%s: %m", name);
+        _cleanup_close_ int target = openat(tmpfs_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (target < 0)
+                return log_error_errno(-errno, "cannot open /proc/driver/nvidia/gpus/%s: %m", name);
+        return attach(clone, target, "a GPU's /proc entry", name);
+}
+
+/*
+ * /proc/driver/nvidia/gpus lists the job's GPUs only: a tmpfs over it holding a
+ * read-only bind of each kept entry, then made read-only itself (what NVIDIA's
+ * container toolkit does). The other GPUs' bus ids, models and UUIDs are not
+ * even listed, and it takes 1 + (GPUs given) mounts whatever the host has.
+ * The kept entries are cloned first: the tmpfs hides them once attached.
+ */
+static int show_only_kept_gpus(const struct gj_job *job, int procfd) {
+        _cleanup_close_ int gpus = openat(procfd, "driver/nvidia/gpus", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (gpus < 0)
                 return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open /proc/driver/nvidia/gpus: %m");
-        DIR *d = fdopendir(gpus);
-        if (!d)
-                return log_error_errno(-errno, "cannot list /proc/driver/nvidia/gpus: %m");
-        int dfd = TAKE_FD(gpus), r = 0;
-        struct dirent *de;
-        while (r >= 0 && (de = readdir(d))) {
-                if (de->d_name[0] == '.' || is_kept_gpu(job, de->d_name))
-                        continue;
-                char shown[300];
-                snprintf(shown, sizeof(shown), "/proc/driver/nvidia/gpus/%s", de->d_name);
-                r = mask_path(masks_fd, dfd, de->d_name, shown);
-        }
-        closedir(d);
+        size_t n = strv_length(job->keep_gpus);
+        _cleanup_free_ int *clones = calloc(n ?: 1, sizeof(int));
+        int r = 0;
+        if (!clones)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                clones[i] = -1;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if ((clones[i] = clone_gpu_entry(gpus, job->keep_gpus[i])) == -ENOENT)
+                        clones[i] = -1; /* the driver lists it no more: nothing to show */
+                else if (clones[i] < 0)
+                        r = clones[i];
+
+        static const char *const opts[] = { "mode=0555", "size=64k", NULL };
+        _cleanup_close_ int tmpfs = r < 0 ? -1 : new_filesystem("tmpfs", opts, FLAGS_KERNEL_FS);
+        if (r >= 0 && tmpfs < 0)
+                r = log_error_errno(tmpfs, "cannot create the tmpfs for /proc/driver/nvidia/gpus: %m");
+        if (r >= 0)
+                r = attach(tmpfs, gpus, "a tmpfs", "/proc/driver/nvidia/gpus");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (clones[i] >= 0)
+                        r = attach_in(tmpfs, job->keep_gpus[i], clones[i]);
+        if (r >= 0)
+                r = set_mount_attr(tmpfs, false, MOUNT_ATTR_RDONLY, "/proc/driver/nvidia/gpus");
+        for (size_t i = 0; i < n; i++)
+                closep(&clones[i]);
         return r;
 }
 
@@ -386,7 +419,7 @@ int gj_launcher_build_root(const struct gj_job *job, struct gj_job_root *root) {
 }
 
 int gj_launcher_finish_root(const struct gj_job *job, struct gj_job_root *root) {
-        int r = hide_other_gpus(job, root->masks_fd, root->proc_fd);
+        int r = show_only_kept_gpus(job, root->proc_fd);
         if (r < 0)
                 return r;
         r = gj_devfs_setup(root->fd, job->plan, job->opts->dev_minimal ? GJ_DEVFS_MINIMAL : 0);

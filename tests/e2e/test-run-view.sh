@@ -18,7 +18,6 @@ SEL_MINOR=$(hostinfo nvidia8 '.devices[0].minor')
 SEL_BUS=$(hostinfo nvidia8 '.devices[0].bus_id')
 SEL_UUID=$(hostinfo nvidia8 '.devices[0].uuid')
 OTHER_MINOR=$(hostinfo nvidia8 '.devices[1].minor')
-N_GPUS=$(hostinfo nvidia8 '.devices|length')
 
 WORK=$TEST_TMP/work
 mkdir -p "$WORK"
@@ -62,7 +61,11 @@ is "$status" 125 "an unknown selector is an error (125), never 'all'"
 
 # ---- /proc ----
 jrun --gpu 0 -- ls /proc/driver/nvidia/gpus
-is "$(wc -l <<<"$stdout")" "$N_GPUS" "the gpus directory still lists every bus id (masked, not removed)"
+is "$stdout" "$SEL_BUS" "/proc/driver/nvidia/gpus lists the selected GPU alone: no other bus id leaks"
+jrun --gpu 0 -- sh -c 'mkdir /proc/driver/nvidia/gpus/x || touch /proc/driver/nvidia/gpus/$0/x' "$SEL_BUS"
+isnt "$status" 0 "... and the job can add nothing there (read-only tmpfs, read-only entry)"
+jrun --gpu 0 -- sh -c 'grep -c " /proc/driver/nvidia/gpus" /proc/self/mountinfo'
+is "$stdout" 2 "... in 2 mounts (a tmpfs and the GPU's entry), not one per other GPU"
 jrun --gpu 0 -- sh -c 'for d in /proc/driver/nvidia/gpus/*; do [ -e "$d/information" ] && basename "$d"; done'
 is "$stdout" "$SEL_BUS" "only the selected GPU's /proc/driver/nvidia/gpus entry has content"
 
