@@ -43,7 +43,7 @@ step "no NVIDIA GPU here: a simulated host (8 H100s, 2 NUMA nodes, minors not in
 host=$(mktemp -d /tmp/gpujail-demo.XXXXXX)
 trap 'rm -rf "$host"' EXIT
 tests/fakehost/mkhost nvidia8 "$host" >/dev/null
-on_host() { tests/fakehost/enter "$host" -- "$@"; }
+on_host() { tests/fakehost/enter --modules "$host" -- "$@"; } # its driver loaded, as on a GPU host
 
 step "gpujail list   (real libudev discovery of the simulated sysfs)"
 on_host "$GJ" list
