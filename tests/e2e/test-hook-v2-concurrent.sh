@@ -387,7 +387,7 @@ for f in "$W"/out/hook.*.rc; do [[ $(cat "$f") == 0 ]] && replaced=$((replaced +
 mapfile -t us < <(cat "$W"/out/hook.a*.us | sort -n)
 diag "figures: containers=${#names[@]} (A $N, B $R x $K racers, B' 1 x $K, C 1 x $OVER racers) hooks=$n_hooks" \
         "replacements=$replaced failed_closed=$((n_hooks - replaced)) lost_swaps_retried=$lost_swaps" \
-        "rules_lost=$lost devices_gained=$gained batch_wall_ms=$(cat "$W/batch-ms")" \
+        "devices_checked=$((${#names[@]} * $(wc -l <<<"$want_before"))) rules_lost=$lost devices_gained=$gained batch_wall_ms=$(cat "$W/batch-ms")" \
         "A_hook_ms_median=$((${us[$((${#us[@]} / 2))]} / 1000)) A_hook_ms_max=$((${us[-1]} / 1000))"
 
 # ---------------------------------------------------------------- leave no trace
