@@ -415,24 +415,8 @@ v2_sweep() {
                 f_skip "$why" "cgroup v2 SIGKILL sweep"
                 return
         fi
-        # The pure-v2 runtime's device program (the same as test-hook-v2.sh's).
-        cat >"$F_TMP/runtime-prog.c" <<'EOF'
-#include <linux/bpf.h>
-__attribute__((section("cgroup/dev"), used)) int runtime_devices(struct bpf_cgroup_dev_ctx *ctx) {
-        unsigned type = ctx->access_type & 0xffff, major = ctx->major, minor = ctx->minor;
-        if ((ctx->access_type >> 16) == BPF_DEVCG_ACC_MKNOD)
-                return 1;
-        if (type != BPF_DEVCG_DEV_CHAR)
-                return 0;
-        if (major == 1 && (minor == 3 || minor == 5 || minor == 7 || minor == 8 || minor == 9))
-                return 1;
-        if (major == 5 && (minor == 0 || minor == 2))
-                return 1;
-        return major == 136;
-}
-char _license[] __attribute__((section("license"), used)) = "GPL";
-EOF
-        if ! clang -O2 -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -c "$F_TMP/runtime-prog.c" \
+        # The pure-v2 runtime's device program (the one test-hook-v2.sh plays too).
+        if ! clang -O2 -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -c "$FAULT_REPO/tests/helpers/runtime-devices.bpf.c" \
                 -o "$F_TMP/runtime-prog.o" 2>"$F_TMP/clang.err"; then
                 f_skip "clang cannot build a BPF object here: $(head -1 "$F_TMP/clang.err")" "cgroup v2 SIGKILL sweep"
                 return

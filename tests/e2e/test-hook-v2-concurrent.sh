@@ -55,26 +55,7 @@ mkdir -p "$W/nodes" "$W/mk" "$W/out"
 
 # ---------------------------------------------------------------- the stand-in runtime
 
-cat >"$W/runtime-prog.c" <<'EOF'
-#include <linux/bpf.h>
-/* runc 1.1's default devices (specconv AllowedDevices), nothing else. */
-__attribute__((section("cgroup/dev"), used)) int runtime_devices(struct bpf_cgroup_dev_ctx *ctx) {
-        unsigned type = ctx->access_type & 0xffff, major = ctx->major, minor = ctx->minor;
-        if ((ctx->access_type >> 16) == BPF_DEVCG_ACC_MKNOD)
-                return 1;
-        if (type != BPF_DEVCG_DEV_CHAR)
-                return 0;
-        if (major == 1 && (minor == 3 || minor == 5 || minor == 7 || minor == 8 || minor == 9))
-                return 1;
-        if (major == 5 && (minor == 0 || minor == 2))
-                return 1;
-        if (major == 10 && minor == 200)
-                return 1;
-        return major == 136;
-}
-char _license[] __attribute__((section("license"), used)) = "GPL";
-EOF
-clang -O2 -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -c "$W/runtime-prog.c" \
+clang -O2 -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -c "$GPUJAIL_SRC/tests/helpers/runtime-devices.bpf.c" \
         -o "$W/runtime-prog.o" 2>"$W/clang.err" ||
         skip_all "clang cannot build a BPF object here: $(head -1 "$W/clang.err")"
 

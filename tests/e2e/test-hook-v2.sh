@@ -26,24 +26,7 @@ other=$(hostinfo $shape '.devices[1].nodes[0].path')
 other_dev=$(jq -cn --arg p "$other" --argjson m "$(hostinfo $shape '.devices[1].minor')" \
         '[{path: $p, type: "c", major: 195, minor: $m, fileMode: 438, uid: 0, gid: 0}]')
 
-cat >"$TEST_TMP/runtime-prog.c" <<'EOF'
-#include <linux/bpf.h>
-/* A pure-v2 runtime's device program: the OCI default devices, nothing else. */
-__attribute__((section("cgroup/dev"), used)) int runtime_devices(struct bpf_cgroup_dev_ctx *ctx) {
-        unsigned type = ctx->access_type & 0xffff, major = ctx->major, minor = ctx->minor;
-        if ((ctx->access_type >> 16) == BPF_DEVCG_ACC_MKNOD)
-                return 1;
-        if (type != BPF_DEVCG_DEV_CHAR)
-                return 0;
-        if (major == 1 && (minor == 3 || minor == 5 || minor == 7 || minor == 8 || minor == 9))
-                return 1;
-        if (major == 5 && (minor == 0 || minor == 2))
-                return 1;
-        return major == 136;
-}
-char _license[] __attribute__((section("license"), used)) = "GPL";
-EOF
-clang -O2 -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -c "$TEST_TMP/runtime-prog.c" \
+clang -O2 -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -c "$GPUJAIL_SRC/tests/helpers/runtime-devices.bpf.c" \
         -o "$TEST_TMP/runtime-prog.o" 2>"$TEST_TMP/clang.err" ||
         skip_all "clang cannot build a BPF object here: $(head -1 "$TEST_TMP/clang.err")"
 
