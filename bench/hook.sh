@@ -7,6 +7,8 @@
 # side by side in one invocation, N runs each (default 30), interleaved so
 # that drift hits every variant alike:
 #   base     no hook registered
+#   true     /bin/true registered as the hook (what any hook costs: runc's fork, exec
+#            and wait, the state on a pipe): the floor for the hook's own cost
 #   nothing  hook registered, nothing requested (the cost for every container
 #            when the hook is registered with `always`)
 #   gpu1     NVIDIA_VISIBLE_DEVICES=0   on nvidia8
@@ -36,11 +38,11 @@ ln -s busybox "$work/rootfs/bin/true"
 hook=$GPUJAIL_BUILD/cli/gpujail-hook
 [[ -x $hook ]] || { echo "no $hook: build first" >&2; exit 1; }
 
-mkbundle() { # NAME HOOK?(0/1) ENV
+mkbundle() { # NAME HOOK?(0/1) ENV [HOOK-PATH]
         local b=$work/$1
         mkdir -p "$b"
         runc spec --bundle "$b"
-        jq --arg root "$work/rootfs" --arg hook "$hook" --argjson h "$2" --arg env "$3" '
+        jq --arg root "$work/rootfs" --arg hook "${4:-$hook}" --argjson h "$2" --arg env "$3" '
                 .root.path = $root | .process.terminal = false | .process.args = ["/bin/true"]
                 | .process.env += (if $env == "" then [] else [$env] end)
                 | if $h == 1 then .hooks.createRuntime = [{path: $hook, args: ["gpujail-hook", "createRuntime"],
@@ -48,6 +50,7 @@ mkbundle() { # NAME HOOK?(0/1) ENV
                 "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
 }
 mkbundle base 0 ""
+mkbundle true 1 "" /bin/true
 mkbundle nothing 1 ""
 mkbundle gpu1 1 NVIDIA_VISIBLE_DEVICES=0
 mkbundle gpu8 1 NVIDIA_VISIBLE_DEVICES=all
@@ -73,11 +76,11 @@ cat >"$work/bench.py" <<'EOF'
 import json, os, statistics, subprocess, sys, time
 work, n, hook = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 pre = os.environ["GPUJAIL_TEST_PRELOAD"]
-for v in ("nothing", "gpu1", "gpu8"):
+for v in ("true", "nothing", "gpu1", "gpu8"):
     p = f"{work}/{v}/config.json"
     s = open(p).read().replace("@PRELOAD@", pre)
     open(p, "w").write(s)
-variants = ["base", "nothing", "gpu1", "gpu8"]
+variants = ["base", "true", "nothing", "gpu1", "gpu8"]
 times = {v: [] for v in variants + ["hook1"]}
 cpu_times = []
 
@@ -119,13 +122,16 @@ for i in range(n):
 base = statistics.median(times["base"])
 print(f"runc run /bin/true on simulated nvidia8, N={n} each, interleaved")
 print(f"{'variant':<34}{'mean ms':>9}{'median ms':>11}{'added (median)':>16}")
-label = {"base": "runc, no hook", "nothing": "hook, nothing requested",
+label = {"base": "runc, no hook", "true": "/bin/true as the hook (any hook)", "nothing": "hook, nothing requested",
          "gpu1": "hook, 1 GPU (NVIDIA_VISIBLE_DEVICES=0)", "gpu8": "hook, 8 GPUs (=all)",
          "hook1": "hook alone, 1 GPU (wrapper-timed)"}
 for v in variants + ["hook1"]:
     m, md = statistics.mean(times[v]), statistics.median(times[v])
     added = "" if v in ("base", "hook1") else f"{md - base:+.2f} ms"
     print(f"{label[v]:<34}{m:9.2f}{md:11.2f}{added:>16}")
+floor = statistics.median(times["true"])
+print("gpujail-hook over any hook (/bin/true): " + ", ".join(
+    f"{label[v].split(', ')[1]} {statistics.median(times[v]) - floor:+.2f} ms" for v in ("nothing", "gpu1", "gpu8")))
 print(f"{'hook alone, 1 GPU: CPU user+sys':<34}{statistics.mean(cpu_times):9.2f}{statistics.median(cpu_times):11.2f}")
 print(f"load average: {open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} CPUs "
       "(wall times stretch with load; the CPU time does not)")
