@@ -296,7 +296,7 @@ static _Noreturn void child_main(struct gj_job *job, int sync_fd) {
                 _exit(GJ_EXIT_FAILURE);
         if (!parent_says_go(sync_fd))
                 _exit(GJ_EXIT_FAILURE);
-        log_debug("in the job cgroup; pivot_root");
+        log_debug("%s; pivot_root", job->userns ? "go (no cgroup: user namespace)" : "in the job cgroup");
         close(sync_fd);
         if (gj_launcher_pivot_root(root.fd) < 0)
                 _exit(GJ_EXIT_FAILURE);
