@@ -124,13 +124,6 @@ static int module_is_known(struct kmod_api *api, struct kmod_ctx *ctx, const cha
 
 const char *const gj_nvidia_setup_modules[] = { "nvidia", "nvidia_uvm", "nvidia_modeset", NULL };
 
-static bool is_listed(const char *const *list, const char *name) {
-        for (const char *const *l = list; l && *l; l++)
-                if (streq(*l, name))
-                        return true;
-        return false;
-}
-
 int gj_modules_query(const char *const *names, size_t n, const char *const *look_up,
                      struct gj_module **ret, size_t *ret_n) {
         _cleanup_free_ struct gj_module *mods = calloc(n ?: 1, sizeof(*mods));
@@ -143,7 +136,7 @@ int gj_modules_query(const char *const *names, size_t n, const char *const *look
         for (size_t i = 0; i < n; i++) {
                 mods[i] = (struct gj_module){ .name = names[i], .loaded = module_is_loaded(names[i]) };
                 mods[i].known = mods[i].loaded;
-                if (mods[i].loaded || (look_up && !is_listed(look_up, names[i])))
+                if (mods[i].loaded || (look_up && !strv_contains((char *const *)look_up, names[i])))
                         continue;
                 if (!ctx) {
                         if (kmod_api_open(&api) < 0)

@@ -38,7 +38,7 @@ struct gj_job {
 /* launcher-root.c: in the child, in its new mount namespace, the job's root in
  * two halves: what needs no plan (the tree stacked on "/", /tmp, binds, /proc,
  * /sys), built while the parent still discovers and plans; then the plan's part
- * (/dev, and the /proc/driver/nvidia entries of the GPUs not given). Then
+ * (/dev, and /proc/driver/nvidia/gpus listing the given GPUs only). Then
  * pivot_root into it. Each logs what failed. */
 struct gj_job_root {
         int fd;       /* the new root */

@@ -44,7 +44,6 @@ static const char *const proc_side_channels[] = {
         "pagetypeinfo", "pressure",
 };
 
-
 static int set_mount_attr(int mnt_fd, bool recursive, uint64_t set, const char *what) {
         struct mount_attr attr = { .attr_set = set, .propagation = MS_PRIVATE };
         unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);

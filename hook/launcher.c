@@ -502,7 +502,7 @@ static bool owner_is_gone(const char *name) {
 
 /* Returns how many stale cgroups it removed. */
 static int sweep_dir(const char *base) {
-        DIR *d = opendir(base);
+        _cleanup_closedir_ DIR *d = opendir(base);
         if (!d)
                 return 0;
         int n = 0;
@@ -512,7 +512,6 @@ static int sweep_dir(const char *base) {
                 if (de->d_type == DT_DIR && owner_is_gone(de->d_name) &&
                     unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
                         n++;
-        closedir(d);
         return n;
 }
 

@@ -26,20 +26,25 @@ static struct gj_plan sample_plan(void) {
         return plan;
 }
 
+/* Send parent's part down a pipe and take it into child and got: three checks. */
+static void hand_over(const struct gj_job *parent, struct gj_job *child, struct gj_plan *got,
+                      const char *what) {
+        int fds[2];
+        ok(pipe(fds) == 0, "pipe");
+        is_int(gj_handoff_send(fds[1], parent), 0, "send %s", what);
+        close(fds[1]);
+        is_int(gj_handoff_receive(fds[0], child, got), 0, "receive %s", what);
+        close(fds[0]);
+}
+
 static void test_round_trip(void) {
         struct gj_plan sent = sample_plan(), got = { 0 };
         char *keep[] = { (char *)"0000:3b:00.0", NULL };
         char *env[] = { (char *)"GPUJAIL_DEVICES=GPU-1234", (char *)"CUDA_VISIBLE_DEVICES=0", NULL };
         struct gj_job parent = { .plan = &sent, .keep_gpus = keep, .env = env };
         struct gj_job child = { 0 };
-        int fds[2];
 
-        ok(pipe(fds) == 0, "pipe");
-        is_int(gj_handoff_send(fds[1], &parent), 0, "send");
-        close(fds[1]);
-        is_int(gj_handoff_receive(fds[0], &child, &got), 0, "receive");
-        close(fds[0]);
-
+        hand_over(&parent, &child, &got, "a plan");
         ok(child.plan == &got, "the child's job points at the plan it received");
         is_int(got.n_nodes, sent.n_nodes, "every node arrives");
         for (size_t i = 0; i < got.n_nodes && i < sent.n_nodes; i++) {
@@ -67,13 +72,8 @@ static void test_round_trip(void) {
 static void test_empty_lists(void) {
         struct gj_plan sent = { 0 }, got = { 0 };
         struct gj_job parent = { .plan = &sent }, child = { 0 };
-        int fds[2];
 
-        ok(pipe(fds) == 0, "pipe");
-        is_int(gj_handoff_send(fds[1], &parent), 0, "send a plan with nothing (--gpu void)");
-        close(fds[1]);
-        is_int(gj_handoff_receive(fds[0], &child, &got), 0, "receive it");
-        close(fds[0]);
+        hand_over(&parent, &child, &got, "a plan with nothing (--gpu void)");
         ok(got.n_nodes == 0 && !child.keep_gpus && !child.env, "nothing arrives as nothing");
         gj_plan_done(&got);
 }
