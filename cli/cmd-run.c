@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* gpujail run: option parsing; the launcher is hook/launcher*.c. */
+/* gpujail run: option parsing; the launcher is launcher/. */
 #include <getopt.h>
 
 #include "cli.h"

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "gpujail/host-nodes.h"
+#include "gpujail/modules.h"
 #include "gpujail/inventory.h"
 #include "gpujail/util.h"
 

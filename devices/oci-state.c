@@ -6,7 +6,7 @@
  */
 #include <json-c/json.h>
 
-#include "gpujail/oci-hook.h"
+#include "gpujail/oci-state.h"
 #include "gpujail/util.h"
 
 static const char *const stage_names[_GJ_HOOK_STAGE_MAX] = {

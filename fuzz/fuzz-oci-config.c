@@ -6,7 +6,7 @@
 #include "fuzz-common.h"
 #include "gpujail/cdi.h"
 #include "gpujail/oci-config.h"
-#include "gpujail/oci-hook.h"
+#include "gpujail/oci-state.h"
 #include "gpujail/oci-request.h"
 #include "gpujail/plan.h"
 #include "gpujail/util.h"

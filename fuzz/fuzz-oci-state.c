@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The OCI state JSON the runtime writes on the hook's stdin. */
 #include "fuzz-common.h"
-#include "gpujail/oci-hook.h"
+#include "gpujail/oci-state.h"
 #include "gpujail/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

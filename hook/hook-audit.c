@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The hook's audit trail: one key=value line per injection, stderr and syslog. */
-#include "gpujail/oci-hook.h"
+#include "hook-audit.h"
 #include "gpujail/util.h"
 
 static char *plan_node_paths(const struct gj_plan *plan) {

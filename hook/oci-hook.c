@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "gpujail/cgroup.h"
+#include "gpujail/container-ns.h"
 #include "gpujail/devfs.h"
 #include "gpujail/inventory.h"
 #include "gpujail/oci-hook.h"
@@ -19,6 +20,7 @@
 #include "gpujail/plan.h"
 #include "gpujail/safepath.h"
 #include "gpujail/util.h"
+#include "hook-audit.h"
 
 struct hook_ctx {
         const struct gj_hook_opts *opts;

@@ -153,7 +153,7 @@ for stage in ${GJ_FAULT_STAGES-createRuntime}; do
                 run_case "$stage" "$spec"
                 if [ -z "$FIRED" ] && [ "$spec" = "openat2:1+:ENOSYS" ]; then
                         # gj_mkdir_p_in_root and the /dev targets walk the rootfs one O_NOFOLLOW
-                        # component at a time (hook/safepath.c): no openat2, so nothing to fall back from
+                        # component at a time (kernel/safepath.c): no openat2, so nothing to fall back from
                         f_skip "the hook calls no openat2 at $stage (its rootfs paths are walked with O_NOFOLLOW)" "$stage $spec"
                 elif [ -z "$FIRED" ]; then
                         f_skip "fault not reached" "$stage $spec"

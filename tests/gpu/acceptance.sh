@@ -212,11 +212,15 @@ build_with_cc() {
         mkdir -p "$BUILD/cli"
         local flags libs
         flags=$(pkg-config --cflags $PCMODS) && libs=$(pkg-config --libs $PCMODS) || return 1
-        local lib_srcs=("$REPO"/common/*.c "$REPO"/devices/*.c "$REPO"/hook/*.c)
+        local layer lib_srcs=() incs=()
+        for layer in common devices kernel launcher hook; do
+                lib_srcs+=("$REPO/$layer"/*.c)
+                incs+=(-I"$REPO/$layer/include")
+        done
         {
-                t 120 $cc -std=gnu11 -O2 -D_GNU_SOURCE -DGPUJAIL_VERSION='"acceptance"' -I"$REPO/include" $flags \
+                t 120 $cc -std=gnu11 -O2 -D_GNU_SOURCE -DGPUJAIL_VERSION='"acceptance"' "${incs[@]}" $flags \
                         "${lib_srcs[@]}" "$REPO"/cli/gpujail.c "$REPO"/cli/cmd-*.c -o "$BUILD/cli/gpujail" $libs &&
-                t 120 $cc -std=gnu11 -O2 -D_GNU_SOURCE -DGPUJAIL_VERSION='"acceptance"' -I"$REPO/include" $flags \
+                t 120 $cc -std=gnu11 -O2 -D_GNU_SOURCE -DGPUJAIL_VERSION='"acceptance"' "${incs[@]}" $flags \
                         "${lib_srcs[@]}" "$REPO"/cli/gpujail-hook.c -o "$BUILD/cli/gpujail-hook" $libs
         } >"$WORK/build.log" 2>&1
 }

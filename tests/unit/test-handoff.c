@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The parent-to-child handoff of `gpujail run` (hook/launcher-handoff.c): the
+ * The parent-to-child handoff of `gpujail run` (launcher/launcher-handoff.c): the
  * plan's part travels down a pipe and arrives whole, with odd paths intact; a
  * closed pipe is a quiet -EPIPE (the other side already said why); a broken
  * message is refused, never half taken.
@@ -8,7 +8,7 @@
 #include <signal.h>
 
 #include "gpujail/util.h"
-#include "launcher-internal.h" /* hook/: internal to the launcher */
+#include "launcher-internal.h" /* launcher/: internal to the launcher */
 #include "tap.h"
 
 static struct gj_plan sample_plan(void) {

@@ -2,7 +2,7 @@
 /* The hook's inputs (devices/oci-state.c): state, root path, runtime device rules, stages. */
 #include <json-c/json.h>
 
-#include "gpujail/oci-hook.h"
+#include "gpujail/oci-state.h"
 #include "gpujail/util.h"
 #include "../tap.h"
 

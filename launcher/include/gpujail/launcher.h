@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `gpujail run`: the standalone launcher (hook/launcher*.c).
+ * `gpujail run`: the standalone launcher (launcher/launcher*.c).
  *
  * Process tree and who does what:
  *

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "gpujail/oci-hook.h"
+#include "gpujail/container-ns.h"
 #include "gpujail/util.h"
 
 #ifndef __NR_pidfd_open

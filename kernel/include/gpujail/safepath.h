@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Paths inside a container rootfs that we do not trust (hook/safepath.c).
+ * Paths inside a container rootfs that we do not trust (kernel/safepath.c).
  *
  * Every lookup below a rootfs is resolved by the kernel with
  * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so a symlink in the image

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 
-#include "gpujail/cgroup.h"
+#include "gpujail/bpf-devices.h"
 #include "gpujail/util.h"
 
 /* The instruction macros of the kernel's include/linux/filter.h (not uapi). */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `gpujail run`, the parent side: plan, job cgroup, clone, wait, clean up.
- * See include/gpujail/launcher.h for the process tree.
+ * See launcher/include/gpujail/launcher.h for the process tree.
  */
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Device nodes on the host itself (hook/host-nodes.c), for `gpujail setup`:
+ * Device nodes on the host itself (kernel/host-nodes.c), for `gpujail setup`:
  * what nvidia-modprobe does when a node is missing, without forking it.
  * Kernel side (mknod, chown, rename): not in devices/, which only reads.
  */

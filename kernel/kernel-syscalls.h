@@ -2,7 +2,7 @@
 /*
  * Raw wrappers for the syscalls glibc 2.36 lacks or that we call by number so
  * that an old libc still builds (openat2, the new mount API, bpf). Private to
- * hook/. Each returns what the syscall returns, errno set on failure.
+ * kernel/. Each returns what the syscall returns, errno set on failure.
  */
 #pragma once
 

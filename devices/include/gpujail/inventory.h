@@ -118,9 +118,6 @@ extern const char *const gj_nvidia_setup_modules[];
  * module index, which costs a dlopen of libkmod and its libraries (~4 ms). */
 int gj_modules_query(const char *const *names, size_t n, const char *const *look_up,
                      struct gj_module **ret, size_t *ret_n);
-/* Load a module and its dependencies (what `modprobe name` does, without forking).
- * -ENOENT when the module is not known to this kernel; logs why on failure. */
-int gj_module_load(const char *name);
 
 /* ---- pure parsers (devices/nvidia-proc.c): strings in, data out, no I/O ---- */
 

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The hook's audit line (hook/hook-audit.c); internal to gpujail-hook. */
+#pragma once
+
+#include "gpujail/oci-state.h"
+
+/* One structured line per injection, to stderr and syslog:
+ * gpujail-hook: inject id=<id> stage=<stage> source=<origin> devices=<uuids>
+ *   nodes=<paths> cgroup=<v1|v2|v1+v2|none> */
+void gj_hook_audit(const char *id, enum gj_hook_stage stage, const char *origin,
+                   const struct gj_plan *plan, const char *cgroup_mechanism);

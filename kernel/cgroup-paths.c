@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Where a process's device cgroups are: parsing mountinfo and /proc/<pid>/cgroup
+ * (pure), and reading them for a pid. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpujail/cgroup-paths.h"
+#include "gpujail/util.h"
+
+#define CGROUP_FILE_MAX (1024 * 1024)
+
+/* ---- pure parsing ---- */
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static char *mountinfo_unescape(const char *s) {
+        char *out = malloc(strlen(s) + 1), *o = out;
+
+        if (!out)
+                return NULL;
+        for (; *s; s++) {
+                if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+                    s[3] >= '0' && s[3] <= '7') {
+                        *o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+                        s += 3;
+                } else
+                        *o++ = *s;
+        }
+        *o = 0;
+        return out;
+}
+
+static bool list_contains(const char *list, const char *item) {
+        size_t len = strlen(item);
+
+        for (const char *p = list; p && *p;) {
+                const char *end = strchrnul(p, ',');
+                if ((size_t)(end - p) == len && strncmp(p, item, len) == 0)
+                        return true;
+                p = *end ? end + 1 : end;
+        }
+        return false;
+}
+
+void gj_cgroup_mounts_done(struct gj_cgroup_mounts *m) {
+        free(m->v1_devices);
+        free(m->v1_devices_root);
+        free(m->v2);
+        free(m->v2_root);
+        *m = (struct gj_cgroup_mounts){};
+}
+
+static int take_mount(char **ret_mnt, char **ret_root, const char *mnt, const char *root) {
+        if (*ret_mnt) /* the first mount of a hierarchy wins */
+                return 0;
+        *ret_mnt = mountinfo_unescape(mnt);
+        *ret_root = mountinfo_unescape(root);
+        return *ret_mnt && *ret_root ? 0 : -ENOMEM;
+}
+
+int gj_cgroup_parse_mountinfo(const char *text, struct gj_cgroup_mounts *ret) {
+        _cleanup_free_ char *copy = strdup(text);
+        struct gj_cgroup_mounts m = {};
+        int r = 0;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *line = copy, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER */
+                char *t[64], *save = NULL, *tok;
+                size_t n = 0, sep = 0;
+                for (char *p = line; n < ELEMENTSOF(t) && (tok = strtok_r(p, " ", &save)); p = NULL) {
+                        if (!sep && n >= 6 && streq(tok, "-"))
+                                sep = n;
+                        t[n++] = tok;
+                }
+                if (!sep || sep + 3 >= n)
+                        continue;
+                const char *root = t[3], *mnt = t[4], *fstype = t[sep + 1], *super = t[sep + 3];
+                if (streq(fstype, "cgroup2"))
+                        r = take_mount(&m.v2, &m.v2_root, mnt, root);
+                else if (streq(fstype, "cgroup") && list_contains(super, "devices"))
+                        r = take_mount(&m.v1_devices, &m.v1_devices_root, mnt, root);
+                if (r < 0) {
+                        gj_cgroup_mounts_done(&m);
+                        return r;
+                }
+        }
+        *ret = m;
+        return 0;
+}
+
+int gj_cgroup_parse_proc_cgroup(const char *text, char **ret_v1_devices, char **ret_v2) {
+        _cleanup_free_ char *copy = strdup(text), *v1 = NULL, *v2 = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *line = copy, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                /* hierarchy-ID:controller-list:path (the path may hold ':') */
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2 || c2[1] != '/')
+                        continue;
+                *c1 = *c2 = 0;
+                char **slot = streq(line, "0") && c1 + 1 == c2 ? &v2
+                            : list_contains(c1 + 1, "devices") ? &v1 : NULL;
+                if (slot && !*slot && !(*slot = strdup(c2 + 1)))
+                        return -ENOMEM;
+        }
+        *ret_v1_devices = TAKE_PTR(v1);
+        *ret_v2 = TAKE_PTR(v2);
+        return 0;
+}
+
+int gj_cgroup_join(const char *mnt, const char *mnt_root, const char *path, char **ret) {
+        const char *rest = path;
+
+        /* A hierarchy mounted from a subtree (a cgroup namespace, a bind) shows
+         * paths below that subtree only; a path outside it is not reachable here. */
+        if (!streq(mnt_root, "/")) {
+                rest = startswith(path, mnt_root);
+                if (!rest || (*rest && *rest != '/'))
+                        return -ENOENT;
+        }
+        while (*rest == '/')
+                rest++;
+        *ret = *rest ? strprintf("%s/%s", mnt, rest) : strdup(mnt);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* ---- reading the host ---- */
+
+int gj_cgroup_mounts_read(struct gj_cgroup_mounts *ret) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_full_file("/proc/self/mountinfo", &text, NULL, 16 * CGROUP_FILE_MAX);
+
+        if (r < 0)
+                return log_error_errno(r, "cannot read /proc/self/mountinfo: %m");
+        r = gj_cgroup_parse_mountinfo(text, ret);
+        return r < 0 ? log_error_errno(r, "cannot parse /proc/self/mountinfo: %m") : 0;
+}
+
+int gj_cgroup_paths_of_pid(pid_t pid, char **ret_v1_dir, char **ret_v2_dir) {
+        _cleanup_(gj_cgroup_mounts_done) struct gj_cgroup_mounts m = {};
+        _cleanup_free_ char *path = strprintf("/proc/%i/cgroup", (int)pid), *text = NULL,
+                            *v1 = NULL, *v2 = NULL, *dir1 = NULL, *dir2 = NULL;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = gj_cgroup_mounts_read(&m);
+        if (r < 0)
+                return r;
+        r = read_full_file(path, &text, NULL, CGROUP_FILE_MAX);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %m", path);
+        r = gj_cgroup_parse_proc_cgroup(text, &v1, &v2);
+        if (r < 0)
+                return log_error_errno(r, "cannot parse %s: %m", path);
+
+        if (v1 && m.v1_devices) {
+                r = gj_cgroup_join(m.v1_devices, m.v1_devices_root, v1, &dir1);
+                if (r < 0)
+                        return log_error_errno(r, "devices cgroup %s of pid %i is not below %s: %m",
+                                               v1, (int)pid, m.v1_devices);
+        }
+        if (v2 && m.v2) {
+                r = gj_cgroup_join(m.v2, m.v2_root, v2, &dir2);
+                if (r < 0)
+                        return log_error_errno(r, "cgroup %s of pid %i is not below %s: %m", v2,
+                                               (int)pid, m.v2);
+        }
+        *ret_v1_dir = TAKE_PTR(dir1);
+        *ret_v2_dir = TAKE_PTR(dir2);
+        return 0;
+}
+
