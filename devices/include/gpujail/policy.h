@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The shared-host policy (devices/policy.c): what a caller who is not root
+ * may ask of `gpujail run`. Root itself is never checked against it.
+ *
+ * One root-owned file, /etc/gpujail/policy.conf (docs/policy.md):
+ *
+ *     # every caller who is not root
+ *     [default]
+ *     gpus = all
+ *     max-gpus = 2
+ *
+ *     [group ml-team]
+ *     gpus = 0,1,2,3
+ *     max-gpus = 4
+ *
+ *     [user alice]
+ *     allow = device, cap-add
+ *
+ * Sections: [default], [group NAME], [user NAME]; a section may appear once.
+ * Keys (each at most once per section):
+ *   gpus      selector list, as --gpu takes it ("all", "none", "0,2", UUIDs,
+ *             PCI ids, "nvidia:1", ...): the GPUs the caller may be given
+ *   max-gpus  how many GPUs one job may hold (a number; "unlimited")
+ *   allow     comma list of the privileged options the caller may use:
+ *             "user" (--user: another uid, or a gid outside the caller's
+ *             groups), "cap-add", "mknod" (--allow-mknod), "device" (--device);
+ *             "none" for none
+ * '#' starts a comment (whole lines only); blank lines are ignored.
+ *
+ * What a caller gets, key by key: built-in defaults (every GPU, no limit,
+ * nothing privileged), replaced by [default]'s, replaced by the caller's
+ * groups' (when several of the caller's groups set a key: gpus and allow are
+ * their union, max-gpus the largest), replaced by [user NAME]'s.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#define GJ_POLICY_PATH "/etc/gpujail/policy.conf"
+#define GJ_POLICY_MAX (1u << 20) /* bytes; a larger file is refused */
+#define GJ_POLICY_UNLIMITED ((unsigned)-1)
+
+enum gj_policy_allow {
+        GJ_ALLOW_USER = 1u << 0,    /* --user */
+        GJ_ALLOW_CAP_ADD = 1u << 1, /* --cap-add */
+        GJ_ALLOW_MKNOD = 1u << 2,   /* --allow-mknod */
+        GJ_ALLOW_DEVICE = 1u << 3,  /* --device */
+        _GJ_ALLOW_ALL = (1u << 4) - 1,
+};
+/* "user", "cap-add", "mknod", "device" for one bit; NULL for anything else. */
+const char *gj_policy_allow_name(unsigned bit);
+/* The command-line option a bit stands for: "--user", "--cap-add", ... */
+const char *gj_policy_allow_option(unsigned bit);
+
+enum gj_policy_scope {
+        GJ_POLICY_DEFAULT,
+        GJ_POLICY_GROUP,
+        GJ_POLICY_USER,
+};
+
+/* Where a value came from, for messages: "<path>:<line>" of the key; 0 = not set. */
+struct gj_policy_section {
+        enum gj_policy_scope scope;
+        char *name;   /* user or group name; NULL for [default] */
+        unsigned line; /* of the [section] header */
+        char **gpus;  /* NULL-terminated selector strings; NULL when not set */
+        unsigned gpus_line;
+        unsigned max_gpus;
+        unsigned max_gpus_line;
+        unsigned allow; /* enum gj_policy_allow bits */
+        unsigned allow_line;
+};
+
+struct gj_policy {
+        char *path; /* what it was read from, for messages ("<built-in>" when no file) */
+        struct gj_policy_section *sections;
+        size_t n_sections;
+};
+
+/* Pure: parse text. -EBADMSG, logged as "<path>:<line>: what is wrong", for a
+ * malformed line, an unknown section, key or allow word, a repeated section
+ * or key, a bad number. path is only used in messages and kept in ret. */
+int gj_policy_parse(const char *text, const char *path, struct gj_policy *ret);
+/*
+ * Read and parse the file at path (GJ_POLICY_PATH). A missing file is no
+ * error: an empty policy (the built-in defaults), path "<built-in>".
+ * Fail closed, -EPERM logged naming the file: the file or its directory is
+ * not owned by root, or is writable by group or others, or the file is not a
+ * regular file (opened O_NOFOLLOW; a symlink is refused). -EFBIG over
+ * GJ_POLICY_MAX. Other errors logged.
+ */
+int gj_policy_load(const char *path, struct gj_policy *ret);
+void gj_policy_done(struct gj_policy *p);
+
+/* What one caller gets (pure). */
+struct gj_grant {
+        char **gpus;        /* NULL-terminated selectors whose union may be given; NULL: every GPU */
+        unsigned max_gpus;  /* GJ_POLICY_UNLIMITED: no limit */
+        unsigned allow;     /* enum gj_policy_allow bits */
+        /* "<path>:<line>" of the line that decided each, or NULL for a built-in default */
+        char *gpus_from;
+        char *max_gpus_from;
+        char *allow_from;
+};
+/* user: the caller's name; groups: the names of all the caller's groups
+ * (primary included), NULL-terminated. -ENOMEM only. */
+int gj_policy_grant(const struct gj_policy *p, const char *user, char *const *groups,
+                    struct gj_grant *ret);
+void gj_grant_done(struct gj_grant *g);
