@@ -3,7 +3,8 @@
  * A hand-built inventory for the selector and plan tests, shaped like a real
  * host: 8 NVIDIA GPUs on 2 NUMA nodes whose driver minors are not in PCI
  * order, an AMD card with kfd, an Intel GPU with one bad node (wrong
- * major:minor), and a DRM accel device. Also: capturing what gpujail logs.
+ * major:minor), and a DRM accel device. Also (log-capture.h): capturing what
+ * gpujail logs.
  */
 #pragma once
 
@@ -11,6 +12,7 @@
 
 #include "gpujail/plan.h"
 #include "gpujail/util.h"
+#include "log-capture.h"
 
 #define FX_N_NVIDIA 8
 #define FX_N_DEVICES 11
@@ -129,33 +131,4 @@ static void fixture_init(struct fixture *f) {
 
         f->inv.devices = f->devices;
         f->inv.n_devices = FX_N_DEVICES;
-}
-
-/* ---- what gpujail logs, captured: log.c writes to stderr ---- */
-
-static char *capture_buf;
-static size_t capture_len;
-static FILE *capture_saved;
-
-static void capture_begin(void) {
-        fflush(stderr);
-        capture_saved = stderr;
-        free(capture_buf);
-        capture_buf = NULL;
-        stderr = open_memstream(&capture_buf, &capture_len);
-        if (!stderr) {
-                stderr = capture_saved;
-                abort();
-        }
-}
-
-/* The captured text (owned by the capture; valid until the next capture_begin). */
-static const char *capture_end(void) {
-        fclose(stderr);
-        stderr = capture_saved;
-        return capture_buf ? capture_buf : "";
-}
-
-static bool contains(const char *haystack, const char *needle) {
-        return haystack && strstr(haystack, needle);
 }
