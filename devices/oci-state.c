@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the OCI hook reads: the runtime's state document and, from
- * config.json, the rootfs and the device rules the runtime compiled.
+ * config.json, the device rules the runtime compiled.
  * Pure: JSON in, data out, no syscalls.
  */
 #include <json-c/json.h>
@@ -90,23 +90,6 @@ int gj_oci_state_parse(const char *text, struct gj_oci_state *ret) {
 
         *ret = s;
         s = (struct gj_oci_state){};
-        return 0;
-}
-
-int gj_oci_config_root_path(struct json_object *config, const char *bundle, char **ret) {
-        struct json_object *root, *path;
-
-        if (!json_object_object_get_ex(config, "root", &root) ||
-            !json_object_object_get_ex(root, "path", &path) ||
-            !json_object_is_type(path, json_type_string) ||
-            isempty(json_object_get_string(path)))
-                return log_error_errno(-EBADMSG, "config.json: no string \"root.path\"");
-
-        const char *p = json_object_get_string(path);
-        char *s = p[0] == '/' ? strdup(p) : strprintf("%s/%s", bundle, p);
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
         return 0;
 }
 

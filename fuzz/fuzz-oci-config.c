@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* config.json: parsed, read for the rootfs, the runtime's device rules and the request,
- * then edited with a plan and written back out, as the hook and `gpujail oci` do. */
+/* config.json: read as a bundle (the rootfs, the request), then for the runtime's device
+ * rules, then edited with a plan and written back out, as the hook and `gpujail oci` do. */
 #include <json-c/json.h>
 
 #include "fuzz-common.h"
-#include "gpujail/cdi.h"
+#include "gpujail/bundle.h"
 #include "gpujail/oci-config.h"
 #include "gpujail/oci-state.h"
-#include "gpujail/oci-request.h"
 #include "gpujail/plan.h"
 #include "gpujail/util.h"
 
@@ -22,20 +21,20 @@ static char *env[] = {(char *)"GPUJAIL_DEVICES=GPU-0", NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *text = fuzz_strndup(data, size);
-        struct json_object *config = NULL;
-        if (gj_oci_config_parse("fuzz", text, size, &config) < 0)
+        _cleanup_(gj_bundle_done) struct gj_bundle b = {0};
+        /* As the hook and `runtime` read it; a document whose request is refused goes on to
+         * the rest as `oci inject` reads it. */
+        if (gj_bundle_parse("/run/bundle", text, size, &(struct gj_bundle_opts){.request = true}, &b) < 0 &&
+            gj_bundle_parse("/run/bundle", text, size, NULL, &b) < 0)
                 return 0;
-
-        _cleanup_free_ char *root = NULL;
-        (void)gj_oci_config_root_path(config, "/run/bundle", &root);
+        /* documented: a root resolved against an absolute bundle is absolute; no request, no selector */
+        if ((b.root && b.root[0] != '/') || (b.request.source == GJ_REQUEST_NONE) != !b.request.selector)
+                abort();
+        struct json_object *config = b.config;
 
         _cleanup_free_ struct gj_cgroup_rule *have = NULL;
         size_t n_have = 0;
         (void)gj_oci_config_device_rules(config, &have, &n_have);
-
-        struct gj_oci_request req = {0};
-        (void)gj_oci_request_from_config(config, NULL, &req);
-        gj_oci_request_done(&req);
 
         struct gj_plan plan = {.nodes = nodes, .n_nodes = 2, .rules = rules, .n_rules = 2, .env = env};
         if (gj_oci_config_inject(config, &plan) >= 0) {
@@ -47,6 +46,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (!once || !twice || strcmp(once, twice) != 0)
                         abort();
         }
-        json_object_put(config);
         return 0;
 }

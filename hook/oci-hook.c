@@ -11,12 +11,12 @@
 #include <json-c/json.h>
 #include <sys/stat.h>
 
+#include "gpujail/bundle.h"
 #include "gpujail/cgroup.h"
 #include "gpujail/container-ns.h"
 #include "gpujail/devfs.h"
 #include "gpujail/inventory.h"
 #include "gpujail/oci-hook.h"
-#include "gpujail/oci-request.h"
 #include "gpujail/plan.h"
 #include "gpujail/safepath.h"
 #include "gpujail/util.h"
@@ -25,8 +25,7 @@
 struct hook_ctx {
         const struct gj_hook_opts *opts;
         struct gj_oci_state state;
-        struct json_object *config;
-        struct gj_oci_request request;
+        struct gj_bundle bundle; /* config.json and the request in it */
         struct gj_inventory *inv;
         struct gj_selection sel;
         struct gj_plan plan;
@@ -41,8 +40,7 @@ static void hook_ctx_done(struct hook_ctx *c) {
         gj_plan_done(&c->plan);
         gj_selection_done(&c->sel);
         gj_inventory_free(c->inv);
-        gj_oci_request_done(&c->request);
-        json_object_put(c->config);
+        gj_bundle_done(&c->bundle);
         gj_oci_state_done(&c->state);
 }
 
@@ -54,38 +52,6 @@ static int read_state(int fd, struct gj_oci_state *ret) {
         if (r < 0)
                 return log_error_errno(r, "cannot read the OCI state from stdin: %m");
         return gj_oci_state_parse(text, ret);
-}
-
-/* config.json is opened relative to the bundle directory, never through a
- * symlink, and must be a regular file of bounded size. */
-static int read_config(const char *bundle, struct json_object **ret) {
-        _cleanup_close_ int dfd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return log_error_errno(-errno, "cannot open bundle %s: %m", bundle);
-        /* O_NONBLOCK: a fifo planted as config.json must not hang the runtime. */
-        _cleanup_close_ int fd = openat(dfd, "config.json", O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot open %s/config.json: %m", bundle);
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return log_error_errno(-errno, "cannot stat %s/config.json: %m", bundle);
-        if (!S_ISREG(st.st_mode))
-                return log_error_errno(-EBADF, "%s/config.json is not a regular file", bundle);
-
-        _cleanup_free_ char *text = NULL;
-        int r = read_full_fd(fd, &text, NULL, GJ_OCI_CONFIG_MAX);
-        if (r == -EFBIG)
-                return log_error_errno(r, "%s/config.json is larger than %u bytes", bundle, GJ_OCI_CONFIG_MAX);
-        if (r < 0)
-                return log_error_errno(r, "cannot read %s/config.json: %m", bundle);
-
-        enum json_tokener_error jerr;
-        struct json_object *config = json_tokener_parse_verbose(text, &jerr);
-        if (!config)
-                return log_error_errno(-EBADMSG, "%s/config.json is not JSON: %s", bundle,
-                                       json_tokener_error_desc(jerr));
-        *ret = config;
-        return 0;
 }
 
 /* "void" or "": NVIDIA's "nothing at all"; decided before any enumeration. */
@@ -137,12 +103,13 @@ static int refuse_leaked_loader_env(struct json_object *config) {
 static int plan_request(struct hook_ctx *c) {
         /* gj_select and gj_plan_build log their one line (unknown selector,
          * missing or wrong node); ours would repeat it. */
-        log_debug("container %s: %s asks for '%s'", c->state.id, c->request.origin, c->request.selector);
+        const struct gj_oci_request *req = &c->bundle.request;
+        log_debug("container %s: %s asks for '%s'", c->state.id, req->origin, req->selector);
         /* Module state is for `gpujail list`; injection needs only nodes. */
         int r = gj_inventory_load(&(struct gj_inventory_opts){ .skip_modules = true }, &c->inv);
         if (r < 0)
                 return log_error_errno(r, "cannot enumerate the host's accelerators: %m");
-        r = gj_select(c->inv, c->request.selector, c->request.select_flags, &c->sel);
+        r = gj_select(c->inv, req->selector, req->select_flags, &c->sel);
         if (r < 0)
                 return r;
         return gj_plan_build(c->inv, &c->sel, &(struct gj_plan_opts){}, &c->plan);
@@ -176,10 +143,9 @@ static int locate_container(struct hook_ctx *c) {
 }
 
 static int bind_nodes(struct hook_ctx *c) {
-        _cleanup_free_ char *root = NULL;
-        int r = gj_oci_config_root_path(c->config, c->state.bundle, &root);
-        if (r < 0)
-                return r;
+        const char *root = c->bundle.root;
+        if (!root)
+                return log_error_errno(-EBADMSG, "%s: no string \"root.path\"", c->bundle.config_path);
 
         /* The rootfs path itself is the engine's; what is below it is the image's. */
         _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -255,7 +221,7 @@ static int allow_in_cgroups(struct hook_ctx *c, const char **ret_mechanism) {
                 /* Keep what the runtime allowed, add ours: never weaker. */
                 _cleanup_free_ struct gj_cgroup_rule *rules = NULL;
                 size_t n = 0;
-                r = gj_oci_config_device_rules(c->config, &rules, &n);
+                r = gj_oci_config_device_rules(c->bundle.config, &rules, &n);
                 if (r < 0)
                         return r;
                 struct gj_cgroup_rule *all = realloc(rules, (n + c->plan.n_rules) * sizeof(*all));
@@ -285,18 +251,16 @@ int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
         r = read_state(state_fd, &c.state);
         if (r < 0)
                 return r;
-        r = read_config(c.state.bundle, &c.config);
+        r = gj_bundle_read(c.state.bundle, &(struct gj_bundle_opts){ .request = true, .cdi_kind = opts->cdi_kind },
+                           &c.bundle);
         if (r < 0)
                 return r;
-        r = gj_oci_request_from_config(c.config, opts->cdi_kind, &c.request);
-        if (r < 0)
-                return r;
-        if (c.request.source == GJ_REQUEST_NONE || selector_is_void(c.request.selector)) {
+        if (c.bundle.request.source == GJ_REQUEST_NONE || selector_is_void(c.bundle.request.selector)) {
                 log_debug("container %s: nothing requested", c.state.id);
                 return 0;
         }
 
-        r = refuse_leaked_loader_env(c.config);
+        r = refuse_leaked_loader_env(c.bundle.config);
         if (r < 0)
                 return r;
         /* From here on nothing we do may depend on who started us. */
@@ -325,6 +289,6 @@ int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
         if (r < 0)
                 return r;
 
-        gj_hook_audit(c.state.id, opts->stage, c.request.origin, &c.plan, mechanism);
+        gj_hook_audit(c.state.id, opts->stage, c.bundle.request.origin, &c.plan, mechanism);
         return 0;
 }

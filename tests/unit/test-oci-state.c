@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The hook's inputs (devices/oci-state.c): state, root path, runtime device rules, stages. */
+/* The hook's inputs (devices/oci-state.c): state, runtime device rules, stages.
+ * config.json's root path: test-bundle.c. */
 #include <json-c/json.h>
 
 #include "gpujail/oci-state.h"
@@ -53,28 +54,6 @@ static void test_stages(void) {
         is_int(gj_hook_stage_from_string("startContainer"), -EINVAL, "startContainer refused (after pivot_root)");
         is_int(gj_hook_stage_from_string("poststop"), -EINVAL, "poststop refused");
         is_str(gj_hook_stage_name(GJ_HOOK_CREATE_RUNTIME), "createRuntime", "stage name");
-}
-
-static void test_root(void) {
-        struct json_object *c = json_tokener_parse("{\"root\":{\"path\":\"rootfs\"}}");
-        char *p = NULL;
-        is_int(gj_oci_config_root_path(c, "/b", &p), 0, "relative root.path");
-        is_str(p, "/b/rootfs", "relative to the bundle");
-        free(p);
-        json_object_put(c);
-
-        c = json_tokener_parse("{\"root\":{\"path\":\"/var/lib/x/merged\"}}");
-        is_int(gj_oci_config_root_path(c, "/b", &p), 0, "absolute root.path");
-        is_str(p, "/var/lib/x/merged", "kept as is");
-        free(p);
-        json_object_put(c);
-
-        c = json_tokener_parse("{\"root\":{\"path\":3}}");
-        is_int(gj_oci_config_root_path(c, "/b", &p), -EBADMSG, "root.path not a string");
-        json_object_put(c);
-        c = json_tokener_parse("{}");
-        is_int(gj_oci_config_root_path(c, "/b", &p), -EBADMSG, "no root");
-        json_object_put(c);
 }
 
 static int rules_of(const char *text, struct gj_cgroup_rule **rules, size_t *n) {
@@ -154,7 +133,6 @@ int main(void) {
         log_set_max_level(GJ_LOG_ERROR);
         test_stages();
         test_state();
-        test_root();
         test_rules();
         return done_testing();
 }

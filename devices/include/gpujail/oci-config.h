@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Editing an OCI bundle's config.json (devices/oci-config.c). Pure: text in,
- * json-c document, text out; the caller reads and writes the file.
+ * json-c document, text out; gj_bundle_read() (gpujail/bundle.h) reads the
+ * file, the caller writes it.
  *
  * Putting the devices into the spec itself (rather than only adding them
  * from a hook) makes the runtime create the nodes and the cgroup rules, so

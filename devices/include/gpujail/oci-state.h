@@ -2,8 +2,8 @@
 /*
  * What an OCI runtime tells a hook (devices/oci-state.c): pure, no syscalls.
  * The state the runtime writes on the hook's stdin, the hook stages, and what
- * config.json says about the rootfs and the device cgroup rules the runtime
- * compiled.
+ * config.json says about the device cgroup rules the runtime compiled
+ * (config.json itself is read by gpujail/bundle.h).
  */
 #pragma once
 
@@ -15,8 +15,6 @@
 struct json_object;
 
 #define GJ_OCI_STATE_MAX (1u << 20)  /* the state is a few hundred bytes */
-/* GJ_OCI_CONFIG_MAX: the one bound on config.json, from oci-config.h. */
-#include "gpujail/oci-config.h"
 
 enum gj_hook_stage {
         GJ_HOOK_PRESTART,
@@ -40,9 +38,6 @@ struct gj_oci_state {
  * or an absolute bundle path is missing or of the wrong type. */
 int gj_oci_state_parse(const char *text, struct gj_oci_state *ret);
 void gj_oci_state_done(struct gj_oci_state *state);
-
-/* root.path of config.json; relative paths are relative to the bundle. */
-int gj_oci_config_root_path(struct json_object *config, const char *bundle, char **ret);
 
 /*
  * The device rules the runtime put into the container's cgroup, as far as
