@@ -22,7 +22,10 @@ int cli_load_inventory(bool with_modules, struct gj_inventory **ret);
 struct json_object;
 int cli_print_json(struct json_object *obj);
 
-/* Inject the plan for `selector` into <bundle>/config.json, atomically
- * (cli/cmd-oci.c; also used by `gpujail runtime`). `origin` names where the
- * selector came from, for messages. Negative errno, logged. */
-int cli_oci_inject_bundle(const char *bundle, const char *selector, unsigned select_flags, const char *origin);
+/* Inject the plan for `selector` into a bundle read by gj_bundle_read() and
+ * write its config.json back, atomically, with its mode (cli/cmd-oci.c; also
+ * used by `gpujail runtime`). bundle->config is edited in place. `origin` names
+ * where the selector came from, for messages. Negative errno, logged. */
+struct gj_bundle;
+int cli_oci_inject_bundle(struct gj_bundle *bundle, const char *selector, unsigned select_flags,
+                          const char *origin);

@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gpujail oci inject: put the selected GPUs into a bundle's config.json. */
-#include <fcntl.h>
 #include <getopt.h>
-#include <json-c/json.h>
-#include <sys/stat.h>
 
 #include "cli.h"
+#include "gpujail/bundle.h"
 #include "gpujail/inventory.h"
 #include "gpujail/oci-config.h"
 #include "gpujail/plan.h"
@@ -28,24 +26,6 @@ static void oci_usage(FILE *f) {
                 "  --nvidia-indexes   bare indexes count NVIDIA GPUs only (NVIDIA_VISIBLE_DEVICES)\n");
 }
 
-static int read_config(const char *path, struct json_object **ret, mode_t *ret_mode) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        struct stat st;
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot open %s: %m", path);
-        if (fstat(fd, &st) < 0)
-                return log_error_errno(-errno, "cannot stat %s: %m", path);
-        if (!S_ISREG(st.st_mode))
-                return log_error_errno(-EINVAL, "%s is not a regular file", path);
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-        int r = read_full_fd(fd, &text, &len, GJ_OCI_CONFIG_MAX);
-        if (r < 0)
-                return log_error_errno(r, "cannot read %s: %m", path);
-        *ret_mode = st.st_mode & 07777;
-        return gj_oci_config_parse(path, text, len, ret);
-}
-
 static int plan_for(const struct gj_inventory *inv, const char *selector, unsigned flags, const char *origin,
                     struct gj_plan *ret) {
         struct gj_selection sel = {};
@@ -59,38 +39,36 @@ static int plan_for(const struct gj_inventory *inv, const char *selector, unsign
         return r;
 }
 
-int cli_oci_inject_bundle(const char *bundle, const char *selector, unsigned select_flags, const char *origin) {
-        _cleanup_free_ char *path = strprintf("%s/config.json", bundle ? bundle : ".");
-        struct json_object *config = NULL;
-        mode_t mode = 0644;
-        if (!path)
-                return log_error_errno(-ENOMEM, "cannot edit the bundle: %m");
-
-        /* Parse before planning: a broken config.json is reported as such. */
-        int r = read_config(path, &config, &mode);
-        if (r < 0)
-                return r;
+int cli_oci_inject_bundle(struct gj_bundle *bundle, const char *selector, unsigned select_flags,
+                          const char *origin) {
         _cleanup_inventory_ struct gj_inventory *inv = NULL;
-        if (cli_load_inventory(false, &inv) != 0) {
-                json_object_put(config);
+        if (cli_load_inventory(false, &inv) != 0)
                 return -EIO; /* logged */
-        }
-        struct gj_plan plan = {};
-        r = plan_for(inv, selector, select_flags, origin, &plan);
-        if (r >= 0)
-                r = gj_oci_config_inject(config, &plan);
-        gj_plan_done(&plan);
-        _cleanup_free_ char *text = r >= 0 ? gj_oci_config_format(config) : NULL;
-        json_object_put(config);
+        _cleanup_(gj_plan_done) struct gj_plan plan = {};
+        int r = plan_for(inv, selector, select_flags, origin, &plan);
         if (r < 0)
                 return r;
-        if (!text)
-                return log_error_errno(-ENOMEM, "cannot format %s: %m", path);
-        /* No fsync: the bundle does not outlive a crash, and this is on the container-start path. */
-        r = write_file_atomic_flags(path, text, strlen(text), mode, WRITE_ATOMIC_NO_SYNC);
+        /* On error the document is dropped by the caller: never written half-edited. */
+        r = gj_oci_config_inject(bundle->config, &plan);
         if (r < 0)
-                return log_error_errno(r, "cannot write %s: %m", path);
+                return r;
+        _cleanup_free_ char *text = gj_oci_config_format(bundle->config);
+        if (!text)
+                return log_error_errno(-ENOMEM, "cannot format %s: %m", bundle->config_path);
+        /* No fsync: the bundle does not outlive a crash, and this is on the container-start path. */
+        r = write_file_atomic_flags(bundle->config_path, text, strlen(text), bundle->mode, WRITE_ATOMIC_NO_SYNC);
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s: %m", bundle->config_path);
         return 0;
+}
+
+static int oci_inject(const char *dir, const char *selector, unsigned select_flags) {
+        _cleanup_(gj_bundle_done) struct gj_bundle bundle = {};
+        /* Read before planning: a broken config.json is reported as such. */
+        int r = gj_bundle_read(dir, &(struct gj_bundle_opts){}, &bundle);
+        if (r < 0)
+                return r;
+        return cli_oci_inject_bundle(&bundle, selector, select_flags, "--gpu");
 }
 
 int cmd_oci(int argc, char **argv) {
@@ -141,5 +119,5 @@ int cmd_oci(int argc, char **argv) {
                 log_error("'gpujail oci inject' needs --gpu SELECTOR (e.g. --gpu 0, --gpu all)");
                 return GJ_EXIT_FAILURE;
         }
-        return cli_oci_inject_bundle(bundle, gpu, flags, "--gpu") < 0 ? GJ_EXIT_FAILURE : 0;
+        return oci_inject(bundle, gpu, flags) < 0 ? GJ_EXIT_FAILURE : 0;
 }

@@ -6,11 +6,8 @@
  * execs the real runtime with the same arguments. Every other verb goes
  * straight through untouched.
  */
-#include <json-c/json.h>
-
 #include "cli.h"
-#include "gpujail/oci-config.h"
-#include "gpujail/oci-request.h"
+#include "gpujail/bundle.h"
 #include "gpujail/util.h"
 
 static void runtime_usage(FILE *f) {
@@ -94,43 +91,26 @@ static const char *find_bundle(int n, char **args) {
         return NULL;
 }
 
-static int read_request(const char *bundle, const char *kind, struct gj_oci_request *ret) {
-        _cleanup_free_ char *path = strprintf("%s/config.json", bundle);
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-        if (!path)
-                return log_error_errno(-ENOMEM, "cannot read the bundle: %m");
-        int r = read_full_file(path, &text, &len, GJ_OCI_CONFIG_MAX);
-        if (r < 0)
-                return log_error_errno(r, "cannot read %s: %m", path);
-        struct json_object *config;
-        r = gj_oci_config_parse(path, text, len, &config);
-        if (r < 0)
-                return r;
-        r = gj_oci_request_from_config(config, kind, ret);
-        json_object_put(config);
-        return r;
-}
-
 /* Inject the bundle's request, if it has one. */
 static int prepare_bundle(int n, char **args, const char *kind, bool ignore_env) {
         int v = find_verb(n, args);
         if (v < 0 || !(streq(args[v], "create") || streq(args[v], "run")))
                 return 0;
-        const char *bundle = find_bundle(n - v - 1, args + v + 1);
-        if (!bundle)
-                bundle = ".";
-        struct gj_oci_request req = {};
-        int r = read_request(bundle, kind, &req);
-        if (r >= 0 && req.source == GJ_REQUEST_ENV && ignore_env) {
-                log_debug("ignoring %s (--ignore-env)", req.origin);
-                gj_oci_request_done(&req);
-        }
-        if (r < 0 || req.source == GJ_REQUEST_NONE)
+        const char *dir = find_bundle(n - v - 1, args + v + 1);
+        _cleanup_(gj_bundle_done) struct gj_bundle bundle = {};
+        /* Read once: the request and the document it is injected into are the same text. */
+        int r = gj_bundle_read(dir ? dir : ".", &(struct gj_bundle_opts){ .request = true, .cdi_kind = kind },
+                               &bundle);
+        if (r < 0)
                 return r;
-        r = cli_oci_inject_bundle(bundle, req.selector, req.select_flags, req.origin);
-        gj_oci_request_done(&req);
-        return r;
+        const struct gj_oci_request *req = &bundle.request;
+        if (req->source == GJ_REQUEST_ENV && ignore_env) {
+                log_debug("ignoring %s (--ignore-env)", req->origin);
+                return 0;
+        }
+        if (req->source == GJ_REQUEST_NONE)
+                return 0;
+        return cli_oci_inject_bundle(&bundle, req->selector, req->select_flags, req->origin);
 }
 
 int cmd_runtime(int argc, char **argv) {
