@@ -285,6 +285,18 @@ _host_bpf() {
         fi
 }
 
+# Host paths outside $TEST_TMP that tests create (removed when they end), or
+# that mark an escape a test looks for (/etc/gj-safepath-<pid> of test-safepath,
+# a file or a directory): none may remain. Names carry a pid or a random tail,
+# so a leftover differs from any earlier one.
+_host_files() {
+        local p
+        for p in /etc/gj-safepath-* /etc/gpujail-* /var/tmp/gpujail-*; do
+                [[ -e $p || -L $p ]] && echo "$p"
+        done
+        return 0
+}
+
 # GPUJAIL_SNAPSHOT_IGNORE: an extended regex of snapshot lines to ignore, for a machine
 # where something else makes cgroups while tests run (a sandbox's per-command cgroups,
 # another test suite). Empty by default: CI compares everything.

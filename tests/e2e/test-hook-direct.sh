@@ -3,7 +3,9 @@
 #
 # gpujail-hook run by hand with crafted states and bundles: bad input fails
 # closed with one line, a container that asks for nothing is let through at
-# once without enumerating anything (no udev, no /sys, no /proc/driver).
+# once without enumerating anything (no udev, no /sys, no /proc/driver); a
+# container in the root cgroup of a hierarchy (host root, or a cgroup
+# namespace's) or with no device cgroup at all is refused.
 . "$(dirname "$0")/../lib.sh"
 require_root
 require_cmd jq
@@ -94,4 +96,60 @@ run on_fakehost nvidia8 -- bash -c 'printf "{\"id\":\"x\",\"pid\":%s,\"bundle\":
         _ "$b" "$GPUJAIL_HOOK"
 isnt "$status" 0 "a pid in our own mount namespace: refused"
 like "$stderr" "shares our mount namespace" "a pid in our own mount namespace: says so"
+
+# Where the container's device cgroup is not one the hook may change: run as
+# createContainer (the container is the hook's own process) asking for GPU 0.
+config '["NVIDIA_VISIBLE_DEVICES=0"]'
+V2=$(cgroup2_root)
+
+# 1. In the root cgroup of its hierarchies (a runtime bug): allowing devices
+#    there would be for the whole host. On a hybrid host with the v1 devices
+#    controller this is harmless to try even if the hook wrongly went ahead
+#    (the v1 root allows everything and takes no rule, no v2 program is wanted).
+root_state() { # the hierarchy roots' device rules and BPF programs
+        cat /sys/fs/cgroup/devices/devices.list
+        [[ -n $V2 ]] && "$HELPERS/bpf-list" | awk -v r="$V2" '$1 == r'
+        true
+}
+if [[ -f /sys/fs/cgroup/devices/devices.list ]]; then
+        before=$(root_state)
+        run on_fakehost nvidia8 -- bash -c 'echo $$ >/sys/fs/cgroup/devices/cgroup.procs || exit 99
+                if [ -n "$3" ]; then echo $$ >"$3/cgroup.procs" || exit 99; fi
+                printf "%s" "$1" | "$2" createContainer' _ "$(state)" "$GPUJAIL_HOOK" "$V2"
+        is "$status" 125 "container in the root cgroup of its hierarchies: exit 125" || show
+        like "$stderr" "is the root of its hierarchy" "container in the root cgroup: says why"
+        is "$(root_state)" "$before" "container in the root cgroup: the root's devices.list and BPF programs unchanged"
+else
+        skip "no cgroup v1 devices controller" "container in the root cgroup of its hierarchies: refused"
+fi
+
+# 2. The same seen from inside a cgroup namespace on a pure cgroup2 view: the
+#    hook's own cgroup is the root of the cgroup2 mount it sees. The namespace
+#    is rooted at a scratch cgroup, so a hook that wrongly went ahead would
+#    attach its program there, never to the host's root.
+if [[ -n $V2 ]] && command -v unshare >/dev/null; then
+        scratch=$V2/gpujail-hook-direct-$$
+        mkdir "$scratch" || bail_out "cannot create $scratch"
+        defer rmdir "$scratch"
+        run on_fakehost nvidia8 -- bash -c 'echo $$ >"$3/cgroup.procs" || exit 99
+                exec unshare -C -- bash -c "umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || exit 99
+                        printf %s \"\$1\" | \"\$2\" createContainer" _ "$1" "$2"' _ "$(state)" "$GPUJAIL_HOOK" "$scratch"
+        is "$status" 125 "cgroup namespace, pure cgroup2: the container's cgroup is the mount's root: exit 125" || show
+        like "$stderr" "is the root of its hierarchy" "cgroup namespace, pure cgroup2: says why"
+        is "$("$HELPERS/bpf-list" | awk -v r="$scratch" '$1 == r')" "" "cgroup namespace, pure cgroup2: no device program attached"
+else
+        skip "no cgroup2 mount" "cgroup namespace, pure cgroup2: refused"
+fi
+
+# 3. No device cgroup at all (/sys/fs/cgroup unmounted in a private mount
+#    namespace): nobody would police the nodes. Refused before any is bound.
+run on_fakehost nvidia8 -- bash -c 'umount -l /sys/fs/cgroup || exit 99
+        echo "cgroup mounts: $(grep -cE " - cgroup2? " /proc/self/mountinfo)"
+        printf "%s" "$1" | "$2" createContainer; rc=$?
+        echo "bound: $(grep -c " $3/rootfs/dev/" /proc/self/mountinfo)"
+        exit $rc' _ "$(state)" "$GPUJAIL_HOOK" "$b"
+like "$stdout" "^cgroup mounts: 0$" "no cgroup mounted: the premise holds" || show
+is "$status" 125 "no device cgroup at all: exit 125" || show
+like "$stderr" "no device cgroup found" "no device cgroup at all: says why"
+like "$stdout" "^bound: 0$" "no device cgroup at all: no node bound into the rootfs"
 done_testing

@@ -6,7 +6,8 @@
 # hidden in /proc/driver/nvidia/gpus; no fd of gpujail's reaches the job; the
 # host's root is read-only, the cwd writable, /tmp private; OCI /proc masks;
 # as the invoking user (SUDO_UID=65534) the job cannot mknod, remount /dev rw,
-# or keep capabilities; --dev-minimal, --device, --mask-proc, --net none,
+# or keep capabilities, nor root or sudo job the caller's inheritable/ambient
+# ones; the host view is mounted read-only (EROFS in a 0777 host directory); --dev-minimal, --device, --mask-proc, --net none,
 # --bind, --user, --cap-add, --set-cuda-env; the host is unchanged afterwards.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/run-common.sh"
@@ -114,6 +115,30 @@ like "$stdout" 'CapEff:[[:space:]]+0+2000$' "--cap-add CAP_NET_RAW keeps exactly
 jrun --gpu 0 --cap-add CAP_NOPE -- true
 is "$status" 125 "--cap-add of an unknown capability is refused"
 
+# A caller that holds inheritable and ambient CAP_NET_RAW (setpriv): an exec as
+# root, or the inheritable set after setuid, would carry it into the job unless
+# gpujail resets every set, --cap-add or not. The first check is the premise:
+# setpriv really hands the caps down to what it runs.
+CALLER_CAPS=(setpriv --inh-caps +net_raw --ambient-caps +net_raw)
+capsets() { awk '/^Cap(Inh|Prm|Eff|Amb):/ { printf "%s%s ", $1, $2 }' <<<"$stdout"; }
+jrun_caps() { # [VAR=VALUE...]: the job's capability sets, run by a caller holding CALLER_CAPS
+        run env "$@" "${CALLER_CAPS[@]}" bash -c 'cd "$1" && shift && exec "$@"' sh "$WORK" \
+                "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 0 -- grep -E '^Cap' /proc/self/status
+}
+run "${CALLER_CAPS[@]}" grep -E '^Cap' /proc/self/status
+if [[ $status -eq 0 ]]; then
+        like "$(capsets)" 'CapInh:0+2000 .*CapAmb:0+2000 $' "setpriv: the caller holds inheritable and ambient CAP_NET_RAW" || show
+        none="CapInh:0000000000000000 CapPrm:0000000000000000 CapEff:0000000000000000 CapAmb:0000000000000000 "
+        jrun_caps
+        is "$(capsets)" "$none" "root job of a caller with inheritable+ambient CAP_NET_RAW: every set empty" || show
+        jrun_caps SUDO_UID=65534 SUDO_GID=65534 SUDO_USER=nobody
+        is "$(capsets)" "$none" "sudo caller's job (SUDO_UID=65534) with inheritable+ambient CAP_NET_RAW: every set empty" || show
+else
+        for who in "the caller holds" "root job:" "sudo caller's job:"; do
+                skip "setpriv cannot set inheritable/ambient capabilities here" "$who inherited CAP_NET_RAW"
+        done
+fi
+
 export SUDO_UID=65534 SUDO_GID=65534 SUDO_USER=nobody
 jrun --gpu 0 -- sh -c 'id -u; id -g'
 is "$(tr '\n' ' ' <<<"$stdout")" "65534 65534 " "SUDO_UID/SUDO_GID: the job runs as the invoking user"
@@ -129,6 +154,22 @@ ok '[ -f "$WORK/by-job" ] && [ ! -e /etc/gpujail-test ]' "the write landed in th
 ok '[ "$(stat -c %u "$WORK/by-job")" = 65534 ]' "files the job makes belong to the invoking user"
 jrun --gpu 0 --user 1234:4321 -- sh -c 'id -u; id -g; id -G'
 is "$(tr '\n' ' ' <<<"$stdout")" "1234 4321 4321 " "--user UID:GID overrides the sudo caller, no extra groups"
+unset SUDO_UID SUDO_GID SUDO_USER
+
+# ---- the host view is read-only by its mount, not by permissions ----
+# A 0777 host directory outside the cwd (and outside /tmp, which is the job's
+# own): permissions let root and the invoking user write there; only the
+# read-only mount of the host view stops them.
+HOSTDIR=$(mktemp -d /var/tmp/gpujail-hostview.XXXXXX) || bail_out "cannot create a directory in /var/tmp"
+defer rm -rf "$HOSTDIR"
+chmod 0777 "$HOSTDIR"
+for who in root sudo; do
+        [[ $who == sudo ]] && export SUDO_UID=65534 SUDO_GID=65534 SUDO_USER=nobody
+        jrun --gpu 0 -- sh -c 'cut -d" " -f5,6 /proc/self/mountinfo | grep "^/ " | tail -1; touch "$0/by-$1"' "$HOSTDIR" $who
+        like "$stdout" '^/ ro(,|$)' "$who job: / is mounted ro in the job's mountinfo" || show
+        like "$stderr" "by-$who.*Read-only file system" "$who job: writing to a 0777 host directory outside the cwd fails with EROFS" || show
+        ok '[ ! -e "$HOSTDIR/by-$who" ]' "$who job: nothing landed in that host directory"
+done
 unset SUDO_UID SUDO_GID SUDO_USER
 
 # ---- binds, /tmp, network ----
