@@ -92,8 +92,8 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
 }
 
 /* Fill the temp file and rename it over path; the caller removes it on failure. */
-static int write_and_rename(int fd, const char *tmp, const char *path, const char *data, size_t len, mode_t mode,
-                            unsigned flags) {
+static int write_and_rename(int fd, const char *tmp, const char *path, const char *data, size_t len,
+                            mode_t mode, unsigned flags) {
         int r = write_all(fd, data, len);
         if (r < 0)
                 return r;

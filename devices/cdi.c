@@ -121,7 +121,8 @@ static struct json_object *device_nodes_json(const struct gj_plan *plan) {
                 return NULL;
         for (size_t i = 0; i < plan->n_nodes; i++) {
                 const struct gj_plan_node *n = &plan->nodes[i];
-                if (gj_json_append(nodes, gj_plan_node_to_json(n, true, rule_access_for(plan, n))) < 0)
+                struct json_object *node = gj_plan_node_to_json(n, true, rule_access_for(plan, n));
+                if (gj_json_append(nodes, node) < 0)
                         return NULL;
         }
         return TAKE_PTR(nodes);
@@ -147,8 +148,9 @@ static int edits_for_selector(const struct gj_inventory *inv, const char *select
         if (r < 0)
                 return r;
         if (expect && (sel.n_devices != 1 || sel.devices[0] != expect))
-                return log_error_errno(-EPROTO, "CDI: selector '%s' does not name exactly device %u", selector,
-                                       expect->index);
+                return log_error_errno(-EPROTO,
+                                       "CDI: selector '%s' does not name exactly device %u",
+                                       selector, expect->index);
         r = gj_plan_build(inv, &sel, &popts, &plan);
         if (r < 0)
                 return r;
@@ -162,7 +164,8 @@ static int edits_for_selector(const struct gj_inventory *inv, const char *select
 static int add_device(struct json_object *devices, const char *name, struct json_object *edits) {
         _cleanup_json_ struct json_object *e = edits;
         _cleanup_json_ struct json_object *dev = json_object_new_object();
-        if (!dev || gj_json_add_string(dev, "name", name) < 0 || gj_json_add(dev, "containerEdits", TAKE_PTR(e)) < 0 ||
+        if (!dev || gj_json_add_string(dev, "name", name) < 0 ||
+            gj_json_add(dev, "containerEdits", TAKE_PTR(e)) < 0 ||
             gj_json_append(devices, TAKE_PTR(dev)) < 0)
                 return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
         return 0;
@@ -214,7 +217,8 @@ int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *
 
         _cleanup_json_ struct json_object *spec = json_object_new_object();
         if (!spec || gj_json_add_string(spec, "cdiVersion", GJ_CDI_VERSION) < 0 ||
-            gj_json_add_string(spec, "kind", kind) < 0 || gj_json_add(spec, "devices", json_object_new_array()) < 0)
+            gj_json_add_string(spec, "kind", kind) < 0 ||
+            gj_json_add(spec, "devices", json_object_new_array()) < 0)
                 return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
         struct json_object *devices = json_object_object_get(spec, "devices");
 

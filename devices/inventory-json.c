@@ -16,14 +16,15 @@ struct json_object *gj_node_to_json(const struct gj_node *n) {
         char type[2] = { n->type, 0 }, mode[8];
 
         snprintf(mode, sizeof(mode), "%04o", (unsigned)(n->mode & 07777));
-        if (!o || gj_json_add_string(o, "path", n->path) < 0 || gj_json_add_string(o, "type", type) < 0 ||
-            gj_json_add_int(o, "major", n->major) < 0 || gj_json_add_int(o, "minor", n->minor) < 0 ||
-            gj_json_add_string(o, "mode", mode) < 0 || gj_json_add_int(o, "uid", n->uid) < 0 ||
-            gj_json_add_int(o, "gid", n->gid) < 0 ||
+        if (!o || gj_json_add_string(o, "path", n->path) < 0 ||
+            gj_json_add_string(o, "type", type) < 0 || gj_json_add_int(o, "major", n->major) < 0 ||
+            gj_json_add_int(o, "minor", n->minor) < 0 || gj_json_add_string(o, "mode", mode) < 0 ||
+            gj_json_add_int(o, "uid", n->uid) < 0 || gj_json_add_int(o, "gid", n->gid) < 0 ||
             gj_json_add_string(o, "state", gj_node_state_name(n->state)) < 0)
                 return NULL;
-        if (n->state == GJ_NODE_WRONG_DEVNUM && (gj_json_add_int(o, "found_major", n->found_major) < 0 ||
-                                                 gj_json_add_int(o, "found_minor", n->found_minor) < 0))
+        if (n->state == GJ_NODE_WRONG_DEVNUM &&
+            (gj_json_add_int(o, "found_major", n->found_major) < 0 ||
+             gj_json_add_int(o, "found_minor", n->found_minor) < 0))
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -52,7 +53,8 @@ static struct json_object *device_to_json(const struct gj_device *d) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         if (!o || gj_json_add_int(o, "index", d->index) < 0 ||
             gj_json_add_string(o, "vendor", gj_vendor_name(d->vendor)) < 0 ||
-            gj_json_add_int(o, "vendor_index", d->vendor_index) < 0 || gj_json_add_string(o, "model", d->model) < 0 ||
+            gj_json_add_int(o, "vendor_index", d->vendor_index) < 0 ||
+            gj_json_add_string(o, "model", d->model) < 0 ||
             gj_json_add_string(o, "pci_bus_id", d->pci_bus_id) < 0 ||
             gj_json_add_int_or_null(o, "numa_node", d->numa_node, d->numa_node >= 0) < 0 ||
             gj_json_add_string(o, "uuid", d->uuid) < 0 ||
@@ -86,14 +88,16 @@ static struct json_object *controls_to_json(const struct gj_inventory *inv) {
         if (!o)
                 return NULL;
         for (unsigned c = 0; c < _GJ_CTL_MAX; c++)
-                if (inv->controls[c] && gj_json_add(o, gj_control_name(c), gj_node_to_json(inv->controls[c])) < 0)
+                if (inv->controls[c] &&
+                    gj_json_add(o, gj_control_name(c), gj_node_to_json(inv->controls[c])) < 0)
                         return NULL;
         return TAKE_PTR(o);
 }
 
 static struct json_object *module_to_json(const struct gj_module *m) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
-        if (!o || gj_json_add_string(o, "name", m->name) < 0 || gj_json_add_bool(o, "loaded", m->loaded) < 0 ||
+        if (!o || gj_json_add_string(o, "name", m->name) < 0 ||
+            gj_json_add_bool(o, "loaded", m->loaded) < 0 ||
             gj_json_add_bool_or_null(o, "known", m->known, m->loaded || m->looked_up) < 0)
                 return NULL;
         return TAKE_PTR(o);
@@ -112,8 +116,10 @@ static struct json_object *modules_to_json(const struct gj_inventory *inv) {
 struct json_object *gj_inventory_to_json(const struct gj_inventory *inv) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         if (!o || gj_json_add_int(o, "version", GJ_INVENTORY_JSON_VERSION) < 0 ||
-            gj_json_add(o, "driver", driver_to_json(inv)) < 0 || gj_json_add(o, "devices", devices_to_json(inv)) < 0 ||
-            gj_json_add(o, "controls", controls_to_json(inv)) < 0 || gj_json_add(o, "modules", modules_to_json(inv)) < 0 ||
+            gj_json_add(o, "driver", driver_to_json(inv)) < 0 ||
+            gj_json_add(o, "devices", devices_to_json(inv)) < 0 ||
+            gj_json_add(o, "controls", controls_to_json(inv)) < 0 ||
+            gj_json_add(o, "modules", modules_to_json(inv)) < 0 ||
             gj_json_add(o, "warnings", gj_json_new_strv(inv->warnings)) < 0)
                 return NULL;
         return TAKE_PTR(o);

@@ -400,7 +400,8 @@ static int inv_enumerate_pci(struct inv_ctx *c) {
         while ((de = readdir(dir))) {
                 if (de->d_name[0] == '.' || !pci_class_is_candidate(dirfd(dir), de->d_name))
                         continue;
-                _cleanup_udev_device_ struct udev_device *dev = pci_device_new(c->udev, dirfd(dir), de->d_name);
+                _cleanup_udev_device_ struct udev_device *dev =
+                        pci_device_new(c->udev, dirfd(dir), de->d_name);
                 if (!dev)
                         continue; /* gone since readdir */
                 int r = inv_add_pci_device(c, dev);
@@ -462,7 +463,8 @@ static int device_add_drm_children(struct inv_ctx *c, struct gj_device *d) {
                 _cleanup_free_ char *syspath = strprintf("%s/%s", drm, *n);
                 if (!syspath)
                         return -ENOMEM;
-                _cleanup_udev_device_ struct udev_device *dev = udev_device_new_from_syspath(c->udev, syspath);
+                _cleanup_udev_device_ struct udev_device *dev =
+                        udev_device_new_from_syspath(c->udev, syspath);
                 if (!dev)
                         continue; /* gone since readdir */
                 int r = device_add_udev_node(c, d, dev);
@@ -507,7 +509,8 @@ static int accel_add_device(struct inv_ctx *c, struct udev_device *dev) {
         return device_add_udev_node(c, d, dev);
 }
 
-static int enumerate_scan(struct udev_enumerate *e, const char *subsystem, const char *const *sysnames) {
+static int enumerate_scan(struct udev_enumerate *e, const char *subsystem,
+                          const char *const *sysnames) {
         int r = udev_enumerate_add_match_subsystem(e, subsystem);
         if (r < 0)
                 return r;
@@ -713,8 +716,9 @@ static int nvidia_add_controls(struct inv_ctx *c, unsigned frontend, unsigned uv
         for (size_t i = 0; i < ELEMENTSOF(controls); i++) {
                 if (controls[i].uvm && uvm == 0)
                         continue;
-                int r = ctx_add_control(c, controls[i].which, controls[i].path, controls[i].uvm ? uvm : frontend,
-                                        controls[i].minor, c->nv_mode, c->nv_uid, c->nv_gid);
+                int r = ctx_add_control(c, controls[i].which, controls[i].path,
+                                        controls[i].uvm ? uvm : frontend, controls[i].minor,
+                                        c->nv_mode, c->nv_uid, c->nv_gid);
                 if (r < 0)
                         return r;
         }
@@ -762,7 +766,8 @@ static int inv_add_nvidia(struct inv_ctx *c) {
 static int inv_add_kfd(struct inv_ctx *c) {
         if (!inv_has_vendor(c->inv, GJ_VENDOR_AMD))
                 return 0;
-        _cleanup_udev_device_ struct udev_device *kfd = udev_device_new_from_subsystem_sysname(c->udev, "kfd", "kfd");
+        _cleanup_udev_device_ struct udev_device *kfd =
+                udev_device_new_from_subsystem_sysname(c->udev, "kfd", "kfd");
         if (!kfd)
                 return inv_warn(c->inv, 0,
                                 "/sys/class/kfd/kfd: not found (amdgpu without KFD): no /dev/kfd for compute");

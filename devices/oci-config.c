@@ -24,10 +24,11 @@ int gj_oci_config_parse(const char *what, const char *text, size_t len, struct j
         json_tokener_free(tok);
 
         if (jerr == json_tokener_continue)
-                return log_error_errno(-EBADMSG, "cannot parse %s: truncated JSON (%zu bytes)", what, len);
+                return log_error_errno(-EBADMSG, "cannot parse %s: truncated JSON (%zu bytes)",
+                                       what, len);
         if (!o || jerr != json_tokener_success)
-                return log_error_errno(-EBADMSG, "cannot parse %s: malformed JSON at byte %zu: %s", what, end,
-                                       json_tokener_error_desc(jerr));
+                return log_error_errno(-EBADMSG, "cannot parse %s: malformed JSON at byte %zu: %s",
+                                       what, end, json_tokener_error_desc(jerr));
         while (end < len && strchr(" \t\r\n", text[end]))
                 end++;
         if (end < len)
@@ -101,7 +102,8 @@ static int devices_put(struct json_object *devices, const struct gj_plan_node *n
 static struct json_object *rule_json(const struct gj_cgroup_rule *r) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         char type[2] = { r->type, 0 };
-        if (!o || gj_json_add_bool(o, "allow", true) < 0 || gj_json_add_string(o, "type", type) < 0 ||
+        if (!o || gj_json_add_bool(o, "allow", true) < 0 ||
+            gj_json_add_string(o, "type", type) < 0 ||
             (r->major != GJ_WILDCARD && gj_json_add_int(o, "major", r->major) < 0) ||
             (r->minor != GJ_WILDCARD && gj_json_add_int(o, "minor", r->minor) < 0) ||
             gj_json_add_string(o, "access", r->access) < 0)

@@ -35,20 +35,23 @@ static struct json_object *device_to_json(const struct gj_device *d) {
         if (!o || gj_json_add_int(o, "index", d->index) < 0 ||
             gj_json_add_string(o, "vendor", gj_vendor_name(d->vendor)) < 0 ||
             gj_json_add_int(o, "vendor_index", d->vendor_index) < 0 ||
-            gj_json_add_string(o, "pci_bus_id", d->pci_bus_id) < 0 || gj_json_add_string(o, "uuid", d->uuid) < 0 ||
+            gj_json_add_string(o, "pci_bus_id", d->pci_bus_id) < 0 ||
+            gj_json_add_string(o, "uuid", d->uuid) < 0 ||
             gj_json_add_string(o, "model", d->model) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
 
-struct json_object *gj_plan_node_to_json(const struct gj_plan_node *n, bool with_host_path, const char *permissions) {
+struct json_object *gj_plan_node_to_json(const struct gj_plan_node *n, bool with_host_path,
+                                         const char *permissions) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         if (!o || gj_json_add_string(o, "path", n->path) < 0 ||
             (with_host_path && gj_json_add_string(o, "hostPath", n->host_path ?: n->path) < 0) ||
-            add_type(o, n->type) < 0 || add_devnum(o, "major", n->major) < 0 || add_devnum(o, "minor", n->minor) < 0 ||
+            add_type(o, n->type) < 0 || add_devnum(o, "major", n->major) < 0 ||
+            add_devnum(o, "minor", n->minor) < 0 ||
             (permissions && gj_json_add_string(o, "permissions", permissions) < 0) ||
-            gj_json_add_int(o, "fileMode", n->mode & 07777) < 0 || gj_json_add_int(o, "uid", n->uid) < 0 ||
-            gj_json_add_int(o, "gid", n->gid) < 0)
+            gj_json_add_int(o, "fileMode", n->mode & 07777) < 0 ||
+            gj_json_add_int(o, "uid", n->uid) < 0 || gj_json_add_int(o, "gid", n->gid) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }

@@ -87,7 +87,8 @@ static char *describe_host(const struct gj_inventory *inv, unsigned flags) {
                                 v[k++] = inv->devices[i].vendor_index;
                 if (k == 0)
                         continue;
-                strbuf_printf(&b, "%s%s:", first ? "" : ", ", gj_vendor_name((enum gj_vendor)vendor));
+                strbuf_printf(&b, "%s%s:", first ? "" : ", ",
+                              gj_vendor_name((enum gj_vendor)vendor));
                 append_ranges(&b, v, k);
                 first = false;
         }
@@ -213,9 +214,10 @@ static int select_by_uuid(const struct gj_inventory *inv, unsigned flags, const 
                 _cleanup_strbuf_ struct strbuf b = {};
                 for (size_t i = 0; i < inv->n_devices; i++)
                         if (uuid_has_prefix(inv->devices[i].uuid, item))
-                                strbuf_printf(&b, "%s%u (%s)", b.len ? ", " : "", inv->devices[i].index,
-                                              inv->devices[i].uuid);
-                return log_error_errno(-ENODEV, "ambiguous GPU '%s': it is a prefix of the UUIDs of %s",
+                                strbuf_printf(&b, "%s%u (%s)", b.len ? ", " : "",
+                                              inv->devices[i].index, inv->devices[i].uuid);
+                return log_error_errno(-ENODEV,
+                                       "ambiguous GPU '%s': it is a prefix of the UUIDs of %s",
                                        item_for_log(item, buf), strbuf_str(&b) ?: "(out of memory)");
         }
         chosen[found] = true;

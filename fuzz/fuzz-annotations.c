@@ -14,8 +14,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *text = fuzz_strndup(data, size);
         _cleanup_json_ struct json_object *config = json_object_new_object();
-        struct json_object *ann = json_object_new_object(),
-                           *process = json_object_new_object(), *envv = json_object_new_array();
+        struct json_object *ann = json_object_new_object(), *process = json_object_new_object(),
+                           *envv = json_object_new_array();
         char *save = NULL;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 const char *e = startswith(line, "env:");

@@ -45,18 +45,23 @@ static void test_json(void) {
         char *v[] = { (char *)"A=1", (char *)"B=2", NULL };
 
         ok(gj_json_add_string(o, "s", "x") == 0 && gj_json_add_string(o, "unknown", NULL) == 0 &&
-                   gj_json_add_int(o, "n", -1) == 0 && gj_json_add_int_or_null(o, "m", 5, false) == 0 &&
-                   gj_json_add_bool(o, "b", true) == 0 && gj_json_add_bool_or_null(o, "k", false, true) == 0,
+                   gj_json_add_int(o, "n", -1) == 0 &&
+                   gj_json_add_int_or_null(o, "m", 5, false) == 0 &&
+                   gj_json_add_bool(o, "b", true) == 0 &&
+                   gj_json_add_bool_or_null(o, "k", false, true) == 0,
            "json: adds succeed");
         is_str(text(o), "{\"s\":\"x\",\"unknown\":null,\"n\":-1,\"m\":null,\"b\":true,\"k\":false}",
                "json: a NULL string and an unknown value are null, in insertion order");
-        is_int(gj_json_add(o, "failed", NULL), -ENOMEM, "json: a NULL value is a failed constructor");
+        is_int(gj_json_add(o, "failed", NULL), -ENOMEM,
+               "json: a NULL value is a failed constructor");
         is_int(gj_json_append(a, NULL), -ENOMEM, "json: the same for arrays");
         ok(!json_object_object_get_ex(o, "failed", NULL), "json: a failed add adds nothing");
-        ok(gj_json_append_string(a, "x") == 0 && gj_json_append_string(a, NULL) == 0, "json: append strings");
+        ok(gj_json_append_string(a, "x") == 0 && gj_json_append_string(a, NULL) == 0,
+           "json: append strings");
         is_str(text(a), "[\"x\",null]", "json: a NULL string in an array is null");
 
-        _cleanup_json_ struct json_object *sv = gj_json_new_strv(v), *empty = gj_json_new_strv(NULL);
+        _cleanup_json_ struct json_object *sv = gj_json_new_strv(v),
+                                          *empty = gj_json_new_strv(NULL);
         is_str(text(sv), "[\"A=1\",\"B=2\"]", "json: array from a strv");
         is_str(text(empty), "[]", "json: a NULL strv is an empty array");
 }

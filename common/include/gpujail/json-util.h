@@ -15,9 +15,9 @@
 #pragma once
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <json-c/json.h>
 
 #include "gpujail/util.h"
 
@@ -62,11 +62,13 @@ static inline int gj_json_add_bool(struct json_object *obj, const char *key, boo
 }
 
 /* key: v, or null when it is not known. */
-static inline int gj_json_add_int_or_null(struct json_object *obj, const char *key, int64_t v, bool known) {
+static inline int gj_json_add_int_or_null(struct json_object *obj, const char *key, int64_t v,
+                                          bool known) {
         return known ? gj_json_add_int(obj, key, v) : gj_json_add_null(obj, key);
 }
 
-static inline int gj_json_add_bool_or_null(struct json_object *obj, const char *key, bool v, bool known) {
+static inline int gj_json_add_bool_or_null(struct json_object *obj, const char *key, bool v,
+                                           bool known) {
         return known ? gj_json_add_bool(obj, key, v) : gj_json_add_null(obj, key);
 }
 
