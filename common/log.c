@@ -60,22 +60,14 @@ static void expand_percent_m(char *out, size_t size, const char *fmt, int error)
         out[o] = 0;
 }
 
-int log_full_errno(enum gj_log_level level, int error, const char *fmt, ...) {
-        int saved = errno;
+static void log_write(enum gj_log_level level, int error, const char *fmt, va_list ap) {
         char format[1024], line[2048];
-        va_list ap;
-
-        error = error < 0 ? -error : error;
-        if (level > max_level)
-                goto finish;
 
         expand_percent_m(format, sizeof(format), fmt, error);
-        va_start(ap, fmt);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
         vsnprintf(line, sizeof(line), format, ap);
 #pragma GCC diagnostic pop
-        va_end(ap);
 
         if (level == GJ_LOG_DEBUG)
                 fprintf(stderr, "%s: [+%.3f ms, pid %d] %s\n", program, ms_since_epoch(), (int)getpid(), line);
@@ -83,7 +75,18 @@ int log_full_errno(enum gj_log_level level, int error, const char *fmt, ...) {
                 fprintf(stderr, "%s: %s%s\n", program, level == GJ_LOG_WARNING ? "warning: " : "", line);
         if (use_syslog && level <= GJ_LOG_INFO)
                 syslog(syslog_priority(level), "%s", line);
-finish:
+}
+
+int log_full_errno(enum gj_log_level level, int error, const char *fmt, ...) {
+        int saved = errno;
+        va_list ap;
+
+        error = error < 0 ? -error : error;
+        if (level > max_level)
+                return -error;
+        va_start(ap, fmt);
+        log_write(level, error, fmt, ap);
+        va_end(ap);
         errno = saved;
         return -error;
 }

@@ -91,6 +91,21 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
         return write_file_atomic_flags(path, data, len, mode, 0);
 }
 
+/* Fill the temp file and rename it over path; the caller removes it on failure. */
+static int write_and_rename(int fd, const char *tmp, const char *path, const char *data, size_t len,
+                            mode_t mode, unsigned flags) {
+        int r = write_all(fd, data, len);
+        if (r < 0)
+                return r;
+        if (fchmod(fd, mode) < 0)
+                return -errno;
+        if (!(flags & WRITE_ATOMIC_NO_SYNC) && fsync(fd) < 0)
+                return -errno;
+        if (rename(tmp, path) < 0)
+                return -errno;
+        return 0;
+}
+
 int write_file_atomic_flags(const char *path, const char *data, size_t len, mode_t mode, unsigned flags) {
         _cleanup_free_ char *tmp = strprintf("%s.gpujail-tmp.%d", path, (int)getpid());
         if (!tmp)
@@ -98,13 +113,7 @@ int write_file_atomic_flags(const char *path, const char *data, size_t len, mode
         _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return -errno;
-        int r = write_all(fd, data, len);
-        if (r >= 0 && fchmod(fd, mode) < 0)
-                r = -errno;
-        if (r >= 0 && !(flags & WRITE_ATOMIC_NO_SYNC) && fsync(fd) < 0)
-                r = -errno;
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = -errno;
+        int r = write_and_rename(fd, tmp, path, data, len, mode, flags);
         if (r < 0)
                 (void)unlink(tmp);
         return r;

@@ -106,7 +106,6 @@ int gj_cdi_name_to_selector(const char *kind, const char *name, char **ret) {
 
 /* ---- the spec ---- */
 
-
 static const char *rule_access_for(const struct gj_plan *plan, const struct gj_plan_node *n) {
         for (size_t i = 0; i < plan->n_rules; i++) {
                 const struct gj_cgroup_rule *r = &plan->rules[i];
@@ -116,33 +115,24 @@ static const char *rule_access_for(const struct gj_plan *plan, const struct gj_p
         return "rw";
 }
 
-static struct json_object *device_node_json(const struct gj_plan *plan, const struct gj_plan_node *n) {
-        _cleanup_json_ struct json_object *o = json_object_new_object();
-        char type[2] = { n->type, 0 };
-        if (!o || gj_json_add(o, "path", json_object_new_string(n->path)) < 0 ||
-            gj_json_add(o, "hostPath", json_object_new_string(n->host_path ? n->host_path : n->path)) < 0 ||
-            gj_json_add(o, "type", json_object_new_string(type)) < 0 ||
-            gj_json_add(o, "major", json_object_new_int64(n->major)) < 0 ||
-            gj_json_add(o, "minor", json_object_new_int64(n->minor)) < 0 ||
-            gj_json_add(o, "permissions", json_object_new_string(rule_access_for(plan, n))) < 0 ||
-            gj_json_add(o, "fileMode", json_object_new_int64(n->mode & 07777)) < 0 ||
-            gj_json_add(o, "uid", json_object_new_int64(n->uid)) < 0 ||
-            gj_json_add(o, "gid", json_object_new_int64(n->gid)) < 0)
+static struct json_object *device_nodes_json(const struct gj_plan *plan) {
+        _cleanup_json_ struct json_object *nodes = json_object_new_array();
+        if (!nodes)
                 return NULL;
-        return TAKE_PTR(o);
+        for (size_t i = 0; i < plan->n_nodes; i++) {
+                const struct gj_plan_node *n = &plan->nodes[i];
+                struct json_object *node = gj_plan_node_to_json(n, true, rule_access_for(plan, n));
+                if (gj_json_append(nodes, node) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(nodes);
 }
 
 static struct json_object *container_edits_json(const struct gj_plan *plan) {
         _cleanup_json_ struct json_object *edits = json_object_new_object();
-        struct json_object *nodes = json_object_new_array(), *env = json_object_new_array();
-        if (!edits || gj_json_add(edits, "env", env) < 0 || gj_json_add(edits, "deviceNodes", nodes) < 0)
+        if (!edits || gj_json_add(edits, "env", gj_json_new_strv(plan->env)) < 0 ||
+            gj_json_add(edits, "deviceNodes", device_nodes_json(plan)) < 0)
                 return NULL;
-        for (size_t i = 0; plan->env && plan->env[i]; i++)
-                if (gj_json_append(env, json_object_new_string(plan->env[i])) < 0)
-                        return NULL;
-        for (size_t i = 0; i < plan->n_nodes; i++)
-                if (gj_json_append(nodes, device_node_json(plan, &plan->nodes[i])) < 0)
-                        return NULL;
         return TAKE_PTR(edits);
 }
 
@@ -150,33 +140,33 @@ static struct json_object *container_edits_json(const struct gj_plan *plan) {
  * `expect` (may be NULL) is the device the selector must resolve to alone. */
 static int edits_for_selector(const struct gj_inventory *inv, const char *selector, const struct gj_device *expect,
                               const struct gj_cdi_opts *opts, struct json_object **ret) {
-        struct gj_selection sel = {};
-        struct gj_plan plan = {};
+        _cleanup_(gj_selection_done) struct gj_selection sel = {};
+        _cleanup_(gj_plan_done) struct gj_plan plan = {};
         struct gj_plan_opts popts = { .allow_bad_nodes = opts->allow_bad_nodes };
 
         int r = gj_select(inv, selector, 0, &sel);
         if (r < 0)
                 return r;
-        if (expect && (sel.n_devices != 1 || sel.devices[0] != expect)) {
-                gj_selection_done(&sel);
-                return log_error_errno(-EPROTO, "CDI: selector '%s' does not name exactly device %u", selector,
-                                       expect->index);
-        }
+        if (expect && (sel.n_devices != 1 || sel.devices[0] != expect))
+                return log_error_errno(-EPROTO,
+                                       "CDI: selector '%s' does not name exactly device %u",
+                                       selector, expect->index);
         r = gj_plan_build(inv, &sel, &popts, &plan);
-        gj_selection_done(&sel);
         if (r < 0)
                 return r;
         *ret = container_edits_json(&plan);
-        gj_plan_done(&plan);
-        return *ret ? 0 : log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
+        if (!*ret)
+                return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
+        return 0;
 }
 
+/* Takes edits, also on failure. */
 static int add_device(struct json_object *devices, const char *name, struct json_object *edits) {
+        _cleanup_json_ struct json_object *e = edits;
         _cleanup_json_ struct json_object *dev = json_object_new_object();
-        if (!dev || gj_json_add(dev, "name", json_object_new_string(name)) < 0 ||
-            gj_json_add(dev, "containerEdits", edits) < 0)
-                return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
-        if (gj_json_append(devices, TAKE_PTR(dev)) < 0)
+        if (!dev || gj_json_add_string(dev, "name", name) < 0 ||
+            gj_json_add(dev, "containerEdits", TAKE_PTR(e)) < 0 ||
+            gj_json_append(devices, TAKE_PTR(dev)) < 0)
                 return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
         return 0;
 }
@@ -199,21 +189,17 @@ static int add_one_gpu(struct json_object *devices, const struct gj_inventory *i
         _cleanup_free_ char *selector = NULL;
         if (gj_cdi_name_to_selector(kind, name, &selector) < 0)
                 return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
-        struct json_object *edits;
+        _cleanup_json_ struct json_object *edits = NULL, *edits2 = NULL;
         int r = edits_for_selector(inv, selector, d, opts, &edits);
         if (r < 0)
                 return r;
         const char *alt = device_stable_name(d);
-        struct json_object *edits2 = NULL;
-        if (alt && json_object_deep_copy(edits, &edits2, NULL) < 0) {
-                json_object_put(edits);
+        if (alt && json_object_deep_copy(edits, &edits2, NULL) < 0)
                 return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
-        }
-        r = add_device(devices, name, edits);
-        if (r >= 0 && alt)
-                return add_device(devices, alt, edits2);
-        json_object_put(edits2);
-        return r;
+        r = add_device(devices, name, TAKE_PTR(edits));
+        if (r < 0 || !alt)
+                return r;
+        return add_device(devices, alt, TAKE_PTR(edits2));
 }
 
 int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *opts, struct json_object **ret) {
@@ -230,10 +216,11 @@ int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *
                                        kind);
 
         _cleanup_json_ struct json_object *spec = json_object_new_object();
-        struct json_object *devices = json_object_new_array();
-        if (!spec || gj_json_add(spec, "cdiVersion", json_object_new_string(GJ_CDI_VERSION)) < 0 ||
-            gj_json_add(spec, "kind", json_object_new_string(kind)) < 0 || gj_json_add(spec, "devices", devices) < 0)
+        if (!spec || gj_json_add_string(spec, "cdiVersion", GJ_CDI_VERSION) < 0 ||
+            gj_json_add_string(spec, "kind", kind) < 0 ||
+            gj_json_add(spec, "devices", json_object_new_array()) < 0)
                 return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
+        struct json_object *devices = json_object_object_get(spec, "devices");
 
         for (size_t i = 0; i < inv->n_devices; i++) {
                 const struct gj_device *d = &inv->devices[i];
@@ -333,9 +320,8 @@ static void yaml_key(FILE *f, const char *key) {
                 fputc(':', f);
                 return;
         }
-        struct json_object *k = json_object_new_string(key);
+        _cleanup_json_ struct json_object *k = json_object_new_string(key);
         yaml_scalar(f, k);
-        json_object_put(k);
         fputc(':', f);
 }
 

@@ -26,6 +26,22 @@
 /* The defaults the NVIDIA driver uses when params says nothing (nv.c: NV_DEVICE_FILE_*). */
 #define NVIDIA_DEFAULT_MODE 0666
 
+static inline void udev_unrefp(struct udev **u) {
+        if (*u)
+                udev_unref(*u);
+}
+static inline void udev_enumerate_unrefp(struct udev_enumerate **e) {
+        if (*e)
+                udev_enumerate_unref(*e);
+}
+static inline void udev_device_unrefp(struct udev_device **d) {
+        if (*d)
+                udev_device_unref(*d);
+}
+#define _cleanup_udev_ _cleanup_(udev_unrefp)
+#define _cleanup_udev_enumerate_ _cleanup_(udev_enumerate_unrefp)
+#define _cleanup_udev_device_ _cleanup_(udev_device_unrefp)
+
 struct inv_ctx {
         struct gj_inventory *inv;
         const char *proc_root;
@@ -95,7 +111,8 @@ int gj_control_from_name(const char *name) {
 
 /* ---- warnings ---- */
 
-/* Log a warning and keep it in the inventory; only -ENOMEM is fatal. */
+/* Log a warning and keep it in the inventory; error is a negative errno (its text is
+ * appended) or 0. Returns 0, or -ENOMEM: the only failure that stops the inventory. */
 _printf_(3, 4) static int inv_warn(struct gj_inventory *inv, int error, const char *fmt, ...) {
         char buf[1024];
         va_list ap;
@@ -105,7 +122,7 @@ _printf_(3, 4) static int inv_warn(struct gj_inventory *inv, int error, const ch
         va_end(ap);
         if (error != 0) {
                 size_t n = strlen(buf);
-                snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(error < 0 ? -error : error));
+                snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(-error));
         }
         log_warning("%s", buf);
         return strv_push(&inv->warnings, strdup(buf));
@@ -226,8 +243,7 @@ static int read_proc(struct inv_ctx *c, const char *rel, bool quiet_enoent, char
                 return 0;
         *ret = NULL;
         /* Name it as the host path: that is what the user can look at. */
-        r = inv_warn(c->inv, r, "cannot read /proc/%s", rel);
-        return r < 0 ? r : 0;
+        return inv_warn(c->inv, r, "cannot read /proc/%s", rel);
 }
 
 /* ---- PCI devices ---- */
@@ -267,9 +283,8 @@ static int sysattr_or_warn(struct inv_ctx *c, struct udev_device *dev, const cha
         *ret = udev_device_get_sysattr_value(dev, attr);
         if (*ret)
                 return 1;
-        int e = errno ?: ENOENT;
-        int r = inv_warn(c->inv, -e, "cannot read %s/%s", udev_device_get_syspath(dev), attr);
-        return r < 0 ? r : 0;
+        int error = errno > 0 ? -errno : -ENOENT; /* before get_syspath can change errno */
+        return inv_warn(c->inv, error, "cannot read %s/%s", udev_device_get_syspath(dev), attr);
 }
 
 static struct gj_device *inv_new_device(struct gj_inventory *inv) {
@@ -377,21 +392,23 @@ static struct udev_device *pci_device_new(struct udev *udev, int devices_fd, con
 static int inv_enumerate_pci(struct inv_ctx *c) {
         _cleanup_closedir_ DIR *dir = opendir("/sys/bus/pci/devices");
         struct dirent *de;
-        int r = 0;
 
+        if (!dir && errno == ENOENT)
+                return 0; /* no PCI bus */
         if (!dir)
-                return errno == ENOENT ? 0 /* no PCI bus */
-                                       : inv_warn(c->inv, -errno, "cannot read /sys/bus/pci/devices");
-        while (r >= 0 && (de = readdir(dir))) {
+                return inv_warn(c->inv, -errno, "cannot read /sys/bus/pci/devices");
+        while ((de = readdir(dir))) {
                 if (de->d_name[0] == '.' || !pci_class_is_candidate(dirfd(dir), de->d_name))
                         continue;
-                struct udev_device *dev = pci_device_new(c->udev, dirfd(dir), de->d_name);
+                _cleanup_udev_device_ struct udev_device *dev =
+                        pci_device_new(c->udev, dirfd(dir), de->d_name);
                 if (!dev)
                         continue; /* gone since readdir */
-                r = inv_add_pci_device(c, dev);
-                udev_device_unref(dev);
+                int r = inv_add_pci_device(c, dev);
+                if (r < 0)
+                        return r;
         }
-        return r < 0 ? r : 0;
+        return 0;
 }
 
 /* ---- drm and accel class devices ---- */
@@ -430,7 +447,6 @@ static int device_add_drm_children(struct inv_ctx *c, struct gj_device *d) {
         _cleanup_free_ char *drm = strprintf("%s/drm", d->syspath);
         _cleanup_strv_free_ char **names = NULL;
         struct dirent *de;
-        int r = 0;
 
         if (!drm)
                 return -ENOMEM;
@@ -443,17 +459,19 @@ static int device_add_drm_children(struct inv_ctx *c, struct gj_device *d) {
         if (!names)
                 return 0;
         qsort(names, strv_length(names), sizeof(*names), strcmp_ptr);
-        for (char **n = names; r >= 0 && *n; n++) {
+        for (char **n = names; *n; n++) {
                 _cleanup_free_ char *syspath = strprintf("%s/%s", drm, *n);
                 if (!syspath)
                         return -ENOMEM;
-                struct udev_device *dev = udev_device_new_from_syspath(c->udev, syspath);
+                _cleanup_udev_device_ struct udev_device *dev =
+                        udev_device_new_from_syspath(c->udev, syspath);
                 if (!dev)
                         continue; /* gone since readdir */
-                r = device_add_udev_node(c, d, dev);
-                udev_device_unref(dev);
+                int r = device_add_udev_node(c, d, dev);
+                if (r < 0)
+                        return r;
         }
-        return r;
+        return 0;
 }
 
 static int inv_add_drm_children(struct inv_ctx *c) {
@@ -491,37 +509,41 @@ static int accel_add_device(struct inv_ctx *c, struct udev_device *dev) {
         return device_add_udev_node(c, d, dev);
 }
 
+static int enumerate_scan(struct udev_enumerate *e, const char *subsystem,
+                          const char *const *sysnames) {
+        int r = udev_enumerate_add_match_subsystem(e, subsystem);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; sysnames && sysnames[i]; i++) {
+                r = udev_enumerate_add_match_sysname(e, sysnames[i]);
+                if (r < 0)
+                        return r;
+        }
+        return udev_enumerate_scan_devices(e);
+}
+
 /* Class devices whose names match one of sysnames (connectors like card0-DP-1 are skipped
  * by name, before udev looks at them). */
 static int inv_enumerate_class(struct inv_ctx *c, const char *subsystem, const char *const *sysnames,
                                int (*fn)(struct inv_ctx *c, struct udev_device *dev)) {
-        struct udev_enumerate *e = udev_enumerate_new(c->udev);
+        _cleanup_udev_enumerate_ struct udev_enumerate *e = udev_enumerate_new(c->udev);
         struct udev_list_entry *item;
-        int r;
 
         if (!e)
                 return -ENOMEM;
-        r = udev_enumerate_add_match_subsystem(e, subsystem);
-        for (size_t i = 0; r >= 0 && sysnames && sysnames[i]; i++)
-                r = udev_enumerate_add_match_sysname(e, sysnames[i]);
-        if (r >= 0)
-                r = udev_enumerate_scan_devices(e);
-        if (r < 0) {
-                udev_enumerate_unref(e);
+        int r = enumerate_scan(e, subsystem, sysnames);
+        if (r < 0)
                 return inv_warn(c->inv, r, "cannot enumerate /sys/class/%s", subsystem);
-        }
         udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
-                struct udev_device *dev =
+                _cleanup_udev_device_ struct udev_device *dev =
                         udev_device_new_from_syspath(c->udev, udev_list_entry_get_name(item));
                 if (!dev)
                         continue;
                 r = fn(c, dev);
-                udev_device_unref(dev);
                 if (r < 0)
-                        break;
+                        return r;
         }
-        udev_enumerate_unref(e);
-        return r < 0 ? r : 0;
+        return 0;
 }
 
 /* ---- order ---- */
@@ -584,7 +606,7 @@ static int nvidia_read_version(struct inv_ctx *c) {
 static int nvidia_read_info(struct inv_ctx *c, struct gj_device *d) {
         _cleanup_free_ char *rel = strprintf("driver/nvidia/gpus/%s/information", d->pci_bus_id);
         _cleanup_free_ char *text = NULL;
-        struct gj_nvidia_info info;
+        _cleanup_(gj_nvidia_info_done) struct gj_nvidia_info info = { .minor = -1 };
         int r;
 
         if (!rel)
@@ -593,27 +615,22 @@ static int nvidia_read_info(struct inv_ctx *c, struct gj_device *d) {
         if (r <= 0)
                 return r;
         r = gj_nvidia_info_parse(text, &info);
-        if (r == -ENOMEM) {
-                gj_nvidia_info_done(&info);
+        if (r == -ENOMEM)
                 return r;
-        }
         if (info.model) {
                 free(d->model);
                 d->model = TAKE_PTR(info.model);
         }
         d->uuid = TAKE_PTR(info.uuid);
         d->minor = info.minor;
-        if (r < 0) {
-                gj_nvidia_info_done(&info);
+        if (r < 0)
                 return inv_warn(c->inv, 0,
                                 "/proc/%s: no valid \"Device Minor:\" line (malformed or truncated)",
                                 rel);
-        }
         if (info.bus_location && strcasecmp(info.bus_location, d->pci_bus_id) != 0)
-                r = inv_warn(c->inv, 0, "/proc/%s: Bus Location %s does not match the directory",
-                             rel, info.bus_location);
-        gj_nvidia_info_done(&info);
-        return r < 0 ? r : 0;
+                return inv_warn(c->inv, 0, "/proc/%s: Bus Location %s does not match the directory",
+                                rel, info.bus_location);
+        return 0;
 }
 
 static int nvidia_device_nodes(struct inv_ctx *c, struct gj_device *d, unsigned frontend_major,
@@ -675,13 +692,37 @@ static int nvidia_check_proc_dir(struct inv_ctx *c) {
 
         if (!p)
                 return -ENOMEM;
-        int e = stat(p, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-        if (e == 0)
+        int error = stat(p, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+        if (error == 0)
                 return 1;
-        int r = inv_warn(c->inv, e,
-                         "/proc/driver/nvidia: NVIDIA GPUs are bound to the nvidia driver but its "
-                         "/proc interface is missing: no minors, UUIDs or nodes known");
-        return r < 0 ? r : 0;
+        return inv_warn(c->inv, error,
+                        "/proc/driver/nvidia: NVIDIA GPUs are bound to the nvidia driver but its "
+                        "/proc interface is missing: no minors, UUIDs or nodes known");
+}
+
+/* nvidiactl and nvidia-modeset on the frontend major; the two UVM nodes when it has a major. */
+static int nvidia_add_controls(struct inv_ctx *c, unsigned frontend, unsigned uvm) {
+        static const struct {
+                enum gj_control which;
+                const char *path;
+                bool uvm;
+                unsigned minor;
+        } controls[] = {
+                { GJ_CTL_NVIDIACTL, "/dev/nvidiactl", false, NVIDIA_CTL_MINOR },
+                { GJ_CTL_NVIDIA_MODESET, "/dev/nvidia-modeset", false, NVIDIA_MODESET_MINOR },
+                { GJ_CTL_NVIDIA_UVM, "/dev/nvidia-uvm", true, 0 },
+                { GJ_CTL_NVIDIA_UVM_TOOLS, "/dev/nvidia-uvm-tools", true, 1 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(controls); i++) {
+                if (controls[i].uvm && uvm == 0)
+                        continue;
+                int r = ctx_add_control(c, controls[i].which, controls[i].path,
+                                        controls[i].uvm ? uvm : frontend, controls[i].minor,
+                                        c->nv_mode, c->nv_uid, c->nv_gid);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int inv_add_nvidia(struct inv_ctx *c) {
@@ -694,24 +735,15 @@ static int inv_add_nvidia(struct inv_ctx *c) {
         if (r <= 0)
                 return r;
         r = nvidia_read_version(c);
-        if (r >= 0)
-                r = nvidia_read_params(c);
-        if (r >= 0)
-                r = nvidia_find_majors(c, &frontend, &uvm);
         if (r < 0)
                 return r;
-
-        r = ctx_add_control(c, GJ_CTL_NVIDIACTL, "/dev/nvidiactl", frontend, NVIDIA_CTL_MINOR,
-                            c->nv_mode, c->nv_uid, c->nv_gid);
-        if (r >= 0)
-                r = ctx_add_control(c, GJ_CTL_NVIDIA_MODESET, "/dev/nvidia-modeset", frontend,
-                                    NVIDIA_MODESET_MINOR, c->nv_mode, c->nv_uid, c->nv_gid);
-        if (r >= 0 && uvm > 0)
-                r = ctx_add_control(c, GJ_CTL_NVIDIA_UVM, "/dev/nvidia-uvm", uvm, 0, c->nv_mode,
-                                    c->nv_uid, c->nv_gid);
-        if (r >= 0 && uvm > 0)
-                r = ctx_add_control(c, GJ_CTL_NVIDIA_UVM_TOOLS, "/dev/nvidia-uvm-tools", uvm, 1,
-                                    c->nv_mode, c->nv_uid, c->nv_gid);
+        r = nvidia_read_params(c);
+        if (r < 0)
+                return r;
+        r = nvidia_find_majors(c, &frontend, &uvm);
+        if (r < 0)
+                return r;
+        r = nvidia_add_controls(c, frontend, uvm);
         if (r < 0)
                 return r;
 
@@ -720,8 +752,9 @@ static int inv_add_nvidia(struct inv_ctx *c) {
                 if (d->vendor != GJ_VENDOR_NVIDIA)
                         continue;
                 r = nvidia_read_info(c, d);
-                if (r >= 0)
-                        r = nvidia_device_nodes(c, d, frontend, uvm > 0);
+                if (r < 0)
+                        return r;
+                r = nvidia_device_nodes(c, d, frontend, uvm > 0);
                 if (r < 0)
                         return r;
         }
@@ -733,25 +766,24 @@ static int inv_add_nvidia(struct inv_ctx *c) {
 static int inv_add_kfd(struct inv_ctx *c) {
         if (!inv_has_vendor(c->inv, GJ_VENDOR_AMD))
                 return 0;
-        struct udev_device *kfd = udev_device_new_from_subsystem_sysname(c->udev, "kfd", "kfd");
+        _cleanup_udev_device_ struct udev_device *kfd =
+                udev_device_new_from_subsystem_sysname(c->udev, "kfd", "kfd");
         if (!kfd)
                 return inv_warn(c->inv, 0,
                                 "/sys/class/kfd/kfd: not found (amdgpu without KFD): no /dev/kfd for compute");
         const char *devnode = udev_device_get_devnode(kfd);
         dev_t devnum = udev_device_get_devnum(kfd);
-        int r = 0;
-        if (devnode && major(devnum) > 0) {
-                r = ctx_add_control(c, GJ_CTL_KFD, devnode, major(devnum), minor(devnum), 0666, 0, 0);
-                if (r >= 0) {
-                        node_check_at(c->dev_root, c->inv->controls[GJ_CTL_KFD]);
-                        node_adopt_host_perms(c->dev_root, c->inv->controls[GJ_CTL_KFD]);
-                        for (size_t i = 0; i < c->inv->n_devices; i++)
-                                if (c->inv->devices[i].vendor == GJ_VENDOR_AMD)
-                                        c->inv->devices[i].controls |= 1u << GJ_CTL_KFD;
-                }
-        }
-        udev_device_unref(kfd);
-        return r;
+        if (!devnode || major(devnum) == 0)
+                return 0;
+        int r = ctx_add_control(c, GJ_CTL_KFD, devnode, major(devnum), minor(devnum), 0666, 0, 0);
+        if (r < 0)
+                return r;
+        node_check_at(c->dev_root, c->inv->controls[GJ_CTL_KFD]);
+        node_adopt_host_perms(c->dev_root, c->inv->controls[GJ_CTL_KFD]);
+        for (size_t i = 0; i < c->inv->n_devices; i++)
+                if (c->inv->devices[i].vendor == GJ_VENDOR_AMD)
+                        c->inv->devices[i].controls |= 1u << GJ_CTL_KFD;
+        return 0;
 }
 
 /* ---- modules ---- */
@@ -836,27 +868,33 @@ int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory 
 
         if (!inv)
                 return -ENOMEM;
-        c.udev = udev_new();
-        if (!c.udev)
+        _cleanup_udev_ struct udev *udev = udev_new();
+        if (!udev)
                 return -ENOMEM;
+        c.udev = udev;
 
         static const char *const accel_names[] = { "accel[0-9]*", NULL };
         r = inv_enumerate_pci(&c);
-        if (r >= 0)
-                r = inv_enumerate_class(&c, "accel", accel_names, accel_add_device);
-        if (r >= 0)
-                inv_number_devices(inv);
-        if (r >= 0)
-                r = inv_add_drm_children(&c);
-        if (r >= 0)
-                r = inv_add_nvidia(&c);
-        if (r >= 0)
-                r = inv_add_kfd(&c);
-        if (r >= 0 && !(opts && opts->skip_modules))
-                r = inv_query_modules(&c);
-        udev_unref(c.udev);
         if (r < 0)
                 return r;
+        r = inv_enumerate_class(&c, "accel", accel_names, accel_add_device);
+        if (r < 0)
+                return r;
+        inv_number_devices(inv);
+        r = inv_add_drm_children(&c);
+        if (r < 0)
+                return r;
+        r = inv_add_nvidia(&c);
+        if (r < 0)
+                return r;
+        r = inv_add_kfd(&c);
+        if (r < 0)
+                return r;
+        if (!(opts && opts->skip_modules)) {
+                r = inv_query_modules(&c);
+                if (r < 0)
+                        return r;
+        }
         inv_check_controls(&c);
 
         *ret = TAKE_PTR(inv);

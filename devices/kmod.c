@@ -52,14 +52,43 @@ static int module_is_known(struct gj_kmod_api *api, struct kmod_ctx *ctx, const 
         return 0;
 }
 
+/* libkmod and its context, opened at the first look-up a query needs. */
+struct kmod_session {
+        struct gj_kmod_api api;
+        struct kmod_ctx *ctx;
+        bool tried;
+};
+
+static void kmod_session_done(struct kmod_session *s) {
+        if (s->ctx)
+                s->api.unref(s->ctx);
+        gj_kmod_api_close(&s->api);
+}
+
+/* The context, or NULL (not an error) when libkmod is not installed. */
+static int kmod_session_ctx(struct kmod_session *s, struct kmod_ctx **ret) {
+        if (!s->tried) {
+                s->tried = true;
+                if (gj_kmod_api_open(&s->api) < 0) {
+                        *ret = NULL;
+                        return 0;
+                }
+                int r = gj_kmod_ctx_open(&s->api, &s->ctx);
+                if (r < 0)
+                        return r;
+                /* mmap the indexes once instead of opening them for every lookup. */
+                (void)s->api.load_resources(s->ctx);
+        }
+        *ret = s->ctx;
+        return 0;
+}
+
 const char *const gj_nvidia_setup_modules[] = { "nvidia", "nvidia_uvm", "nvidia_modeset", NULL };
 
 int gj_modules_query(const char *const *names, size_t n, const char *const *look_up,
                      struct gj_module **ret, size_t *ret_n) {
         _cleanup_free_ struct gj_module *mods = calloc(n ?: 1, sizeof(*mods));
-        struct gj_kmod_api api = {};
-        struct kmod_ctx *ctx = NULL;
-        int r = 0;
+        _cleanup_(kmod_session_done) struct kmod_session kmod = {};
 
         if (!mods)
                 return -ENOMEM;
@@ -68,25 +97,17 @@ int gj_modules_query(const char *const *names, size_t n, const char *const *look
                 mods[i].known = mods[i].loaded;
                 if (mods[i].loaded || (look_up && !strv_contains((char *const *)look_up, names[i])))
                         continue;
-                if (!ctx) {
-                        if (gj_kmod_api_open(&api) < 0)
-                                continue; /* no libkmod: not loaded, and we cannot say more */
-                        r = gj_kmod_ctx_open(&api, &ctx);
-                        if (r < 0)
-                                break;
-                        /* mmap the indexes once instead of opening them for every lookup. */
-                        (void)api.load_resources(ctx);
-                }
-                r = module_is_known(&api, ctx, names[i], &mods[i].known);
+                struct kmod_ctx *ctx;
+                int r = kmod_session_ctx(&kmod, &ctx);
                 if (r < 0)
-                        break;
+                        return r;
+                if (!ctx)
+                        continue; /* no libkmod: not loaded, and we cannot say more */
+                r = module_is_known(&kmod.api, ctx, names[i], &mods[i].known);
+                if (r < 0)
+                        return r;
                 mods[i].looked_up = true;
         }
-        if (ctx)
-                api.unref(ctx);
-        gj_kmod_api_close(&api);
-        if (r < 0)
-                return r;
         *ret = TAKE_PTR(mods);
         *ret_n = n;
         return 0;

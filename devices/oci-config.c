@@ -10,7 +10,6 @@
 #include "gpujail/oci-config.h"
 #include "gpujail/util.h"
 
-
 int gj_oci_config_parse(const char *what, const char *text, size_t len, struct json_object **ret) {
         struct json_tokener *tok = json_tokener_new();
         if (!tok)
@@ -19,29 +18,24 @@ int gj_oci_config_parse(const char *what, const char *text, size_t len, struct j
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         if (len > INT32_MAX)
                 len = INT32_MAX; /* json-c takes an int; GJ_OCI_CONFIG_MAX keeps us far below */
-        struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
+        _cleanup_json_ struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
         enum json_tokener_error jerr = json_tokener_get_error(tok);
         size_t end = json_tokener_get_parse_end(tok);
         json_tokener_free(tok);
 
-        if (!o || jerr != json_tokener_success) {
-                json_object_put(o);
-                if (jerr == json_tokener_continue)
-                        return log_error_errno(-EBADMSG, "cannot parse %s: truncated JSON (%zu bytes)", what, len);
-                return log_error_errno(-EBADMSG, "cannot parse %s: malformed JSON at byte %zu: %s", what, end,
-                                       json_tokener_error_desc(jerr));
-        }
+        if (jerr == json_tokener_continue)
+                return log_error_errno(-EBADMSG, "cannot parse %s: truncated JSON (%zu bytes)",
+                                       what, len);
+        if (!o || jerr != json_tokener_success)
+                return log_error_errno(-EBADMSG, "cannot parse %s: malformed JSON at byte %zu: %s",
+                                       what, end, json_tokener_error_desc(jerr));
         while (end < len && strchr(" \t\r\n", text[end]))
                 end++;
-        if (end < len) {
-                json_object_put(o);
+        if (end < len)
                 return log_error_errno(-EBADMSG, "cannot parse %s: trailing data at byte %zu", what, end);
-        }
-        if (!json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
+        if (!json_object_is_type(o, json_type_object))
                 return log_error_errno(-EBADMSG, "cannot parse %s: not a JSON object", what);
-        }
-        *ret = o;
+        *ret = TAKE_PTR(o);
         return 0;
 }
 
@@ -57,10 +51,8 @@ static int ensure_member(struct json_object *parent, const char *path, const cha
                 return 0;
         }
         o = type == json_type_array ? json_object_new_array() : json_object_new_object();
-        if (!o || json_object_object_add(parent, key, o) < 0) {
-                json_object_put(o);
+        if (gj_json_add(parent, key, o) < 0)
                 return log_error_errno(-ENOMEM, "cannot edit config.json: %m");
-        }
         *ret = o;
         return 0;
 }
@@ -75,23 +67,9 @@ static const char *string_member(struct json_object *o, const char *key) {
 
 /* ---- linux.devices ---- */
 
-static struct json_object *device_json(const struct gj_plan_node *n) {
-        _cleanup_json_ struct json_object *o = json_object_new_object();
-        char type[2] = { n->type, 0 };
-        if (!o || gj_json_add(o, "path", json_object_new_string(n->path)) < 0 ||
-            gj_json_add(o, "type", json_object_new_string(type)) < 0 ||
-            gj_json_add(o, "major", json_object_new_int64(n->major)) < 0 ||
-            gj_json_add(o, "minor", json_object_new_int64(n->minor)) < 0 ||
-            gj_json_add(o, "fileMode", json_object_new_int64(n->mode & 07777)) < 0 ||
-            gj_json_add(o, "uid", json_object_new_int64(n->uid)) < 0 ||
-            gj_json_add(o, "gid", json_object_new_int64(n->gid)) < 0)
-                return NULL;
-        return TAKE_PTR(o);
-}
-
 /* Replace the first entry at n->path in place (dropping later duplicates) or append. */
 static int devices_put(struct json_object *devices, const struct gj_plan_node *n) {
-        struct json_object *dev = device_json(n);
+        struct json_object *dev = gj_plan_node_to_json(n, false, NULL);
         if (!dev)
                 return log_error_errno(-ENOMEM, "cannot edit config.json: %m");
         bool placed = false;
@@ -114,10 +92,8 @@ static int devices_put(struct json_object *devices, const struct gj_plan_node *n
         }
         if (placed)
                 return 0;
-        if (json_object_array_add(devices, dev) < 0) {
-                json_object_put(dev);
+        if (gj_json_append(devices, dev) < 0)
                 return log_error_errno(-ENOMEM, "cannot edit config.json: %m");
-        }
         return 0;
 }
 
@@ -126,11 +102,11 @@ static int devices_put(struct json_object *devices, const struct gj_plan_node *n
 static struct json_object *rule_json(const struct gj_cgroup_rule *r) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         char type[2] = { r->type, 0 };
-        if (!o || gj_json_add(o, "allow", json_object_new_boolean(1)) < 0 ||
-            gj_json_add(o, "type", json_object_new_string(type)) < 0 ||
-            (r->major != GJ_WILDCARD && gj_json_add(o, "major", json_object_new_int64(r->major)) < 0) ||
-            (r->minor != GJ_WILDCARD && gj_json_add(o, "minor", json_object_new_int64(r->minor)) < 0) ||
-            gj_json_add(o, "access", json_object_new_string(r->access)) < 0)
+        if (!o || gj_json_add_bool(o, "allow", true) < 0 ||
+            gj_json_add_string(o, "type", type) < 0 ||
+            (r->major != GJ_WILDCARD && gj_json_add_int(o, "major", r->major) < 0) ||
+            (r->minor != GJ_WILDCARD && gj_json_add_int(o, "minor", r->minor) < 0) ||
+            gj_json_add_string(o, "access", r->access) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -158,10 +134,8 @@ static int rules_append(struct json_object *rules, const struct gj_cgroup_rule *
                         json_object_array_del_idx(rules, i, 1);
                 else
                         i++;
-        if (json_object_array_add(rules, rule) < 0) {
-                json_object_put(rule);
+        if (gj_json_append(rules, rule) < 0)
                 return log_error_errno(-ENOMEM, "cannot edit config.json: %m");
-        }
         return 0;
 }
 
@@ -178,11 +152,8 @@ static int env_set(struct json_object *env, const char *assignment) {
                 else
                         i++;
         }
-        struct json_object *s = json_object_new_string(assignment);
-        if (!s || json_object_array_add(env, s) < 0) {
-                json_object_put(s);
+        if (gj_json_append_string(env, assignment) < 0)
                 return log_error_errno(-ENOMEM, "cannot edit config.json: %m");
-        }
         return 0;
 }
 
@@ -196,9 +167,14 @@ static int inject_env(struct json_object *config, char **env) {
         if (!json_object_is_type(process, json_type_object))
                 return log_error_errno(-EBADMSG, "config.json: process is not a JSON object");
         int r = ensure_member(process, "process.", "env", json_type_array, &arr);
-        for (size_t i = 0; r >= 0 && env[i]; i++)
+        if (r < 0)
+                return r;
+        for (size_t i = 0; env[i]; i++) {
                 r = env_set(arr, env[i]);
-        return r;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int gj_oci_config_inject(struct json_object *config, const struct gj_plan *plan) {

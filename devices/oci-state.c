@@ -100,6 +100,8 @@ struct rules {
         size_t n;
 };
 
+static void rules_done(struct rules *rs) { free(rs->v); }
+
 static int rules_push(struct rules *rs, char type, unsigned major, unsigned minor,
                       const char *access) {
         struct gj_cgroup_rule *v = realloc(rs->v, (rs->n + 1) * sizeof(*v));
@@ -223,8 +225,7 @@ static int rules_runtime_defaults(struct rules *rs) {
 
 int gj_oci_config_device_rules(struct json_object *config, struct gj_cgroup_rule **ret,
                                size_t *ret_n) {
-        _cleanup_free_ struct gj_cgroup_rule *freeme = NULL;
-        struct rules rs = {};
+        _cleanup_(rules_done) struct rules rs = {};
         struct json_object *linux_ = NULL;
         int r;
 
@@ -232,12 +233,12 @@ int gj_oci_config_device_rules(struct json_object *config, struct gj_cgroup_rule
         /* Not linux.devices: runc 1.1 makes those nodes but allows none of them
          * (checked: c 195:7 in linux.devices is absent from devices.list). */
         r = rules_from_resources(linux_, &rs);
-        if (r >= 0)
-                r = rules_runtime_defaults(&rs);
-        freeme = rs.v;
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(freeme);
+        r = rules_runtime_defaults(&rs);
+        if (r < 0)
+                return r;
         *ret_n = rs.n;
+        *ret = TAKE_PTR(rs.v);
         return 0;
 }

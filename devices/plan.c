@@ -245,24 +245,24 @@ static char *cuda_visible_devices(const struct gj_plan *plan) {
         return strv_join(v, ",");
 }
 
+static int plan_push_env(struct gj_plan *plan, const struct gj_plan_opts *opts) {
+        _cleanup_free_ char *ids = gj_plan_devices_string(plan);
+        int r = env_push(&plan->env, "GPUJAIL_DEVICES", ids);
+        if (r < 0 || !opts->set_cuda_env)
+                return r;
+        _cleanup_free_ char *cuda = cuda_visible_devices(plan);
+        r = env_push(&plan->env, "CUDA_VISIBLE_DEVICES", cuda);
+        if (r < 0)
+                return r;
+        return env_push(&plan->env, "NVIDIA_VISIBLE_DEVICES", *cuda ? cuda : "none");
+}
+
 static int plan_add_env(struct gj_plan *plan, const struct gj_selection *sel,
                         const struct gj_plan_opts *opts) {
-        _cleanup_free_ char *ids = NULL, *cuda = NULL;
-        int r;
-
         /* "void" means nothing at all: no nodes, and no word about GPUs either. */
         if (sel->none && !sel->want_controls)
                 return 0;
-
-        ids = gj_plan_devices_string(plan);
-        r = env_push(&plan->env, "GPUJAIL_DEVICES", ids);
-        if (r >= 0 && opts->set_cuda_env) {
-                cuda = cuda_visible_devices(plan);
-                r = env_push(&plan->env, "CUDA_VISIBLE_DEVICES", cuda);
-                if (r >= 0)
-                        r = env_push(&plan->env, "NVIDIA_VISIBLE_DEVICES",
-                                     cuda && *cuda ? cuda : "none");
-        }
+        int r = plan_push_env(plan, opts);
         if (r < 0)
                 return log_error_errno(r, "cannot build the environment: %m");
         return 0;

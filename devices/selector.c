@@ -43,55 +43,17 @@ static const char *item_for_log(const char *item, char buf[static 80]) {
         return buf;
 }
 
-/* ---- a growable string for messages ---- */
-
-struct sbuf {
-        char *s;
-        size_t len, size;
-        bool oom;
-};
-
-static void sbuf_add(struct sbuf *b, const char *fmt, ...) _printf_(2, 3);
-static void sbuf_add(struct sbuf *b, const char *fmt, ...) {
-        if (b->oom)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-                b->oom = true;
-                return;
-        }
-        if (b->len + (size_t)n + 1 > b->size) {
-                size_t size = (b->len + (size_t)n + 1) * 2;
-                char *s = realloc(b->s, size);
-                if (!s) {
-                        b->oom = true;
-                        return;
-                }
-                b->s = s;
-                b->size = size;
-        }
-        va_start(ap, fmt);
-        vsnprintf(b->s + b->len, b->size - b->len, fmt, ap);
-        va_end(ap);
-        b->len += (size_t)n;
-}
-
-static const char *sbuf_str(const struct sbuf *b) {
-        return b->oom || !b->s ? "(out of memory)" : b->s;
-}
+/* ---- messages ---- */
 
 /* "0-3,5,7-8" from an ascending list. */
-static void sbuf_add_ranges(struct sbuf *b, const unsigned *v, size_t n) {
+static void append_ranges(struct strbuf *b, const unsigned *v, size_t n) {
         for (size_t i = 0; i < n;) {
                 size_t j = i;
                 while (j + 1 < n && v[j + 1] == v[j] + 1)
                         j++;
-                sbuf_add(b, "%s%u", i > 0 ? "," : "", v[i]);
+                strbuf_printf(b, "%s%u", i > 0 ? "," : "", v[i]);
                 if (j > i)
-                        sbuf_add(b, "-%u", v[j]);
+                        strbuf_printf(b, "-%u", v[j]);
                 i = j + 1;
         }
 }
@@ -99,7 +61,7 @@ static void sbuf_add_ranges(struct sbuf *b, const unsigned *v, size_t n) {
 /* What a user could have written instead: "0-9 (nvidia:0-7, amd:0, accel:0)",
  * or in NVIDIA mode "0-7 (nvidia:0-7)" with bare numbers counting NVIDIA GPUs. */
 static char *describe_host(const struct gj_inventory *inv, unsigned flags) {
-        struct sbuf b = {};
+        _cleanup_strbuf_ struct strbuf b = {};
         _cleanup_free_ unsigned *v = calloc(inv->n_devices + 1, sizeof(unsigned));
         size_t n = 0;
         bool nvidia_only = flags & GJ_SELECT_NVIDIA_INDEXES;
@@ -110,13 +72,13 @@ static char *describe_host(const struct gj_inventory *inv, unsigned flags) {
                 if (!nvidia_only || inv->devices[i].vendor == GJ_VENDOR_NVIDIA)
                         v[n++] = nvidia_only ? inv->devices[i].vendor_index : inv->devices[i].index;
         if (n == 0) {
-                sbuf_add(&b, nvidia_only ? "no NVIDIA GPUs" : "no accelerators");
+                strbuf_printf(&b, nvidia_only ? "no NVIDIA GPUs" : "no accelerators");
                 if (nvidia_only && inv->n_devices > 0)
-                        sbuf_add(&b, " (other accelerators are named vendor:N)");
-                return b.oom ? (free(b.s), NULL) : b.s;
+                        strbuf_printf(&b, " (other accelerators are named vendor:N)");
+                return strbuf_steal(&b);
         }
-        sbuf_add_ranges(&b, v, n);
-        sbuf_add(&b, " (");
+        append_ranges(&b, v, n);
+        strbuf_printf(&b, " (");
         bool first = true;
         for (int vendor = 0; vendor < _GJ_VENDOR_MAX; vendor++) {
                 size_t k = 0;
@@ -125,12 +87,13 @@ static char *describe_host(const struct gj_inventory *inv, unsigned flags) {
                                 v[k++] = inv->devices[i].vendor_index;
                 if (k == 0)
                         continue;
-                sbuf_add(&b, "%s%s:", first ? "" : ", ", gj_vendor_name((enum gj_vendor)vendor));
-                sbuf_add_ranges(&b, v, k);
+                strbuf_printf(&b, "%s%s:", first ? "" : ", ",
+                              gj_vendor_name((enum gj_vendor)vendor));
+                append_ranges(&b, v, k);
                 first = false;
         }
-        sbuf_add(&b, ")");
-        return b.oom ? (free(b.s), NULL) : b.s;
+        strbuf_printf(&b, ")");
+        return strbuf_steal(&b);
 }
 
 static int fail_unknown(const struct gj_inventory *inv, unsigned flags, const char *item,
@@ -248,15 +211,14 @@ static int select_by_uuid(const struct gj_inventory *inv, unsigned flags, const 
         if (n_found == 0)
                 return fail_unknown(inv, flags, item, "no device has this UUID (see 'gpujail list')");
         if (n_found > 1) {
-                struct sbuf b = {};
+                _cleanup_strbuf_ struct strbuf b = {};
                 for (size_t i = 0; i < inv->n_devices; i++)
                         if (uuid_has_prefix(inv->devices[i].uuid, item))
-                                sbuf_add(&b, "%s%u (%s)", b.len ? ", " : "", inv->devices[i].index,
-                                         inv->devices[i].uuid);
-                int r = log_error_errno(-ENODEV, "ambiguous GPU '%s': it is a prefix of the UUIDs of %s",
-                                        item_for_log(item, buf), sbuf_str(&b));
-                free(b.s);
-                return r;
+                                strbuf_printf(&b, "%s%u (%s)", b.len ? ", " : "",
+                                              inv->devices[i].index, inv->devices[i].uuid);
+                return log_error_errno(-ENODEV,
+                                       "ambiguous GPU '%s': it is a prefix of the UUIDs of %s",
+                                       item_for_log(item, buf), strbuf_str(&b) ?: "(out of memory)");
         }
         chosen[found] = true;
         return 0;

@@ -6,30 +6,32 @@
 
 #include "fuzz-common.h"
 #include "fuzz-inventory.h"
+#include "gpujail/json-util.h"
 #include "gpujail/oci-request.h"
 #include "gpujail/plan.h"
 #include "gpujail/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *text = fuzz_strndup(data, size);
-        struct json_object *config = json_object_new_object(), *ann = json_object_new_object(),
-                           *process = json_object_new_object(), *envv = json_object_new_array();
+        _cleanup_json_ struct json_object *config = json_object_new_object();
+        struct json_object *ann = json_object_new_object(), *process = json_object_new_object(),
+                           *envv = json_object_new_array();
         char *save = NULL;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 const char *e = startswith(line, "env:");
                 if (e) {
-                        json_object_array_add(envv, json_object_new_string(e));
+                        (void)gj_json_append_string(envv, e);
                         continue;
                 }
                 char *eq = strchr(line, '=');
                 if (!eq)
                         continue;
                 *eq = 0;
-                json_object_object_add(ann, line, json_object_new_string(eq + 1));
+                (void)gj_json_add_string(ann, line, eq + 1);
         }
-        json_object_object_add(process, "env", envv);
-        json_object_object_add(config, "process", process);
-        json_object_object_add(config, "annotations", ann);
+        (void)gj_json_add(process, "env", envv);
+        (void)gj_json_add(config, "process", process);
+        (void)gj_json_add(config, "annotations", ann);
 
         struct gj_oci_request req = {0};
         if (gj_oci_request_from_config(config, NULL, &req) >= 0 && req.source != GJ_REQUEST_NONE) {
@@ -40,6 +42,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 gj_selection_done(&sel);
         }
         gj_oci_request_done(&req);
-        json_object_put(config);
         return 0;
 }

@@ -125,3 +125,26 @@ size_t strv_length(char *const *v);
 int strv_push(char ***v, char *s); /* takes s, even on failure */
 bool strv_contains(char *const *v, const char *s);
 char *strv_join(char *const *v, const char *sep);
+
+/* ---- a growable string (common/strbuf.c) ---- */
+
+/* Appends do not fail one by one: an allocation failure is remembered, later
+ * appends do nothing, and the one check is at the end (strbuf_str() or
+ * strbuf_steal() give NULL). So a message is a run of appends and one test.
+ * data is NUL-terminated after every append; len counts what was appended,
+ * NULs included. Start from (struct strbuf){}. */
+struct strbuf {
+        char *data;
+        size_t len, size;
+        bool oom;
+};
+
+void strbuf_append(struct strbuf *b, const void *data, size_t n); /* bytes, NULs included */
+void strbuf_printf(struct strbuf *b, const char *fmt, ...) _printf_(2, 3);
+/* The string so far ("" when nothing was appended); NULL if an append failed. */
+const char *strbuf_str(const struct strbuf *b);
+/* Hand the string out (malloc'ed; "" when nothing was appended) and empty b;
+ * NULL if an append failed or on OOM. */
+char *strbuf_steal(struct strbuf *b);
+void strbuf_done(struct strbuf *b);
+#define _cleanup_strbuf_ _cleanup_(strbuf_done)

@@ -95,3 +95,9 @@ char *gj_plan_devices_string(const struct gj_plan *plan);
 /* ---- JSON (devices/plan-json.c): `gpujail plan --json` ---- */
 struct json_object;
 struct json_object *gj_plan_to_json(const struct gj_plan *plan);
+/* A node as an OCI linux.devices entry ("path", "type", "major", "minor", "fileMode",
+ * "uid", "gid"), with CDI's "hostPath" after "path" when with_host_path and
+ * "permissions" after "minor" when permissions is not NULL: the one spelling of a
+ * node in `plan --json`, CDI specs and config.json. NULL when out of memory. */
+struct json_object *gj_plan_node_to_json(const struct gj_plan_node *n, bool with_host_path,
+                                         const char *permissions);

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* common/: the growable string and the JSON builders' NULL convention. */
+#include <json-c/json.h>
+
+#include "../tap.h"
+#include "gpujail/json-util.h"
+#include "gpujail/util.h"
+
+static void test_strbuf(void) {
+        _cleanup_strbuf_ struct strbuf b = {};
+        _cleanup_free_ char *s = NULL;
+
+        is_str(strbuf_str(&b), "", "strbuf: empty is \"\"");
+        strbuf_printf(&b, "%s:%u", "nvidia", 7u);
+        strbuf_append(&b, ",", 1);
+        for (int i = 0; i < 1000; i++)
+                strbuf_printf(&b, "%d", i % 10);
+        is_int(b.len, strlen("nvidia:7,") + 1000, "strbuf: length after 1001 appends");
+        ok(strncmp(strbuf_str(&b), "nvidia:7,0123456789", 19) == 0, "strbuf: text in order");
+        s = strbuf_steal(&b);
+        ok(s && strlen(s) == strlen("nvidia:7,") + 1000, "strbuf: steal hands out the string");
+        ok(!b.data && b.len == 0, "strbuf: steal leaves it empty");
+        free(s);
+        s = strbuf_steal(&b);
+        is_str(s, "", "strbuf: steal of an empty buffer is \"\"");
+
+        strbuf_append(&b, "a\0b", 3);
+        is_int(b.len, 3, "strbuf: NULs are bytes like others");
+        ok(b.data[3] == 0, "strbuf: NUL-terminated after an append");
+
+        b.oom = true;
+        strbuf_printf(&b, "more");
+        is_int(b.len, 3, "strbuf: after a failure appends do nothing");
+        ok(strbuf_str(&b) == NULL, "strbuf: a failure shows at the end");
+        ok(strbuf_steal(&b) == NULL && !b.data, "strbuf: steal after a failure is NULL and frees");
+}
+
+static const char *text(struct json_object *o) {
+        return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+}
+
+static void test_json(void) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        _cleanup_json_ struct json_object *a = json_object_new_array();
+        char *v[] = { (char *)"A=1", (char *)"B=2", NULL };
+
+        ok(gj_json_add_string(o, "s", "x") == 0 && gj_json_add_string(o, "unknown", NULL) == 0 &&
+                   gj_json_add_int(o, "n", -1) == 0 &&
+                   gj_json_add_int_or_null(o, "m", 5, false) == 0 &&
+                   gj_json_add_bool(o, "b", true) == 0 &&
+                   gj_json_add_bool_or_null(o, "k", false, true) == 0,
+           "json: adds succeed");
+        is_str(text(o), "{\"s\":\"x\",\"unknown\":null,\"n\":-1,\"m\":null,\"b\":true,\"k\":false}",
+               "json: a NULL string and an unknown value are null, in insertion order");
+        is_int(gj_json_add(o, "failed", NULL), -ENOMEM,
+               "json: a NULL value is a failed constructor");
+        is_int(gj_json_append(a, NULL), -ENOMEM, "json: the same for arrays");
+        ok(!json_object_object_get_ex(o, "failed", NULL), "json: a failed add adds nothing");
+        ok(gj_json_append_string(a, "x") == 0 && gj_json_append_string(a, NULL) == 0,
+           "json: append strings");
+        is_str(text(a), "[\"x\",null]", "json: a NULL string in an array is null");
+
+        _cleanup_json_ struct json_object *sv = gj_json_new_strv(v),
+                                          *empty = gj_json_new_strv(NULL);
+        is_str(text(sv), "[\"A=1\",\"B=2\"]", "json: array from a strv");
+        is_str(text(empty), "[]", "json: a NULL strv is an empty array");
+}
+
+int main(void) {
+        test_strbuf();
+        test_json();
+        return done_testing();
+}
