@@ -36,6 +36,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define GJ_POLICY_PATH "/etc/gpujail/policy.conf"
 #define GJ_POLICY_MAX (1u << 20) /* bytes; a larger file is refused */
