@@ -21,13 +21,15 @@ void gj_caller_done(struct gj_caller *c) {
         *c = (struct gj_caller){ 0 };
 }
 
-bool gj_caller_has_group(const struct gj_caller *c, gid_t gid) {
-        if (gid == c->gid)
-                return true;
-        for (int i = 0; i < c->n_groups; i++)
-                if (c->groups[i] == gid)
+static bool in_groups(const gid_t *groups, int n, gid_t gid) {
+        for (int i = 0; i < n; i++)
+                if (groups[i] == gid)
                         return true;
         return false;
+}
+
+bool gj_caller_has_group(const struct gj_caller *c, gid_t gid) {
+        return gid == c->gid || in_groups(c->groups, c->n_groups, gid);
 }
 
 static int env_id(const char *name, unsigned *ret) {
@@ -84,7 +86,8 @@ static int verify_user(struct gj_caller *c, const char *via, uid_t uid, const ch
         int r = gj_user_groups(c->name, pw->pw_gid, &c->groups, &c->n_groups);
         if (r < 0)
                 return r;
-        if (claimed_gid && !gj_caller_has_group(c, *claimed_gid))
+        /* the user's groups from the database, not the claimed gid itself */
+        if (claimed_gid && !in_groups(c->groups, c->n_groups, *claimed_gid))
                 return log_error_errno(-EPERM, "refusing to run: %s gives the caller group %u, "
                                                "which is not one of %s's groups", via,
                                        (unsigned)*claimed_gid, c->name);

@@ -87,6 +87,8 @@ int gj_launcher_check_gpus(const struct gj_caller *c, const struct gj_grant *g, 
                 return log_error_errno(-EPERM, "%s may use at most %u GPU(s) per job (%s), and asked for %zu",
                                        c->name, g->max_gpus, g->max_gpus_from ? g->max_gpus_from : "built-in",
                                        sel->n_devices);
+        if (sel->n_devices == 0 || !g->gpus)
+                return 0; /* nothing asked, or every GPU granted: nothing to resolve */
         struct gj_selection granted = { 0 };
         int r = granted_selection(inv, g, &granted);
         if (r < 0)
