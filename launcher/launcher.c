@@ -31,20 +31,18 @@ int gj_bind_parse(const char *spec, struct gj_bind *ret) {
         _cleanup_free_ char *s = strdup(spec);
         if (!s)
                 return -ENOMEM;
-        bool ro = false;
-        char *src = s, *dst = strchr(s, ':');
+        char *src = s, *dst = strchr(s, ':'), *mode = NULL;
         if (dst) {
                 *dst++ = 0;
-                char *mode = strchr(dst, ':');
-                if (mode) {
+                if ((mode = strchr(dst, ':')))
                         *mode++ = 0;
-                        if (streq(mode, "ro"))
-                                ro = true;
-                        else if (!streq(mode, "rw"))
-                                return log_error_errno(-EINVAL, "--bind %s: mode must be 'ro' or 'rw', not '%s'", spec, mode);
-                }
+                else if (streq(dst, "ro") || streq(dst, "rw"))
+                        mode = dst, dst = src; /* SRC:ro, as --help's SRC[:DST][:ro] allows */
         } else
                 dst = src;
+        if (mode && !streq(mode, "ro") && !streq(mode, "rw"))
+                return log_error_errno(-EINVAL, "--bind %s: mode must be 'ro' or 'rw', not '%s'", spec, mode);
+        bool ro = mode && streq(mode, "ro");
         if (src[0] != '/' || dst[0] != '/')
                 return log_error_errno(-EINVAL, "--bind %s: both paths must be absolute", spec);
         *ret = (struct gj_bind){ .source = strdup(src), .dest = strdup(dst), .read_only = ro };
