@@ -15,6 +15,10 @@ int cmd_runtime(int argc, char **argv);
 /* Shared option handling: --proc-root is hidden and for tests only. */
 struct gj_inventory;
 struct gj_inventory_opts;
+/* $GPUJAIL_PROC_ROOT (tests: read NVIDIA's /proc files below it), honoured for
+ * root itself only: a user that sudo lets run gpujail must not point it at
+ * files of their own. NULL when unset or ignored (said with a warning). */
+const char *cli_proc_root(void);
 /* Load the inventory, logging why on failure; returns an exit status on error or 0.
  * Module state (with_modules) is for `list`: the others only need devices and nodes. */
 int cli_load_inventory(bool with_modules, struct gj_inventory **ret);

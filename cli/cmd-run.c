@@ -36,11 +36,21 @@ static void help(FILE *f) {
                 "      --dev-minimal      /dev holds only device nodes (no pts, shm, fd links)\n"
                 "      --mask-proc        also hide host-wide counters (/proc/loadavg, /proc/stat...)\n"
                 "  -u, --user UID[:GID]   run as this user instead of the one who ran sudo\n"
+                "                         (a user may name only themselves and their groups)\n"
                 "      --cap-add CAP      keep this capability (repeatable; default: none)\n"
                 "      --allow-mknod      let the cgroup allow mknod of the given nodes\n"
                 "      --set-cuda-env     also set CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES\n"
                 "                         (left as you set them otherwise)\n"
                 "  -h, --help             show this help\n"
+                "\n"
+                "On a shared host, users run it through sudo (a sudoers line that grants only\n"
+                "'gpujail run *'). Then the job runs as you, with your own groups; --bind\n"
+                "sources, --rootfs and the working directory are opened with your rights, and\n"
+                "mount points are made, as you, only in the job's /tmp or in a --rootfs you own;\n"
+                "--user (as anyone else), --cap-add, --allow-mknod and --device are refused\n"
+                "unless the administrator's /etc/gpujail/policy.conf allows them, and the GPUs\n"
+                "you may ask for are the policy's. Each run is logged to syslog (authpriv).\n"
+                "See 'gpujail policy check --user NAME' and docs/shared-hosts.md.\n"
                 "\n"
                 "Without root, gpujail uses a user namespace: the same /dev view, but the device\n"
                 "cgroup is not enforced, and it says so.\n"
@@ -151,7 +161,7 @@ int cmd_run(int argc, char **argv) {
         else if (r == 0) {
                 /* module state (libkmod) is for list/setup: a launch only needs the nodes */
                 struct gj_inventory_opts iopts = {
-                        .proc_root = getenv("GPUJAIL_PROC_ROOT"),
+                        .proc_root = cli_proc_root(),
                         .skip_modules = true,
                 };
                 status = gj_launch(&o, &iopts);

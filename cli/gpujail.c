@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "gpujail/inventory.h"
+#include "gpujail/launcher.h"
 #include "gpujail/util.h"
 
 #ifndef GPUJAIL_VERSION
@@ -71,9 +72,21 @@ static const struct command *find_command(const char *name) {
         return NULL;
 }
 
+const char *cli_proc_root(void) {
+        const char *dir = getenv("GPUJAIL_PROC_ROOT");
+        struct gj_caller caller;
+        if (!dir || gj_caller_identify(&caller) < 0)
+                return NULL;
+        bool root = caller.kind == GJ_CALLER_ROOT;
+        gj_caller_done(&caller);
+        if (!root)
+                log_warning("ignoring GPUJAIL_PROC_ROOT: only root may point gpujail at another /proc");
+        return root ? dir : NULL;
+}
+
 int cli_load_inventory(bool with_modules, struct gj_inventory **ret) {
         struct gj_inventory_opts opts = {
-                .proc_root = getenv("GPUJAIL_PROC_ROOT"),
+                .proc_root = cli_proc_root(),
                 .skip_modules = !with_modules,
         };
         int r = gj_inventory_load(&opts, ret);

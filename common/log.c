@@ -90,3 +90,19 @@ int log_full_errno(enum gj_log_level level, int error, const char *fmt, ...) {
         errno = saved;
         return -error;
 }
+
+void log_audit(const char *fmt, ...) {
+        char line[2048];
+        va_list ap;
+
+        va_start(ap, fmt);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        vsnprintf(line, sizeof(line), fmt, ap);
+#pragma GCC diagnostic pop
+        va_end(ap);
+        /* authpriv: the facility sites route to their security log */
+        syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s: %s", program, line);
+        if (max_level >= GJ_LOG_DEBUG)
+                fprintf(stderr, "%s: [+%.3f ms, pid %d] audit: %s\n", program, ms_since_epoch(), (int)getpid(), line);
+}

@@ -9,6 +9,7 @@
  */
 #include <grp.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include "gpujail/util.h"
 #include "launcher-internal.h"
@@ -80,6 +81,41 @@ int gj_launcher_drop_privileges(const struct gj_job *job) {
                 return r;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return log_error_errno(-errno, "cannot set no_new_privs: %m");
+        return 0;
+}
+
+static bool job_has_group(const struct gj_job *job, gid_t gid) {
+        if (gid == job->gid)
+                return true;
+        for (int i = 0; i < job->n_groups; i++)
+                if (job->groups[i] == gid)
+                        return true;
+        return false;
+}
+
+/* A node the job's user could open only through its group: 0660 root:GROUP
+ * after `gpujail setup --lockdown GROUP` (docs/shared-hosts.md). */
+static bool needs_group(const struct stat *st) {
+        return (st->st_mode & 0060) == 0060 && (st->st_mode & 0006) != 0006 && st->st_gid != 0;
+}
+
+int gj_launcher_add_node_groups(struct gj_job *job) {
+        if (!job->switch_user || !job->set_groups)
+                return 0;
+        for (size_t i = 0; i < job->plan->n_nodes; i++) {
+                struct stat st;
+                /* the host's node as it is now: a lockdown changes it before the driver's params */
+                if (stat(job->plan->nodes[i].host_path, &st) < 0 || !needs_group(&st) ||
+                    job_has_group(job, st.st_gid))
+                        continue;
+                gid_t *g = realloc(job->groups, ((size_t)job->n_groups + 1) * sizeof(gid_t));
+                if (!g)
+                        return log_error_errno(-ENOMEM, "cannot add the group of %s: %m",
+                                               job->plan->nodes[i].host_path);
+                job->groups = g;
+                job->groups[job->n_groups++] = st.st_gid;
+                log_debug("the job gets group %u for %s", (unsigned)st.st_gid, job->plan->nodes[i].host_path);
+        }
         return 0;
 }
 

@@ -11,11 +11,16 @@
 #include <sys/capability.h>
 #include <sys/types.h>
 
+#include "gpujail/creds.h"
 #include "gpujail/launcher.h"
 #include "gpujail/plan.h"
+#include "gpujail/policy.h"
 
 struct gj_job {
         const struct gj_launch_opts *opts;
+        const struct gj_caller *caller; /* who asked (root, or a user root acts for) */
+        const struct gj_grant *grant;   /* the policy's word for a user; NULL for root */
+        bool refused;                   /* the policy refused it (for the audit line) */
         const struct gj_plan *plan;
         char *cwd;               /* where the job starts (and, in the default view, bound rw) */
         char **keep_gpus;        /* PCI bus ids whose /proc/driver/nvidia/gpus entry stays */
@@ -35,6 +40,31 @@ struct gj_job {
         size_t n_caps;
 };
 
+/* Whose rights gpujail uses to open what the caller named (bind sources, the
+ * rootfs, the working directory) and to create mount points: NULL for root
+ * itself and in a user namespace (we are the caller there). */
+static inline bool gj_job_acts_for_user(const struct gj_job *job) {
+        return job->caller && job->caller->kind == GJ_CALLER_USER;
+}
+static inline struct gj_identity gj_caller_identity(const struct gj_caller *c) {
+        return (struct gj_identity){ .uid = c->uid, .gid = c->gid, .groups = c->groups, .n_groups = c->n_groups };
+}
+
+/* launcher-caller.c: getgrouplist() with a buffer that grows until it fits
+ * (*ret is realloc()ed); -E2BIG logged. */
+int gj_user_groups(const char *name, gid_t gid, gid_t **ret, int *ret_n);
+
+/* launcher-policy.c: a caller who is not root, checked against the policy.
+ * -EPERM, logged naming the option and the policy line that would allow it. */
+int gj_launcher_check_options(const struct gj_caller *c, const struct gj_launch_opts *o,
+                              const struct gj_grant *g);
+int gj_launcher_check_gpus(const struct gj_caller *c, const struct gj_grant *g,
+                           const struct gj_inventory *inv, const struct gj_selection *sel);
+/* One audit line (syslog; stderr with GPUJAIL_DEBUG) for a user's run:
+ * decision "allowed", "refused" (by the policy) or "failed" (gpujail's error).
+ * Nothing for root itself. */
+void gj_launcher_audit(const struct gj_job *job, const char *decision);
+
 /* launcher-root.c: in the child, in its new mount namespace, the job's root in
  * two halves: what needs no plan (the tree stacked on "/", /tmp, binds, /proc,
  * /sys), built while the parent still discovers and plans; then the plan's part
@@ -44,6 +74,10 @@ struct gj_job_root {
         int fd;       /* the new root */
         int proc_fd;  /* its /proc */
         int masks_fd; /* the empty tmpfs that masked paths are covered with */
+        /* For a user (gj_job_acts_for_user): the mounts where gpujail may create
+         * mount points, as the user: the job's /tmp, and a --rootfs they own. 0: none. */
+        uint64_t tmp_mnt_id;
+        uint64_t own_rootfs_mnt_id;
 };
 #define GJ_JOB_ROOT_INIT { .fd = -1, .proc_fd = -1, .masks_fd = -1 }
 int gj_launcher_build_root(const struct gj_job *job, struct gj_job_root *root);
@@ -64,5 +98,10 @@ _Noreturn void gj_launcher_init(const struct gj_job *job);
 /* launcher-creds.c: in the job, just before exec: user, groups, capabilities,
  * no_new_privs. */
 int gj_launcher_drop_privileges(const struct gj_job *job);
+/* launcher-creds.c, in the child once it has the plan: the group of each of
+ * the job's nodes that it could open only through that group (0660
+ * root:GROUP, a lockdown) joins the job's supplementary groups. The device
+ * cgroup, not the group, is what confines the job to its own GPUs. */
+int gj_launcher_add_node_groups(struct gj_job *job);
 /* Parse a capability name ("CAP_SYS_ADMIN", "sys_admin"); -EINVAL (logged). */
 int gj_launcher_parse_cap(const char *name, cap_value_t *ret);

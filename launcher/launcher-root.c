@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "gpujail/creds.h"
 #include "gpujail/devfs.h"
 #include "gpujail/safepath.h"
 #include "gpujail/util.h"
@@ -69,6 +70,49 @@ static int clone_host_tree(const char *path, uint64_t attrs) {
         if (r < 0)
                 return r;
         return TAKE_FD(fd);
+}
+
+/* A detached bind of what fd (O_PATH) names. */
+static int clone_fd_tree(int fd, uint64_t attrs, const char *shown) {
+        _cleanup_close_ int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+        if (tree < 0)
+                return log_error_errno(-errno, "cannot bind %s: %m", shown);
+        int r = set_mount_attr(tree, true, attrs, shown);
+        return r < 0 ? r : TAKE_FD(tree);
+}
+
+static uint64_t mount_id_of(int fd) {
+        struct statx stx;
+        if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0 ||
+            !(stx.stx_mask & STATX_MNT_ID))
+                return 0;
+        return stx.stx_mnt_id;
+}
+
+/* Open a host path the caller named, O_PATH. For a user, with their rights:
+ * they must be able to reach it and to read it (and search it, for a
+ * directory); what they could not open themselves is refused, not opened by
+ * root. The fd is then used as it is: no path is resolved twice. */
+static int open_for_caller(const struct gj_job *job, int dirfd, const char *path, const char *shown) {
+        if (!gj_job_acts_for_user(job)) {
+                int fd = openat(dirfd, path, O_PATH | O_CLOEXEC);
+                return fd < 0 ? log_error_errno(-errno, "cannot open %s: %m", shown) : fd;
+        }
+        struct gj_identity who = gj_caller_identity(job->caller);
+        struct gj_saved_fs_creds saved;
+        int r = gj_fs_creds_become(&who, &saved);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = openat(dirfd, path, O_PATH | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                r = -errno;
+        else if (faccessat(fd, "", R_OK | (S_ISDIR(st.st_mode) ? X_OK : 0), AT_EMPTY_PATH | AT_EACCESS) < 0)
+                r = -errno;
+        int k = gj_fs_creds_restore(&saved);
+        if (r < 0)
+                return log_error_errno(r, "cannot open %s as %s: %m", shown, job->caller->name);
+        return k < 0 ? k : TAKE_FD(fd);
 }
 
 /* A fresh filesystem, detached: fsopen/fsconfig/fsmount. `opts` are
@@ -151,7 +195,7 @@ static int make_readonly(int dirfd, const char *name, const char *shown_as) {
 
 /* The destination of a bind below the new root: created if missing (dir or
  * empty file, like the source), refused if any component is a symlink. */
-static int open_destination(int rootfd, const char *path, bool dir) {
+static int create_destination(int rootfd, const char *path, bool dir) {
         if (dir) {
                 int fd = gj_mkdir_p_in_root(rootfd, path, 0755);
                 return fd < 0 ? log_error_errno(fd, "cannot create mount point %s in the job's root: %m", path) : fd;
@@ -173,29 +217,91 @@ static int open_destination(int rootfd, const char *path, bool dir) {
         return fd;
 }
 
-static int bind_into_root(int rootfd, const char *src, const char *dst, bool read_only) {
-        struct stat st;
-        if (stat(src, &st) < 0)
-                return log_error_errno(-errno, "cannot bind %s: %m", src);
-        _cleanup_close_ int tree = clone_host_tree(src, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                                                                (read_only ? MOUNT_ATTR_RDONLY : 0));
-        if (tree < 0)
-                return tree;
-        _cleanup_close_ int target = open_destination(rootfd, dst, S_ISDIR(st.st_mode));
-        if (target < 0)
-                return target;
-        return attach(tree, target, src, dst);
+/* The mount that the deepest existing directory on the way to path is on. */
+static uint64_t mount_id_where_created(int rootfd, const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        for (char *slash; dir && (slash = strrchr(dir, '/'));) {
+                *(slash == dir ? slash + 1 : slash) = 0;
+                _cleanup_close_ int fd = gj_open_in_root(rootfd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+                if (fd >= 0)
+                        return mount_id_of(fd);
+                if (slash == dir)
+                        break;
+        }
+        return 0;
 }
 
-static int mount_tmp(int rootfd) {
+/* For a user, gpujail creates nothing on a host filesystem: mount points only
+ * in the job's own /tmp, or in a --rootfs the user owns, and made as the user. */
+static int create_destination_for_user(const struct gj_job *job, const struct gj_job_root *root, const char *path,
+                                       bool dir) {
+        uint64_t where = mount_id_where_created(root->fd, path);
+        if (where == 0 || (where != root->tmp_mnt_id && where != root->own_rootfs_mnt_id))
+                return log_error_errno(-EPERM,
+                                       "mount point %s does not exist in the job's root, and gpujail creates mount "
+                                       "points for %s only in the job's /tmp or in a --rootfs that %s owns",
+                                       path, job->caller->name, job->caller->name);
+        struct gj_identity who = gj_caller_identity(job->caller);
+        struct gj_saved_fs_creds saved;
+        int r = gj_fs_creds_become(&who, &saved);
+        if (r < 0)
+                return r;
+        int fd = create_destination(root->fd, path, dir);
+        if ((r = gj_fs_creds_restore(&saved)) < 0) {
+                closep(&fd);
+                return r;
+        }
+        return fd;
+}
+
+static int open_destination(const struct gj_job *job, const struct gj_job_root *root, const char *path, bool dir) {
+        if (!gj_job_acts_for_user(job))
+                return create_destination(root->fd, path, dir);
+        _cleanup_close_ int fd = gj_open_in_root(root->fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+        if (fd == -ENOENT)
+                return create_destination_for_user(job, root, path, dir);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) < 0)
+                fd = -errno;
+        else if (fd >= 0 && S_ISLNK(st.st_mode))
+                fd = -ELOOP; /* what the creating path says of a symlink, too */
+        if (fd < 0)
+                return log_error_errno(fd, "cannot open mount point %s in the job's root: %m", path);
+        return TAKE_FD(fd);
+}
+
+/* Bind dirfd/path (a host path the caller named, opened with their rights) at dst. */
+static int bind_into_root(const struct gj_job *job, const struct gj_job_root *root, int dirfd, const char *path,
+                          const char *dst, bool read_only, const char *shown) {
+        _cleanup_close_ int src = open_for_caller(job, dirfd, path, shown);
+        if (src < 0)
+                return src;
+        struct stat st;
+        if (fstat(src, &st) < 0)
+                return log_error_errno(-errno, "cannot bind %s: %m", shown);
+        _cleanup_close_ int tree = clone_fd_tree(src, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                                              (read_only ? MOUNT_ATTR_RDONLY : 0), shown);
+        if (tree < 0)
+                return tree;
+        _cleanup_close_ int target = open_destination(job, root, dst, S_ISDIR(st.st_mode));
+        if (target < 0)
+                return target;
+        return attach(tree, target, shown, dst);
+}
+
+static int mount_tmp(const struct gj_job *job, struct gj_job_root *root) {
         static const char *const opts[] = { "mode=1777", NULL };
         _cleanup_close_ int mnt = new_filesystem("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (mnt < 0)
                 return log_error_errno(mnt, "cannot create the job's /tmp: %m");
-        _cleanup_close_ int target = open_destination(rootfd, "/tmp", true);
+        _cleanup_close_ int target = open_destination(job, root, "/tmp", true);
         if (target < 0)
                 return target;
-        return attach(mnt, target, "tmpfs", "/tmp");
+        int r = attach(mnt, target, "tmpfs", "/tmp");
+        if (r < 0)
+                return r;
+        root->tmp_mnt_id = mount_id_of(mnt);
+        return 0;
 }
 
 /* The cwd stays writable at its own path; "/" itself would undo the read-only host view. */
@@ -305,12 +411,13 @@ static int bind_proc_driver(int procfd) {
 }
 
 /* Returns an fd of the attached /proc (lookups below it are the job's /proc). */
-static int mount_proc(const struct gj_job *job, int masks_fd, int rootfd) {
+static int mount_proc(const struct gj_job *job, const struct gj_job_root *root) {
+        int masks_fd = root->masks_fd;
         bool fresh;
         _cleanup_close_ int mnt = mount_proc_fs(job, &fresh);
         if (mnt < 0)
                 return mnt;
-        _cleanup_close_ int target = open_destination(rootfd, "/proc", true);
+        _cleanup_close_ int target = open_destination(job, root, "/proc", true);
         if (target < 0)
                 return target;
         int r = attach(mnt, target, "proc", "/proc");
@@ -337,39 +444,46 @@ static int mount_proc(const struct gj_job *job, int masks_fd, int rootfd) {
         return TAKE_FD(mnt);
 }
 
-static int mount_sys(const struct gj_job *job, int masks_fd, int rootfd) {
+static int mount_sys(const struct gj_job *job, const struct gj_job_root *root) {
         int r;
         if (job->opts->rootfs) {
                 /* the host view already carries /sys, read-only; an image does not */
                 _cleanup_close_ int tree = clone_host_tree("/sys", MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS);
                 if (tree < 0)
                         return tree;
-                _cleanup_close_ int target = open_destination(rootfd, "/sys", true);
+                _cleanup_close_ int target = open_destination(job, root, "/sys", true);
                 if (target < 0)
                         return target;
                 if ((r = attach(tree, target, "/sys", "/sys")) < 0)
                         return r;
         }
-        _cleanup_close_ int sys = gj_open_in_root(rootfd, "/sys", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        _cleanup_close_ int sys = gj_open_in_root(root->fd, "/sys", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
         if (sys < 0)
                 return log_error_errno(sys, "cannot open /sys in the job's root: %m");
-        return mask_path(masks_fd, sys, "firmware", "/sys/firmware");
+        return mask_path(root->masks_fd, sys, "firmware", "/sys/firmware");
 }
 
-static int open_new_root(const struct gj_job *job) {
+/* --rootfs is opened with the user's rights; they own it or gpujail makes no
+ * mount point in it. The host's root is read-only, nosuid, nodev. */
+static int open_new_root(const struct gj_job *job, struct gj_job_root *root) {
         const char *src = job->opts->rootfs ?: "/";
+        _cleanup_close_ int fd = open_for_caller(job, AT_FDCWD, src, src);
+        if (fd < 0)
+                return fd;
         struct stat st;
-        if (stat(src, &st) < 0)
+        if (fstat(fd, &st) < 0)
                 return log_error_errno(-errno, "cannot use %s as the job's root: %m", src);
         if (!S_ISDIR(st.st_mode))
                 return log_error_errno(-ENOTDIR, "cannot use %s as the job's root: %m", src);
         uint64_t attrs = job->opts->rootfs ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV : FLAGS_HOST_VIEW;
-        _cleanup_close_ int tree = clone_host_tree(src, attrs);
+        _cleanup_close_ int tree = clone_fd_tree(fd, attrs, src);
         if (tree < 0)
                 return tree;
         /* stacked on "/": absolute paths keep naming the old root until pivot_root */
         if (move_mount(tree, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return log_error_errno(-errno, "cannot attach the job's root (%s): %m", src);
+        if (job->opts->rootfs && gj_job_acts_for_user(job) && st.st_uid == job->caller->uid)
+                root->own_rootfs_mnt_id = mount_id_of(tree);
         return TAKE_FD(tree);
 }
 
@@ -399,28 +513,33 @@ int gj_launcher_build_root(const struct gj_job *job, struct gj_job_root *root) {
         /* "none": the type is ignored for a propagation change, but valgrind reads it */
         if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
                 return log_error_errno(-errno, "cannot make the job's mount namespace private: %m");
-        if ((root->fd = open_new_root(job)) < 0)
+        if ((root->fd = open_new_root(job, root)) < 0)
                 return root->fd;
         if ((root->masks_fd = masks_init()) < 0)
                 return root->masks_fd;
-        if ((r = mount_tmp(root->fd)) < 0)
+        if ((r = mount_tmp(job, root)) < 0)
                 return r;
+        /* the cwd as the process has it ("."), not its name resolved again */
         if (!o->rootfs && cwd_is_bindable(job->cwd) &&
-            (r = bind_into_root(root->fd, job->cwd, job->cwd, false)) < 0)
+            (r = bind_into_root(job, root, AT_FDCWD, ".", job->cwd, false, job->cwd)) < 0)
                 return r;
         for (size_t i = 0; i < o->n_binds; i++)
-                if ((r = bind_into_root(root->fd, o->binds[i].source, o->binds[i].dest,
-                                        o->binds[i].read_only)) < 0)
+                if ((r = bind_into_root(job, root, AT_FDCWD, o->binds[i].source, o->binds[i].dest,
+                                        o->binds[i].read_only, o->binds[i].source)) < 0)
                         return r;
-        if ((root->proc_fd = mount_proc(job, root->masks_fd, root->fd)) < 0)
+        if ((root->proc_fd = mount_proc(job, root)) < 0)
                 return root->proc_fd;
-        return mount_sys(job, root->masks_fd, root->fd);
+        return mount_sys(job, root);
 }
 
 int gj_launcher_finish_root(const struct gj_job *job, struct gj_job_root *root) {
         int r = show_only_kept_gpus(job, root->proc_fd);
         if (r < 0)
                 return r;
+        /* /dev is made the way any mount point is (for a user: only where they may) */
+        _cleanup_close_ int dev = open_destination(job, root, "/dev", true);
+        if (dev < 0)
+                return dev;
         r = gj_devfs_setup(root->fd, job->plan, job->opts->dev_minimal ? GJ_DEVFS_MINIMAL : 0);
         return r;
 }

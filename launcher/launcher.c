@@ -31,20 +31,18 @@ int gj_bind_parse(const char *spec, struct gj_bind *ret) {
         _cleanup_free_ char *s = strdup(spec);
         if (!s)
                 return -ENOMEM;
-        bool ro = false;
-        char *src = s, *dst = strchr(s, ':');
+        char *src = s, *dst = strchr(s, ':'), *mode = NULL;
         if (dst) {
                 *dst++ = 0;
-                char *mode = strchr(dst, ':');
-                if (mode) {
+                if ((mode = strchr(dst, ':')))
                         *mode++ = 0;
-                        if (streq(mode, "ro"))
-                                ro = true;
-                        else if (!streq(mode, "rw"))
-                                return log_error_errno(-EINVAL, "--bind %s: mode must be 'ro' or 'rw', not '%s'", spec, mode);
-                }
+                else if (streq(dst, "ro") || streq(dst, "rw"))
+                        mode = dst, dst = src; /* SRC:ro, as --help's SRC[:DST][:ro] allows */
         } else
                 dst = src;
+        if (mode && !streq(mode, "ro") && !streq(mode, "rw"))
+                return log_error_errno(-EINVAL, "--bind %s: mode must be 'ro' or 'rw', not '%s'", spec, mode);
+        bool ro = mode && streq(mode, "ro");
         if (src[0] != '/' || dst[0] != '/')
                 return log_error_errno(-EINVAL, "--bind %s: both paths must be absolute", spec);
         *ret = (struct gj_bind){ .source = strdup(src), .dest = strdup(dst), .read_only = ro };
@@ -110,68 +108,48 @@ static int job_rules(const struct gj_plan *plan, bool minimal, struct gj_cgroup_
 
 /* ---- who the job runs as ---- */
 
-static int lookup_groups(const char *user, gid_t gid, struct gj_job *job) {
-        int n = 64;
-        for (int tries = 0; tries < 4; tries++) {
-                gid_t *g = realloc(job->groups, (size_t)n * sizeof(gid_t));
-                if (!g)
-                        return -ENOMEM;
-                job->groups = g;
-                int want = n;
-                if (getgrouplist(user, gid, job->groups, &want) >= 0) {
-                        job->n_groups = want;
-                        return 0;
-                }
-                n = want > n ? want : n * 2;
-        }
-        return log_error_errno(-E2BIG, "user %s has too many groups", user);
+static int copy_groups(const struct gj_caller *c, struct gj_job *job) {
+        job->groups = calloc((size_t)c->n_groups ?: 1, sizeof(gid_t));
+        if (!job->groups)
+                return -ENOMEM;
+        memcpy(job->groups, c->groups, (size_t)c->n_groups * sizeof(gid_t));
+        job->n_groups = c->n_groups;
+        return 0;
 }
 
-static int parse_id_env(const char *name, unsigned *ret) {
-        const char *v = getenv(name);
-        if (!v)
-                return 0;
-        int r = safe_atou(v, ret);
-        if (r < 0)
-                return log_error_errno(r, "cannot parse $%s='%s': %m", name, v);
-        return 1;
-}
-
-/* --user, else the sudo caller, else stay who we are. */
-static int resolve_user(const struct gj_launch_opts *o, struct gj_job *job) {
-        job->set_groups = !job->userns;
-        if (job->userns)
-                return 0; /* a user namespace maps only ourselves */
-
-        const char *name = NULL;
-        if (o->has_user) {
-                struct passwd *pw = getpwuid(o->uid);
-                job->uid = o->uid;
-                job->gid = o->has_gid ? o->gid : pw ? pw->pw_gid : o->uid;
-                name = pw ? pw->pw_name : NULL;
-        } else {
-                unsigned uid, gid;
-                int r = parse_id_env("SUDO_UID", &uid);
-                if (r <= 0)
-                        return r;
-                job->uid = uid;
-                if ((r = parse_id_env("SUDO_GID", &gid)) < 0)
-                        return r;
-                job->gid = r > 0 ? gid : uid;
-                name = getenv("SUDO_USER");
-                struct passwd *pw = name ? getpwnam(name) : NULL;
-                if (!pw || pw->pw_uid != job->uid)
-                        name = NULL; /* do not give the groups of someone else */
-        }
-        job->switch_user = true;
-        if (name)
-                return lookup_groups(name, job->gid, job);
+/* --user: root may name anyone; a user, only themselves unless the policy
+ * allows more (gj_launcher_check_options ran before). */
+static int user_from_option(const struct gj_launch_opts *o, struct gj_job *job) {
+        struct passwd *pw = getpwuid(o->uid);
+        job->uid = o->uid;
+        job->gid = o->has_gid ? o->gid : pw ? pw->pw_gid : o->uid;
+        if (job->caller->kind == GJ_CALLER_USER && o->uid == job->caller->uid)
+                return copy_groups(job->caller, job);
+        if (pw)
+                return gj_user_groups(pw->pw_name, job->gid, &job->groups, &job->n_groups);
         job->groups = malloc(sizeof(gid_t));
         if (!job->groups)
                 return -ENOMEM;
         job->groups[0] = job->gid;
         job->n_groups = 1;
         return 0;
+}
+
+/* --user, else the user root acts for, else stay who we are (root itself). */
+static int resolve_user(const struct gj_launch_opts *o, struct gj_job *job) {
+        job->set_groups = !job->userns;
+        if (job->userns)
+                return 0; /* a user namespace maps only ourselves */
+        if (o->has_user) {
+                job->switch_user = true;
+                return user_from_option(o, job);
+        }
+        if (job->caller->kind != GJ_CALLER_USER)
+                return 0;
+        job->switch_user = true;
+        job->uid = job->caller->uid;
+        job->gid = job->caller->gid;
+        return copy_groups(job->caller, job);
 }
 
 /* ---- the job description ---- */
@@ -186,10 +164,11 @@ static void job_done(struct gj_job *job) {
 }
 
 /* What is known before discovery: where, as whom, with which capabilities. */
-static int job_init(const struct gj_launch_opts *o, struct gj_job *job) {
+static int job_init(const struct gj_launch_opts *o, const struct gj_caller *caller, struct gj_job *job) {
         int r;
         job->opts = o;
-        job->userns = geteuid() != 0;
+        job->caller = caller;
+        job->userns = caller->kind == GJ_CALLER_UNPRIVILEGED;
         if (o->rootfs)
                 job->cwd = strdup("/");
         else
@@ -232,8 +211,13 @@ static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, s
 
         if ((r = gj_inventory_load(iopts, &p->inv)) < 0)
                 return log_error_errno(r, "cannot discover the host's accelerators: %m");
-        if ((r = gj_select(p->inv, o->gpus ?: "void", 0, &p->sel)) < 0 ||
-            (r = gj_plan_build(p->inv, &p->sel, &popts, &p->plan)) < 0)
+        if ((r = gj_select(p->inv, o->gpus ?: "void", 0, &p->sel)) < 0)
+                return r;
+        if (job->grant && (r = gj_launcher_check_gpus(job->caller, job->grant, p->inv, &p->sel)) < 0) {
+                job->refused = true;
+                return r;
+        }
+        if ((r = gj_plan_build(p->inv, &p->sel, &popts, &p->plan)) < 0)
                 return r;
         for (char **d = o->devices; d && *d; d++)
                 if ((r = plan_add_device_path(&p->plan, *d, o->allow_mknod)) < 0)
@@ -292,7 +276,8 @@ static _Noreturn void child_main(struct gj_job *job, int sync_fd) {
         if (gj_launcher_build_root(job, &root) < 0)
                 _exit(GJ_EXIT_FAILURE);
         log_debug("job root built, but for the plan's part");
-        if (gj_handoff_receive(sync_fd, job, &plan) < 0 || gj_launcher_finish_root(job, &root) < 0)
+        if (gj_handoff_receive(sync_fd, job, &plan) < 0 || gj_launcher_add_node_groups(job) < 0 ||
+            gj_launcher_finish_root(job, &root) < 0)
                 _exit(GJ_EXIT_FAILURE);
         if (!parent_says_go(sync_fd))
                 _exit(GJ_EXIT_FAILURE);
@@ -448,10 +433,12 @@ static int run_job(struct gj_job *job, const struct gj_inventory_opts *iopts, st
         _cleanup_close_ int sync_c = sync_w;
         log_debug("cloned the job's init, pid %d on the host", (int)pid);
         if (prepare_child(job, pid, sync_w, iopts, p, cg) < 0) {
+                gj_launcher_audit(job, job->refused ? "refused" : "failed");
                 kill_and_reap(pid);
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 return GJ_EXIT_FAILURE;
         }
+        gj_launcher_audit(job, "allowed");
         close(TAKE_FD(sync_c));
         /* Housekeeping while the job runs, off the start-up's path: the empty cgroups
          * that SIGKILLed gpujails left behind. */
@@ -463,22 +450,59 @@ static int run_job(struct gj_job *job, const struct gj_inventory_opts *iopts, st
         return status;
 }
 
-int gj_launch(const struct gj_launch_opts *o, const struct gj_inventory_opts *iopts) {
-        struct gj_job job = { 0 };
+/* A user's request, before anything is made: the policy's word on the options. */
+static int authorize(const struct gj_caller *c, const struct gj_launch_opts *o, struct gj_grant *ret) {
+        struct gj_policy policy = { 0 };
+        int r = gj_policy_load(GJ_POLICY_PATH, &policy);
+        if (r < 0)
+                return r;
+        r = gj_policy_grant(&policy, c->name, c->group_names, ret);
+        gj_policy_done(&policy);
+        if (r < 0)
+                return log_error_errno(r, "cannot apply the policy: %m");
+        return gj_launcher_check_options(c, o, ret);
+}
+
+static void say_unenforced(void) {
+        log_warning("not root: running in a user namespace; the device cgroup is NOT enforced (the job can "
+                    "open any device node it can reach by permissions). On a shared host, ask for "
+                    "'sudo gpujail run' (docs/shared-hosts.md)");
+}
+
+static int launch_as(const struct gj_caller *caller, const struct gj_grant *grant, const struct gj_launch_opts *o,
+                     const struct gj_inventory_opts *iopts) {
+        struct gj_job job = { .grant = grant };
         struct planning p = { 0 };
         struct gj_job_cgroup cg = GJ_JOB_CGROUP_INIT;
         int status = GJ_EXIT_FAILURE;
 
-        if (job_init(o, &job) >= 0) {
+        if (job_init(o, caller, &job) >= 0) {
                 if (job.userns)
-                        log_warning("not root: running in a user namespace; the device cgroup is NOT "
-                                    "enforced (the job can open any device node it can reach by permissions)");
+                        say_unenforced();
                 fflush(NULL); /* no buffered output duplicated into the child */
                 status = run_job(&job, iopts, &p, &cg);
         }
         gj_job_cgroup_destroy(&cg); /* a no-op unless confine_child made one */
         job_done(&job);
         planning_done(&p);
+        return status;
+}
+
+int gj_launch(const struct gj_launch_opts *o, const struct gj_inventory_opts *iopts) {
+        struct gj_caller caller = { 0 };
+        struct gj_grant grant = { 0 };
+        int status = GJ_EXIT_FAILURE;
+
+        if (gj_caller_identify(&caller) < 0)
+                return GJ_EXIT_FAILURE;
+        if (caller.kind != GJ_CALLER_USER)
+                status = launch_as(&caller, NULL, o, iopts);
+        else if (authorize(&caller, o, &grant) >= 0)
+                status = launch_as(&caller, &grant, o, iopts);
+        else
+                gj_launcher_audit(&(struct gj_job){ .opts = o, .caller = &caller }, "refused");
+        gj_grant_done(&grant);
+        gj_caller_done(&caller);
         return status;
 }
 

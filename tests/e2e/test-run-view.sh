@@ -152,9 +152,11 @@ jrun --gpu 0 -- sh -c "touch $WORK/by-job && touch /tmp/t && ! touch /etc/gpujai
 is "$status" 0 "cwd writable, /tmp writable, host root read-only" || show
 ok '[ -f "$WORK/by-job" ] && [ ! -e /etc/gpujail-test ]' "the write landed in the cwd on the host, /etc untouched"
 ok '[ "$(stat -c %u "$WORK/by-job")" = 65534 ]' "files the job makes belong to the invoking user"
-jrun --gpu 0 --user 1234:4321 -- sh -c 'id -u; id -g; id -G'
-is "$(tr '\n' ' ' <<<"$stdout")" "1234 4321 4321 " "--user UID:GID overrides the sudo caller, no extra groups"
+jrun --gpu 0 --user 1234:4321 -- true
+is "$status" 125 "--user as another uid is refused for the sudo caller (the policy's, docs/shared-hosts.md)"
 unset SUDO_UID SUDO_GID SUDO_USER
+jrun --gpu 0 --user 1234:4321 -- sh -c 'id -u; id -g; id -G'
+is "$(tr '\n' ' ' <<<"$stdout")" "1234 4321 4321 " "root: --user UID:GID runs as that uid and gid, no extra groups"
 
 # ---- the host view is read-only by its mount, not by permissions ----
 # A 0777 host directory outside the cwd (and outside /tmp, which is the job's
@@ -177,6 +179,11 @@ echo data >"$TEST_TMP/dataset"
 jrun --gpu 0 --bind "$TEST_TMP/dataset:/tmp/in/dataset:ro" -- sh -c 'cat /tmp/in/dataset; echo x >> /tmp/in/dataset'
 is "$(head -1 <<<"$stdout")" data "--bind SRC:DST:ro: readable at DST"
 isnt "$status" 0 "--bind :ro is read-only"
+jrun --gpu 0 --bind "$TEST_TMP/dataset:ro" -- sh -c "cat $TEST_TMP/dataset; grep ' ${TEST_TMP//\//\\/}/dataset ' /proc/self/mountinfo"
+is "$(head -1 <<<"$stdout")" data "--bind SRC:ro (DST left out, as --help shows): bound at SRC" || show
+like "$stdout" ' ro,' "... read-only"
+jrun --gpu 0 --bind "$TEST_TMP/dataset:rx" -- true
+is "$status" 125 "--bind SRC:rx is refused: neither a path nor a mode"
 jrun --gpu 0 -- sh -c "[ -e $TEST_TMP/dataset ] || [ -e $TEST_TMP/hosts ]"
 isnt "$status" 0 "/tmp is private (the host's /tmp is not seen, only the cwd bound into it)"
 jrun --gpu 0 --net none -- sh -c 'ls /sys/class/net >/dev/null; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "'

@@ -77,6 +77,9 @@ void log_set_program(const char *name);
 void log_set_max_level(enum gj_log_level level);
 /* Also send errors and warnings to syslog (the hook, whose stderr the runtime may drop). */
 void log_set_syslog(bool on);
+/* One audit line: always to syslog (authpriv.notice), to stderr only at debug
+ * level (GPUJAIL_DEBUG=1). The caller escapes what it did not make itself. */
+void log_audit(const char *fmt, ...) _printf_(1, 2);
 
 /* Logs "prog: <fmt>" with %m expanding to strerror(-error); returns -abs(error). */
 int log_full_errno(enum gj_log_level level, int error, const char *fmt, ...) _printf_(3, 4);

@@ -66,6 +66,38 @@ struct gj_launch_opts {
         char **argv;               /* the command, NULL-terminated, argv[0] looked up in PATH */
 };
 
+/*
+ * Who is calling (launcher/launcher-caller.c). gpujail runs as root in two
+ * cases that must not be confused: root itself (an administrator: every
+ * option), and root acting on a user's behalf (sudo and the like): then
+ * everything the user names is checked as that user would be, and the
+ * privileged options need the policy (gpujail/policy.h).
+ */
+enum gj_caller_kind {
+        GJ_CALLER_ROOT,         /* root itself */
+        GJ_CALLER_USER,         /* a user for whom root runs gpujail */
+        GJ_CALLER_UNPRIVILEGED, /* not root at all: a user namespace, no device cgroup */
+};
+
+struct gj_caller {
+        enum gj_caller_kind kind;
+        const char *via;     /* GJ_CALLER_USER: "sudo", "pkexec", "doas" or "setuid" */
+        uid_t uid;
+        gid_t gid;
+        char *name;          /* from the password database; NULL for root and unprivileged */
+        gid_t *groups;       /* GJ_CALLER_USER: every group of the user, gid first */
+        int n_groups;
+        char **group_names;  /* the same groups by name (a gid without a name is left out) */
+};
+
+/* Who runs us: the real uid when it is not 0 (a setuid install), else
+ * SUDO_UID/SUDO_GID/SUDO_USER, PKEXEC_UID or DOAS_USER, verified against the
+ * password database. -EPERM (logged, naming the variable) when they do not
+ * agree with it or more than one tool claims the caller. */
+int gj_caller_identify(struct gj_caller *ret);
+void gj_caller_done(struct gj_caller *c);
+bool gj_caller_has_group(const struct gj_caller *c, gid_t gid);
+
 /* Parse "SRC:DST[:ro|:rw]" (DST defaults to SRC when it is "SRC" alone). */
 int gj_bind_parse(const char *spec, struct gj_bind *ret);
 void gj_bind_done(struct gj_bind *b);

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What a caller who is not root may ask of `gpujail run` (docs/shared-hosts.md):
+ * the privileged options need the policy's word (gpujail/policy.h), the GPUs
+ * must be among those it gives, and no more of them than it allows. Each
+ * refusal names the option and the policy line that would allow it.
+ */
+#include "gpujail/policy.h"
+#include "gpujail/util.h"
+#include "launcher-internal.h"
+
+static int refuse(const struct gj_caller *c, const struct gj_grant *g, unsigned bit) {
+        const char *from = g->allow_from ? g->allow_from : "no policy line";
+        return log_error_errno(-EPERM,
+                               "%s is not allowed for %s (%s): an administrator can allow it with "
+                               "'allow = %s' under [user %s] or one of the user's [group NAME] in %s",
+                               gj_policy_allow_option(bit), c->name, from, gj_policy_allow_name(bit), c->name,
+                               GJ_POLICY_PATH);
+}
+
+/* --user as oneself, with one of one's own groups, is no privilege. */
+static bool user_option_is_own(const struct gj_caller *c, const struct gj_launch_opts *o) {
+        return o->uid == c->uid && (!o->has_gid || gj_caller_has_group(c, o->gid));
+}
+
+static unsigned privileges_asked(const struct gj_caller *c, const struct gj_launch_opts *o) {
+        unsigned asked = 0;
+        if (o->has_user && !user_option_is_own(c, o))
+                asked |= GJ_ALLOW_USER;
+        if (o->cap_add && o->cap_add[0])
+                asked |= GJ_ALLOW_CAP_ADD;
+        if (o->allow_mknod)
+                asked |= GJ_ALLOW_MKNOD;
+        if (o->devices && o->devices[0])
+                asked |= GJ_ALLOW_DEVICE;
+        return asked;
+}
+
+int gj_launcher_check_options(const struct gj_caller *c, const struct gj_launch_opts *o,
+                              const struct gj_grant *g) {
+        unsigned denied = privileges_asked(c, o) & ~g->allow;
+        for (unsigned bit = 1; bit <= denied; bit <<= 1)
+                if (denied & bit)
+                        return refuse(c, g, bit);
+        return 0;
+}
+
+static bool selected(const struct gj_selection *sel, const struct gj_device *d) {
+        for (size_t i = 0; i < sel->n_devices; i++)
+                if (sel->devices[i] == d)
+                        return true;
+        return false;
+}
+
+static char *device_list(const struct gj_selection *sel) {
+        _cleanup_strv_free_ char **v = NULL;
+        for (size_t i = 0; i < sel->n_devices; i++)
+                if (strv_push(&v, strprintf("%u", sel->devices[i]->index)) < 0)
+                        return NULL;
+        return v ? strv_join(v, ",") : strdup("none");
+}
+
+/* The GPUs the grant gives, resolved against this host's inventory. */
+static int granted_selection(const struct gj_inventory *inv, const struct gj_grant *g,
+                             struct gj_selection *ret) {
+        _cleanup_free_ char *spec = g->gpus ? strv_join(g->gpus, ",") : strdup("all");
+        if (!spec)
+                return -ENOMEM;
+        int r = gj_select(inv, spec, 0, ret);
+        if (r < 0)
+                return log_error_errno(r, "the policy's gpus = %s (%s) does not fit this host: %m", spec,
+                                       g->gpus_from ? g->gpus_from : "built-in");
+        return 0;
+}
+
+static const struct gj_device *first_not_granted(const struct gj_selection *sel,
+                                                 const struct gj_selection *granted) {
+        for (size_t i = 0; i < sel->n_devices; i++)
+                if (!selected(granted, sel->devices[i]))
+                        return sel->devices[i];
+        return NULL;
+}
+
+int gj_launcher_check_gpus(const struct gj_caller *c, const struct gj_grant *g, const struct gj_inventory *inv,
+                           const struct gj_selection *sel) {
+        if (sel->n_devices > g->max_gpus)
+                return log_error_errno(-EPERM, "%s may use at most %u GPU(s) per job (%s), and asked for %zu",
+                                       c->name, g->max_gpus, g->max_gpus_from ? g->max_gpus_from : "built-in",
+                                       sel->n_devices);
+        if (sel->n_devices == 0 || !g->gpus)
+                return 0; /* nothing asked, or every GPU granted: nothing to resolve */
+        struct gj_selection granted = { 0 };
+        int r = granted_selection(inv, g, &granted);
+        if (r < 0)
+                return r;
+        const struct gj_device *outside = first_not_granted(sel, &granted);
+        _cleanup_free_ char *yours = outside ? device_list(&granted) : NULL;
+        gj_selection_done(&granted);
+        if (!outside)
+                return 0;
+        return log_error_errno(-EPERM, "GPU %u is not %s's to use: %s gives %s the GPUs %s", outside->index,
+                               c->name, g->gpus_from ? g->gpus_from : "the policy", c->name,
+                               yours ? yours : "?");
+}
+
+/* The command as one bounded, quotable string: what the user typed could
+ * otherwise forge a second log line. */
+static char *escaped_command(char *const *argv) {
+        enum { MAX = 256 };
+        char *out = malloc(MAX * 4 + 8), *o = out;
+        if (!out)
+                return NULL;
+        size_t shown = 0;
+        for (char *const *a = argv; a && *a && shown < MAX; a++) {
+                if (a != argv)
+                        *o++ = ' ', shown++;
+                for (const unsigned char *c = (const unsigned char *)*a; *c && shown < MAX; c++, shown++)
+                        if (*c < 0x20 || *c == 0x7f || *c == '"' || *c == '\\')
+                                o += sprintf(o, "\\x%02x", *c);
+                        else
+                                *o++ = (char)*c;
+        }
+        strcpy(o, shown >= MAX ? "..." : "");
+        return out;
+}
+
+void gj_launcher_audit(const struct gj_job *job, const char *decision) {
+        const struct gj_caller *c = job->caller;
+        if (!c || c->kind != GJ_CALLER_USER)
+                return;
+        _cleanup_free_ char *devices = job->plan ? gj_plan_devices_string(job->plan) : NULL;
+        _cleanup_free_ char *command = escaped_command(job->opts->argv);
+        log_audit("run caller=%s uid=%u via=%s decision=%s gpus=%s devices=%s command=\"%s\"", c->name,
+                  (unsigned)c->uid, c->via, decision, job->opts->gpus ? job->opts->gpus : "void",
+                  isempty(devices) ? "-" : devices, command ? command : "?");
+}
