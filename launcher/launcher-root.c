@@ -89,14 +89,23 @@ static uint64_t mount_id_of(int fd) {
         return stx.stx_mnt_id;
 }
 
+/* " as <user>" when root acts for a user, for messages; "" otherwise. */
+static const char *as_user(const struct gj_job *job, char buf[static 64]) {
+        if (!gj_job_acts_for_user(job))
+                return "";
+        snprintf(buf, 64, " as %s", job->caller->name);
+        return buf;
+}
+
 /* Open a host path the caller named, O_PATH. For a user, with their rights:
  * they must be able to reach it and to read it (and search it, for a
  * directory); what they could not open themselves is refused, not opened by
- * root. The fd is then used as it is: no path is resolved twice. */
-static int open_for_caller(const struct gj_job *job, int dirfd, const char *path, const char *shown) {
+ * root. The fd is then used as it is: no path is resolved twice. Does not log
+ * but for a failure to switch credentials: the caller says what the path was for. */
+static int open_for_caller(const struct gj_job *job, int dirfd, const char *path) {
         if (!gj_job_acts_for_user(job)) {
                 int fd = openat(dirfd, path, O_PATH | O_CLOEXEC);
-                return fd < 0 ? log_error_errno(-errno, "cannot open %s: %m", shown) : fd;
+                return fd < 0 ? -errno : fd;
         }
         struct gj_identity who = gj_caller_identity(job->caller);
         struct gj_saved_fs_creds saved;
@@ -111,7 +120,7 @@ static int open_for_caller(const struct gj_job *job, int dirfd, const char *path
                 r = -errno;
         int k = gj_fs_creds_restore(&saved);
         if (r < 0)
-                return log_error_errno(r, "cannot open %s as %s: %m", shown, job->caller->name);
+                return r;
         return k < 0 ? k : TAKE_FD(fd);
 }
 
@@ -273,9 +282,10 @@ static int open_destination(const struct gj_job *job, const struct gj_job_root *
 /* Bind dirfd/path (a host path the caller named, opened with their rights) at dst. */
 static int bind_into_root(const struct gj_job *job, const struct gj_job_root *root, int dirfd, const char *path,
                           const char *dst, bool read_only, const char *shown) {
-        _cleanup_close_ int src = open_for_caller(job, dirfd, path, shown);
+        char buf[64];
+        _cleanup_close_ int src = open_for_caller(job, dirfd, path);
         if (src < 0)
-                return src;
+                return log_error_errno(src, "cannot bind %s%s: %m", shown, as_user(job, buf));
         struct stat st;
         if (fstat(src, &st) < 0)
                 return log_error_errno(-errno, "cannot bind %s: %m", shown);
@@ -467,9 +477,10 @@ static int mount_sys(const struct gj_job *job, const struct gj_job_root *root) {
  * mount point in it. The host's root is read-only, nosuid, nodev. */
 static int open_new_root(const struct gj_job *job, struct gj_job_root *root) {
         const char *src = job->opts->rootfs ?: "/";
-        _cleanup_close_ int fd = open_for_caller(job, AT_FDCWD, src, src);
+        char buf[64];
+        _cleanup_close_ int fd = open_for_caller(job, AT_FDCWD, src);
         if (fd < 0)
-                return fd;
+                return log_error_errno(fd, "cannot use %s as the job's root%s: %m", src, as_user(job, buf));
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return log_error_errno(-errno, "cannot use %s as the job's root: %m", src);

@@ -120,7 +120,7 @@ is "$status" 0 "user: --user as oneself, own group, is no privilege: allowed" ||
 # ---- what the user names is opened with the user's rights ----
 urun --bind "$BASE/secret/file:/x" -- cat /x
 is "$status" 125 "user: --bind of a file in a 0700 root dir is refused" || show
-like "$stderr" "cannot open $BASE/secret/file as $U: Permission denied" "... read as the user, not as root"
+like "$stderr" "cannot bind $BASE/secret/file as $U: Permission denied" "... read as the user, not as root"
 unlike "$stdout" "top secret" "... and nothing of it reaches the job"
 
 urun --bind "$BASE/home/mine:/tmp/mine:ro" -- cat /tmp/mine
