@@ -12,10 +12,10 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <stdint.h>
-#include <sys/syscall.h>
 
 #include "gpujail/bpf-devices.h"
 #include "gpujail/util.h"
+#include "kernel-syscalls.h"
 
 /* The instruction macros of the kernel's include/linux/filter.h (not uapi). */
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
@@ -30,10 +30,6 @@ enum { R0, R1, R2, R3, R4, R5 };
 
 #define ACC_ALL (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)
 #define MAX_RULE_INSNS 8
-
-static int sys_bpf(int cmd, union bpf_attr *attr) {
-        return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
-}
 
 static int rule_access_mask(const struct gj_cgroup_rule *rule, int *ret) {
         int mask = 0;
