@@ -200,7 +200,7 @@ int gj_bpf_prog_id(int prog_fd, uint32_t *ret) {
 
 static int open_cgroup_dir(const char *dir) {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return fd < 0 ? log_error_errno(errno, "cannot open cgroup %s: %m", dir) : fd;
+        return fd < 0 ? log_error_errno(-errno, "cannot open cgroup %s: %m", dir) : fd;
 }
 
 static int attach_fd(int cgfd, int prog_fd, uint32_t flags, int replace_fd) {
@@ -347,7 +347,7 @@ int gj_cgroup_v2_replace_devices(const char *cgroup_dir, const struct gj_cgroup_
                         return log_error_errno(r, "cannot list the device programs of %s: %m",
                                                cgroup_dir);
                 if (n_ids > 1)
-                        return log_error_errno(EBUSY, "%s has %zu device programs attached; cannot "
+                        return log_error_errno(-EBUSY, "%s has %zu device programs attached; cannot "
                                                "tell which holds the runtime's rules, replacing none: %m",
                                                cgroup_dir, n_ids);
                 if (n_ids == 0)

@@ -78,16 +78,16 @@ static int open_host_node(const struct gj_plan_node *node) {
         struct stat st;
 
         if (fd < 0)
-                return log_error_errno(errno, "cannot open host device node %s: %m", node->host_path);
+                return log_error_errno(-errno, "cannot open host device node %s: %m", node->host_path);
         if (fstat(fd, &st) < 0)
-                return log_error_errno(errno, "cannot stat host device node %s: %m", node->host_path);
+                return log_error_errno(-errno, "cannot stat host device node %s: %m", node->host_path);
         if (!stat_is_node(&st, node)) {
                 if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
-                        return log_error_errno(ENODEV, "host node %s is %c %u:%u, expected %c %u:%u: %m",
+                        return log_error_errno(-ENODEV, "host node %s is %c %u:%u, expected %c %u:%u: %m",
                                                node->host_path, S_ISCHR(st.st_mode) ? 'c' : 'b',
                                                major(st.st_rdev), minor(st.st_rdev),
                                                node->type == 'b' ? 'b' : 'c', node->major, node->minor);
-                return log_error_errno(ENODEV, "host node %s is %s, expected %c %u:%u: %m",
+                return log_error_errno(-ENODEV, "host node %s is %s, expected %c %u:%u: %m",
                                        node->host_path, file_kind(st.st_mode),
                                        node->type == 'b' ? 'b' : 'c', node->major, node->minor);
         }
@@ -108,18 +108,18 @@ static int prepare_target(int dirfd, const char *name, const struct gj_plan_node
                 return 0;
         }
         if (errno != EEXIST)
-                return log_error_errno(errno, "cannot create %s in %s: %m", name, where);
+                return log_error_errno(-errno, "cannot create %s in %s: %m", name, where);
 
         _cleanup_close_ int existing = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (existing < 0 || fstat(existing, &st) < 0)
-                return log_error_errno(errno, "cannot open %s in %s: %m", name, where);
+                return log_error_errno(-errno, "cannot open %s in %s: %m", name, where);
         if (stat_is_node(&st, node))
                 return 1; /* already bound (the hook ran twice) or made by the runtime */
         if (S_ISREG(st.st_mode) && st.st_size == 0) {
                 *ret_fd = TAKE_FD(existing); /* a mount point left by an earlier attempt */
                 return 0;
         }
-        return log_error_errno(S_ISLNK(st.st_mode) ? ELOOP : EEXIST,
+        return log_error_errno(S_ISLNK(st.st_mode) ? -ELOOP : -EEXIST,
                                "refusing to bind %s onto %s in %s: it exists and is %s: %m",
                                node->host_path, name, where, file_kind(st.st_mode));
 }
@@ -200,20 +200,18 @@ static int split_dev_path(const char *path, char **ret_dir, const char **ret_nam
         const char *rel = startswith(path, "/dev/");
         if (isempty(rel))
                 return -EINVAL;
-        char *buf = strdup(rel);
+        _cleanup_free_ char *buf = strdup(rel);
         if (!buf)
                 return -ENOMEM;
         char *slash = strrchr(buf, '/');
         const char *name = slash ? slash + 1 : buf;
         if (slash)
                 *slash = 0;
-        if (isempty(name) || streq(name, ".") || streq(name, "..")) {
-                free(buf);
+        if (isempty(name) || streq(name, ".") || streq(name, ".."))
                 return -EINVAL;
-        }
         *ret_dir = slash ? buf : NULL;
         *ret_name = name;
-        *ret_buf = buf;
+        *ret_buf = TAKE_PTR(buf);
         return 0;
 }
 
@@ -320,10 +318,10 @@ static int bind_default_nodes(int devfd) {
                                 log_warning("host has no %s; the job gets none", path);
                                 continue;
                         }
-                        return log_error_errno(errno, "cannot stat %s: %m", path);
+                        return log_error_errno(-errno, "cannot stat %s: %m", path);
                 }
                 if (!S_ISCHR(st.st_mode))
-                        return log_error_errno(ENODEV, "host %s is %s, not a character device: %m",
+                        return log_error_errno(-ENODEV, "host %s is %s, not a character device: %m",
                                                path, file_kind(st.st_mode));
                 struct gj_plan_node node = {
                         .path = path, .host_path = path, .type = 'c',
@@ -357,7 +355,7 @@ static int make_conveniences(int devfd, const char *where) {
                 return log_error_errno(shm, "cannot mount tmpfs on %s/shm: %m", where);
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
                 if (symlinkat(links[i].target, devfd, links[i].name) < 0)
-                        return log_error_errno(errno, "cannot create %s/%s: %m", where, links[i].name);
+                        return log_error_errno(-errno, "cannot create %s/%s: %m", where, links[i].name);
         return 0;
 }
 
