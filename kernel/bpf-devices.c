@@ -12,10 +12,10 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <stdint.h>
-#include <sys/syscall.h>
 
 #include "gpujail/bpf-devices.h"
 #include "gpujail/util.h"
+#include "kernel-syscalls.h"
 
 /* The instruction macros of the kernel's include/linux/filter.h (not uapi). */
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
@@ -30,10 +30,6 @@ enum { R0, R1, R2, R3, R4, R5 };
 
 #define ACC_ALL (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)
 #define MAX_RULE_INSNS 8
-
-static int sys_bpf(int cmd, union bpf_attr *attr) {
-        return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
-}
 
 static int rule_access_mask(const struct gj_cgroup_rule *rule, int *ret) {
         int mask = 0;
@@ -204,7 +200,7 @@ int gj_bpf_prog_id(int prog_fd, uint32_t *ret) {
 
 static int open_cgroup_dir(const char *dir) {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return fd < 0 ? log_error_errno(errno, "cannot open cgroup %s: %m", dir) : fd;
+        return fd < 0 ? log_error_errno(-errno, "cannot open cgroup %s: %m", dir) : fd;
 }
 
 static int attach_fd(int cgfd, int prog_fd, uint32_t flags, int replace_fd) {
@@ -351,7 +347,7 @@ int gj_cgroup_v2_replace_devices(const char *cgroup_dir, const struct gj_cgroup_
                         return log_error_errno(r, "cannot list the device programs of %s: %m",
                                                cgroup_dir);
                 if (n_ids > 1)
-                        return log_error_errno(EBUSY, "%s has %zu device programs attached; cannot "
+                        return log_error_errno(-EBUSY, "%s has %zu device programs attached; cannot "
                                                "tell which holds the runtime's rules, replacing none: %m",
                                                cgroup_dir, n_ids);
                 if (n_ids == 0)

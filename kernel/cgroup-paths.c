@@ -62,7 +62,7 @@ static int take_mount(char **ret_mnt, char **ret_root, const char *mnt, const ch
 
 int gj_cgroup_parse_mountinfo(const char *text, struct gj_cgroup_mounts *ret) {
         _cleanup_free_ char *copy = strdup(text);
-        struct gj_cgroup_mounts m = {};
+        _cleanup_(gj_cgroup_mounts_done) struct gj_cgroup_mounts m = {};
         int r = 0;
 
         if (!copy)
@@ -87,12 +87,11 @@ int gj_cgroup_parse_mountinfo(const char *text, struct gj_cgroup_mounts *ret) {
                         r = take_mount(&m.v2, &m.v2_root, mnt, root);
                 else if (streq(fstype, "cgroup") && list_contains(super, "devices"))
                         r = take_mount(&m.v1_devices, &m.v1_devices_root, mnt, root);
-                if (r < 0) {
-                        gj_cgroup_mounts_done(&m);
+                if (r < 0)
                         return r;
-                }
         }
         *ret = m;
+        m = (struct gj_cgroup_mounts){};
         return 0;
 }
 
@@ -113,7 +112,10 @@ int gj_cgroup_parse_proc_cgroup(const char *text, char **ret_v1_devices, char **
                 *c1 = *c2 = 0;
                 char **slot = streq(line, "0") && c1 + 1 == c2 ? &v2
                             : list_contains(c1 + 1, "devices") ? &v1 : NULL;
-                if (slot && !*slot && !(*slot = strdup(c2 + 1)))
+                if (!slot || *slot) /* not a device hierarchy, or not its first line */
+                        continue;
+                *slot = strdup(c2 + 1);
+                if (!*slot)
                         return -ENOMEM;
         }
         *ret_v1_devices = TAKE_PTR(v1);

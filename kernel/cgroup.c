@@ -46,15 +46,17 @@ int gj_cgroup_v1_deny_all(const char *devices_dir) {
 /* One open, then one write(2) per rule: the kernel takes each write as one rule. */
 int gj_cgroup_v1_allow(const char *devices_dir, const struct gj_cgroup_rule *rules, size_t n) {
         _cleanup_free_ char *path = strprintf("%s/devices.allow", devices_dir);
-        _cleanup_close_ int fd = -1;
 
         if (!path)
                 return -ENOMEM;
-        if (n > 0 && (fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW)) < 0)
+        if (n == 0)
+                return 0;
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        if (fd < 0)
                 return log_error_errno(-errno, "cannot open %s: %m", path);
         for (size_t i = 0; i < n; i++) {
                 if (!strchr("abc", rules[i].type) || rules[i].type == 0)
-                        return log_error_errno(EINVAL, "device rule %zu has type '%c': %m", i,
+                        return log_error_errno(-EINVAL, "device rule %zu has type '%c': %m", i,
                                                rules[i].type);
                 _cleanup_free_ char *line = format_v1_rule(&rules[i]);
                 if (!line)
@@ -119,7 +121,7 @@ static void remove_job_dir(const char *dir) {
                 if (rmdir(dir) == 0 || errno == ENOENT)
                         break;
                 if (errno != EBUSY) {
-                        log_warning_errno(errno, "cannot remove cgroup %s: %m", dir);
+                        log_warning_errno(-errno, "cannot remove cgroup %s: %m", dir);
                         return;
                 }
                 if (i == 100)
@@ -180,33 +182,37 @@ static int setup_v2(struct gj_job_cgroup *cg, const char *parent, const char *id
 int gj_job_cgroup_create_with(const char *id, const struct gj_cgroup_rule *rules, size_t n,
                               unsigned mechanisms, struct gj_job_cgroup *ret) {
         _cleanup_free_ char *v1_parent = NULL, *v2_parent = NULL;
-        struct gj_job_cgroup cg = GJ_JOB_CGROUP_INIT;
+        /* destroyed on failure: nothing left behind */
+        _cleanup_(gj_job_cgroup_destroy) struct gj_job_cgroup cg = GJ_JOB_CGROUP_INIT;
         int r;
 
         *ret = (struct gj_job_cgroup)GJ_JOB_CGROUP_INIT;
         if (!valid_job_id(id))
-                return log_error_errno(EINVAL, "invalid job cgroup name '%s': %m", id ? id : "");
+                return log_error_errno(-EINVAL, "invalid job cgroup name '%s': %m", id ? id : "");
         r = own_cgroup_dirs(&v1_parent, &v2_parent);
         if (r < 0)
                 return r;
         if (!(mechanisms & GJ_CGROUP_V1))
-                v1_parent = (free(v1_parent), NULL);
+                free(TAKE_PTR(v1_parent));
         if (!(mechanisms & GJ_CGROUP_V2))
-                v2_parent = (free(v2_parent), NULL);
+                free(TAKE_PTR(v2_parent));
         if (!v1_parent && !v2_parent)
-                return log_error_errno(EOPNOTSUPP, "no device cgroup to use here (asked for%s%s): %m",
+                return log_error_errno(-EOPNOTSUPP, "no device cgroup to use here (asked for%s%s): %m",
                                        mechanisms & GJ_CGROUP_V1 ? " v1 devices" : "",
                                        mechanisms & GJ_CGROUP_V2 ? " cgroup2" : "");
 
-        if (v1_parent)
+        if (v1_parent) {
                 r = setup_v1(&cg, v1_parent, id, rules, n);
-        if (r >= 0 && v2_parent)
+                if (r < 0)
+                        return r;
+        }
+        if (v2_parent) {
                 r = setup_v2(&cg, v2_parent, id, rules, n);
-        if (r < 0) {
-                gj_job_cgroup_destroy(&cg); /* nothing left behind */
-                return r;
+                if (r < 0)
+                        return r;
         }
         *ret = cg;
+        cg = (struct gj_job_cgroup)GJ_JOB_CGROUP_INIT;
         return 0;
 }
 

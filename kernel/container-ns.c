@@ -3,14 +3,10 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "gpujail/container-ns.h"
 #include "gpujail/util.h"
-
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open 434
-#endif
+#include "kernel-syscalls.h"
 
 int gj_proc_self_pid(pid_t *ret) {
         char buf[32];
@@ -29,7 +25,7 @@ int gj_proc_self_pid(pid_t *ret) {
  * namespace we join is that of the process the runtime named, not of a
  * recycled pid (setns(pidfd, CLONE_NEWNS) needs Linux >= 5.8). */
 static int open_mount_ns_of(pid_t pid, bool *ret_is_pidfd) {
-        int fd = (int)syscall(__NR_pidfd_open, pid, 0);
+        int fd = sys_pidfd_open(pid, 0);
         if (fd >= 0) {
                 *ret_is_pidfd = true;
                 return fd;

@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 
 #include "gpujail/devfs.h"
+#include "gpujail/mount.h"
 #include "gpujail/safepath.h"
 #include "gpujail/util.h"
 #include "kernel-syscalls.h"
@@ -77,16 +78,16 @@ static int open_host_node(const struct gj_plan_node *node) {
         struct stat st;
 
         if (fd < 0)
-                return log_error_errno(errno, "cannot open host device node %s: %m", node->host_path);
+                return log_error_errno(-errno, "cannot open host device node %s: %m", node->host_path);
         if (fstat(fd, &st) < 0)
-                return log_error_errno(errno, "cannot stat host device node %s: %m", node->host_path);
+                return log_error_errno(-errno, "cannot stat host device node %s: %m", node->host_path);
         if (!stat_is_node(&st, node)) {
                 if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
-                        return log_error_errno(ENODEV, "host node %s is %c %u:%u, expected %c %u:%u: %m",
+                        return log_error_errno(-ENODEV, "host node %s is %c %u:%u, expected %c %u:%u: %m",
                                                node->host_path, S_ISCHR(st.st_mode) ? 'c' : 'b',
                                                major(st.st_rdev), minor(st.st_rdev),
                                                node->type == 'b' ? 'b' : 'c', node->major, node->minor);
-                return log_error_errno(ENODEV, "host node %s is %s, expected %c %u:%u: %m",
+                return log_error_errno(-ENODEV, "host node %s is %s, expected %c %u:%u: %m",
                                        node->host_path, file_kind(st.st_mode),
                                        node->type == 'b' ? 'b' : 'c', node->major, node->minor);
         }
@@ -107,18 +108,18 @@ static int prepare_target(int dirfd, const char *name, const struct gj_plan_node
                 return 0;
         }
         if (errno != EEXIST)
-                return log_error_errno(errno, "cannot create %s in %s: %m", name, where);
+                return log_error_errno(-errno, "cannot create %s in %s: %m", name, where);
 
         _cleanup_close_ int existing = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (existing < 0 || fstat(existing, &st) < 0)
-                return log_error_errno(errno, "cannot open %s in %s: %m", name, where);
+                return log_error_errno(-errno, "cannot open %s in %s: %m", name, where);
         if (stat_is_node(&st, node))
                 return 1; /* already bound (the hook ran twice) or made by the runtime */
         if (S_ISREG(st.st_mode) && st.st_size == 0) {
                 *ret_fd = TAKE_FD(existing); /* a mount point left by an earlier attempt */
                 return 0;
         }
-        return log_error_errno(S_ISLNK(st.st_mode) ? ELOOP : EEXIST,
+        return log_error_errno(S_ISLNK(st.st_mode) ? -ELOOP : -EEXIST,
                                "refusing to bind %s onto %s in %s: it exists and is %s: %m",
                                node->host_path, name, where, file_kind(st.st_mode));
 }
@@ -160,21 +161,22 @@ static int bind_by_fd(int hostfd, int targetfd, int dirfd, const char *name) {
         if (force_fallback)
                 return bind_via_proc(hostfd, targetfd, dirfd, name);
 
-        _cleanup_close_ int tree =
-                sys_open_tree(hostfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        _cleanup_close_ int tree = gj_mount_clone(hostfd, "", AT_EMPTY_PATH);
         /* ENOSYS: kernel < 5.2; EPERM: a seccomp profile that predates the new mount API. */
+        if (tree == -ENOSYS || tree == -EPERM)
+                return bind_via_proc(hostfd, targetfd, dirfd, name);
         if (tree < 0)
-                return errno == ENOSYS || errno == EPERM ? bind_via_proc(hostfd, targetfd, dirfd, name)
-                                                         : -errno;
+                return tree;
 
-        /* Flags go on while the clone is still detached: no window without them. */
+        /* Flags go on while the clone is still detached: no window without them.
+         * The propagation stays the runtime's: no gj_mount_set_attr() here. */
         struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC };
         bool have_setattr = sys_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) == 0;
         if (!have_setattr && errno != ENOSYS)
                 return -errno;
-        if (sys_move_mount(tree, "", targetfd, "",
-                           MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return -errno;
+        int r = gj_mount_move(tree, targetfd, "");
+        if (r < 0)
+                return r;
         return have_setattr ? 0 : remount_nosuid_noexec(tree);
 }
 
@@ -198,20 +200,18 @@ static int split_dev_path(const char *path, char **ret_dir, const char **ret_nam
         const char *rel = startswith(path, "/dev/");
         if (isempty(rel))
                 return -EINVAL;
-        char *buf = strdup(rel);
+        _cleanup_free_ char *buf = strdup(rel);
         if (!buf)
                 return -ENOMEM;
         char *slash = strrchr(buf, '/');
         const char *name = slash ? slash + 1 : buf;
         if (slash)
                 *slash = 0;
-        if (isempty(name) || streq(name, ".") || streq(name, "..")) {
-                free(buf);
+        if (isempty(name) || streq(name, ".") || streq(name, ".."))
                 return -EINVAL;
-        }
         *ret_dir = slash ? buf : NULL;
         *ret_name = name;
-        *ret_buf = buf;
+        *ret_buf = TAKE_PTR(buf);
         return 0;
 }
 
@@ -261,45 +261,10 @@ int gj_devfs_bind_plan(int devfd, const struct gj_plan *plan) {
 
 /* ---- the launcher's /dev ---- */
 
-/* Mount a new `fstype` on <parentfd>/<name> (a directory, created if needed)
- * with `opts` ("key=value" or "flag"), and return an fd of the new mount's root. */
-static int mount_fs_at(int parentfd, const char *name, const char *fstype,
-                       const char *const *opts, unsigned attrs) {
-        if (mkdirat(parentfd, name, 0755) < 0 && errno != EEXIST)
-                return -errno;
-        _cleanup_close_ int target = openat(parentfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (target < 0)
-                return -errno;
-
-        _cleanup_close_ int fsfd = force_fallback ? -1 : sys_fsopen(fstype, FSOPEN_CLOEXEC);
-        if (fsfd >= 0) {
-                for (const char *const *o = opts; *o; o++) {
-                        _cleanup_free_ char *key = strdup(*o);
-                        if (!key)
-                                return -ENOMEM;
-                        char *value = strchr(key, '=');
-                        if (value)
-                                *value++ = 0;
-                        if (sys_fsconfig(fsfd, value ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, key,
-                                         value, 0) < 0)
-                                return -errno;
-                }
-                if (sys_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                        return -errno;
-                int mnt = sys_fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
-                if (mnt < 0)
-                        return -errno;
-                if (sys_move_mount(mnt, "", target, "",
-                                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-                        int r = -errno;
-                        close(mnt);
-                        return r;
-                }
-                return mnt;
-        }
-        if (!force_fallback && errno != ENOSYS && errno != EPERM)
-                return -errno;
-
+/* Fallback for kernels without fsopen: mount(2) onto /proc/self/fd/N of the
+ * mount point (target), then reopen the name to reach the new mount on top. */
+static int mount_fs_via_proc(int parentfd, const char *name, int target, const char *fstype,
+                             const char *const *opts, uint64_t attrs) {
         _cleanup_strv_free_ char **v = NULL;
         for (const char *const *o = opts; *o; o++)
                 if (strv_push(&v, strdup(*o)) < 0)
@@ -317,6 +282,30 @@ static int mount_fs_at(int parentfd, const char *name, const char *fstype,
         return top < 0 ? -errno : top;
 }
 
+/* Mount a new `fstype` on <parentfd>/<name> (a directory, created if needed)
+ * with `opts` ("key=value" or "flag"), and return an fd of the new mount's root. */
+static int mount_fs_at(int parentfd, const char *name, const char *fstype,
+                       const char *const *opts, uint64_t attrs) {
+        if (mkdirat(parentfd, name, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        _cleanup_close_ int target = openat(parentfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (target < 0)
+                return -errno;
+
+        _cleanup_close_ int fs = force_fallback ? -ENOSYS : gj_mount_fs_open(fstype);
+        if (fs == -ENOSYS || fs == -EPERM)
+                return mount_fs_via_proc(parentfd, name, target, fstype, opts, attrs);
+        if (fs < 0)
+                return fs;
+        _cleanup_close_ int mnt = gj_mount_fs_create(fs, opts, attrs);
+        if (mnt < 0)
+                return mnt;
+        int r = gj_mount_move(mnt, target, "");
+        if (r < 0)
+                return r;
+        return TAKE_FD(mnt);
+}
+
 static int bind_default_nodes(int devfd) {
         for (const char *const *n = gj_devfs_default_nodes; *n; n++) {
                 _cleanup_free_ char *path = strprintf("/dev/%s", *n);
@@ -329,10 +318,10 @@ static int bind_default_nodes(int devfd) {
                                 log_warning("host has no %s; the job gets none", path);
                                 continue;
                         }
-                        return log_error_errno(errno, "cannot stat %s: %m", path);
+                        return log_error_errno(-errno, "cannot stat %s: %m", path);
                 }
                 if (!S_ISCHR(st.st_mode))
-                        return log_error_errno(ENODEV, "host %s is %s, not a character device: %m",
+                        return log_error_errno(-ENODEV, "host %s is %s, not a character device: %m",
                                                path, file_kind(st.st_mode));
                 struct gj_plan_node node = {
                         .path = path, .host_path = path, .type = 'c',
@@ -355,20 +344,18 @@ static int make_conveniences(int devfd, const char *where) {
                 { "/proc/self/fd/1", "stdout" },
                 { "/proc/self/fd/2", "stderr" },
         };
-        int fd;
 
-        fd = mount_fs_at(devfd, "pts", "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
-        if (fd < 0)
-                return log_error_errno(fd, "cannot mount devpts on %s/pts: %m", where);
-        close(fd);
-        fd = mount_fs_at(devfd, "shm", "tmpfs", shm_opts,
-                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-        if (fd < 0)
-                return log_error_errno(fd, "cannot mount tmpfs on %s/shm: %m", where);
-        close(fd);
+        _cleanup_close_ int pts = mount_fs_at(devfd, "pts", "devpts", pts_opts,
+                                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        if (pts < 0)
+                return log_error_errno(pts, "cannot mount devpts on %s/pts: %m", where);
+        _cleanup_close_ int shm = mount_fs_at(devfd, "shm", "tmpfs", shm_opts,
+                                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (shm < 0)
+                return log_error_errno(shm, "cannot mount tmpfs on %s/shm: %m", where);
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
                 if (symlinkat(links[i].target, devfd, links[i].name) < 0)
-                        return log_error_errno(errno, "cannot create %s/%s: %m", where, links[i].name);
+                        return log_error_errno(-errno, "cannot create %s/%s: %m", where, links[i].name);
         return 0;
 }
 

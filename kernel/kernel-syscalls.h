@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Raw wrappers for the syscalls glibc 2.36 lacks or that we call by number so
- * that an old libc still builds (openat2, the new mount API, bpf). Private to
- * kernel/. Each returns what the syscall returns, errno set on failure.
+ * that an old libc still builds (openat2, the new mount API, bpf, pidfd_open).
+ * Private to kernel/: the layers above use its headers (gpujail/mount.h for
+ * mounts). Each returns what the syscall returns, errno set on failure.
  */
 #pragma once
 
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef OPEN_TREE_CLOEXEC
 #define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
 #endif
 
 static inline int sys_openat2(int dirfd, const char *path, struct open_how *how) {
@@ -38,6 +44,12 @@ static inline int sys_fsconfig(int fd, unsigned cmd, const char *key, const void
 }
 static inline int sys_fsmount(int fd, unsigned flags, unsigned attr_flags) {
         return (int)syscall(SYS_fsmount, fd, flags, attr_flags);
+}
+static inline int sys_bpf(int cmd, union bpf_attr *attr) {
+        return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+}
+static inline int sys_pidfd_open(pid_t pid, unsigned flags) {
+        return (int)syscall(__NR_pidfd_open, pid, flags);
 }
 
 /* "/proc/self/fd/N" for the fallbacks that must name an fd as a path. */

@@ -72,12 +72,30 @@ static int walk_step(struct walk *w, const char *name) {
         return 0;
 }
 
+static bool is_dot_name(const char *name) {
+        return streq(name, "") || streq(name, ".") || streq(name, "..");
+}
+
+/* The last component (NULL: the walk's directory itself); an O_PATH open that
+ * lands on a symlink is -ELOOP. */
+static int open_last(const struct walk *w, const char *name, int flags, mode_t mode) {
+        _cleanup_close_ int fd = name ? openat(walk_cur(w), name, flags | O_NOFOLLOW | O_CLOEXEC, mode)
+                                      : openat(walk_cur(w), ".", flags | O_CLOEXEC, mode);
+        struct stat st;
+
+        if (fd < 0)
+                return -errno;
+        if ((flags & O_PATH) && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode))
+                return -ELOOP;
+        return TAKE_FD(fd);
+}
+
 /* The fallback: every component opened with O_NOFOLLOW, so a symlink anywhere
  * is refused (-ELOOP) rather than followed. Stricter than openat2, never looser. */
 static int open_in_root_walk(int rootfd, const char *rel, int flags, mode_t mode) {
         _cleanup_free_ char *copy = strdup(rel);
-        struct walk w = { .rootfd = rootfd };
-        int r = 0, fd;
+        _cleanup_(walk_done) struct walk w = { .rootfd = rootfd };
+        int r;
 
         if (!copy)
                 return -ENOMEM;
@@ -91,34 +109,14 @@ static int open_in_root_walk(int rootfd, const char *rel, int flags, mode_t mode
                 last = copy;
 
         char *save = NULL;
-        for (char *p = dir, *c; dir && (c = strtok_r(p, "/", &save)); p = NULL) {
-                r = walk_step(&w, c);
-                if (r < 0)
-                        goto finish;
-        }
-
-        if (streq(last, "") || streq(last, ".") || streq(last, "..")) {
-                r = walk_step(&w, last);
-                if (r < 0)
-                        goto finish;
-                fd = openat(walk_cur(&w), ".", flags | O_CLOEXEC, mode);
-        } else
-                fd = openat(walk_cur(&w), last, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (fd < 0) {
-                r = -errno;
-                goto finish;
-        }
-
-        struct stat st;
-        if ((flags & O_PATH) && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode)) {
-                close(fd);
-                r = -ELOOP;
-                goto finish;
-        }
-        r = fd;
-finish:
-        walk_done(&w);
-        return r;
+        for (char *p = dir, *c; dir && (c = strtok_r(p, "/", &save)); p = NULL)
+                if ((r = walk_step(&w, c)) < 0)
+                        return r;
+        if (!is_dot_name(last))
+                return open_last(&w, last, flags, mode);
+        if ((r = walk_step(&w, last)) < 0)
+                return r;
+        return open_last(&w, NULL, flags, mode);
 }
 
 int gj_open_in_root(int rootfd, const char *path, int flags, mode_t mode) {
@@ -150,33 +148,25 @@ int gj_open_in_root(int rootfd, const char *path, int flags, mode_t mode) {
 
 int gj_mkdir_p_in_root(int rootfd, const char *path, mode_t mode) {
         _cleanup_free_ char *copy = strdup(relative_to_root(path));
-        struct walk w = { .rootfd = rootfd };
-        int r = 0;
+        _cleanup_(walk_done) struct walk w = { .rootfd = rootfd };
+        int r;
 
         if (!copy)
                 return -ENOMEM;
 
         for (char *p = copy, *save = NULL, *c; (c = strtok_r(p, "/", &save)); p = NULL) {
-                if (streq(c, ".."))  {
-                        r = -EINVAL; /* nothing we create needs "..": refuse the ambiguity */
-                        goto finish;
-                }
-                if (!streq(c, ".") && mkdirat(walk_cur(&w), c, mode) < 0 && errno != EEXIST) {
-                        r = -errno;
-                        goto finish;
-                }
+                if (streq(c, ".."))
+                        return -EINVAL; /* nothing we create needs "..": refuse the ambiguity */
+                if (!streq(c, ".") && mkdirat(walk_cur(&w), c, mode) < 0 && errno != EEXIST)
+                        return -errno;
                 /* An existing symlink made mkdirat say EEXIST; O_NOFOLLOW refuses it here. */
                 r = walk_step(&w, c);
                 if (r == -ELOOP)
-                        r = -ENOTDIR;
+                        return -ENOTDIR;
                 if (r < 0)
-                        goto finish;
+                        return r;
         }
 
-        r = openat(walk_cur(&w), ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (r < 0)
-                r = -errno;
-finish:
-        walk_done(&w);
-        return r;
+        int fd = openat(walk_cur(&w), ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
 }

@@ -42,22 +42,29 @@ static int switch_user(const struct gj_job *job) {
         return 0;
 }
 
-/* Permitted, effective and inheritable = exactly the kept caps; ambient too,
- * since a non-root exec keeps nothing else. */
-static int set_kept_caps(const struct gj_job *job) {
-        cap_t caps = cap_init();
+static void cap_freep(cap_t *caps) {
+        if (*caps)
+                cap_free(*caps);
+}
+
+/* Permitted, effective and inheritable = exactly the kept caps. */
+static int set_proc_caps(const struct gj_job *job) {
+        _cleanup_(cap_freep) cap_t caps = cap_init();
         if (!caps)
                 return log_error_errno(-errno, "cannot allocate capability state: %m");
-        int r = 0;
-        if (job->n_caps > 0)
-                for (cap_flag_t f = CAP_EFFECTIVE; f <= CAP_INHERITABLE; f++)
-                        if (cap_set_flag(caps, f, (int)job->n_caps, job->caps, CAP_SET) < 0)
-                                r = -errno;
-        if (r >= 0 && cap_set_proc(caps) < 0)
-                r = -errno;
-        cap_free(caps);
+        for (cap_flag_t f = CAP_EFFECTIVE; job->n_caps > 0 && f <= CAP_INHERITABLE; f++)
+                if (cap_set_flag(caps, f, (int)job->n_caps, job->caps, CAP_SET) < 0)
+                        return log_error_errno(-errno, "cannot set the job's capabilities: %m");
+        if (cap_set_proc(caps) < 0)
+                return log_error_errno(-errno, "cannot set the job's capabilities: %m");
+        return 0;
+}
+
+/* The kept caps, ambient too: a non-root exec keeps nothing else. */
+static int set_kept_caps(const struct gj_job *job) {
+        int r = set_proc_caps(job);
         if (r < 0)
-                return log_error_errno(r, "cannot set the job's capabilities: %m");
+                return r;
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
                 return log_error_errno(-errno, "cannot clear ambient capabilities: %m");
         for (size_t i = 0; i < job->n_caps; i++)

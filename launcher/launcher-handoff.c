@@ -23,6 +23,8 @@ struct buffer {
         size_t len, cap;
 };
 
+static void buffer_done(struct buffer *b) { free(b->data); }
+
 static int buffer_add(struct buffer *b, const char *s) {
         size_t n = strlen(s) + 1;
         if (b->len + n > b->cap) {
@@ -41,20 +43,36 @@ static int buffer_add(struct buffer *b, const char *s) {
 }
 
 static int buffer_add_list(struct buffer *b, char *const *list) {
-        int r = 0;
-        for (char *const *s = list; r >= 0 && s && *s; s++)
-                r = buffer_add(b, *s);
-        return r < 0 ? r : buffer_add(b, "");
+        int r;
+        for (char *const *s = list; s && *s; s++)
+                if ((r = buffer_add(b, *s)) < 0)
+                        return r;
+        return buffer_add(b, "");
 }
 
 static int buffer_add_node(struct buffer *b, const struct gj_plan_node *n) {
         char numbers[96];
+        int r;
         snprintf(numbers, sizeof(numbers), "%c %u %u %o %u %u", n->type, n->major, n->minor,
                  (unsigned)n->mode, (unsigned)n->uid, (unsigned)n->gid);
-        int r = buffer_add(b, numbers);
-        if (r >= 0)
-                r = buffer_add(b, n->host_path ?: n->path);
-        return r < 0 ? r : buffer_add(b, n->path);
+        if ((r = buffer_add(b, numbers)) < 0)
+                return r;
+        if ((r = buffer_add(b, n->host_path ?: n->path)) < 0)
+                return r;
+        return buffer_add(b, n->path);
+}
+
+/* The whole message: the nodes, the kept GPUs, the environment. */
+static int buffer_add_plan(struct buffer *b, const struct gj_job *job) {
+        int r;
+        for (size_t i = 0; i < job->plan->n_nodes; i++)
+                if ((r = buffer_add_node(b, &job->plan->nodes[i])) < 0)
+                        return r;
+        if ((r = buffer_add(b, "")) < 0)
+                return r;
+        if ((r = buffer_add_list(b, job->keep_gpus)) < 0)
+                return r;
+        return buffer_add_list(b, job->env);
 }
 
 static int write_all(int fd, const void *data, size_t len) {
@@ -70,28 +88,25 @@ static int write_all(int fd, const void *data, size_t len) {
         return 0;
 }
 
-int gj_handoff_send(int fd, const struct gj_job *job) {
-        _cleanup_free_ char *data = NULL;
-        struct buffer b = { 0 };
-        int r = 0;
+/* A length, then the message. */
+static int send_message(int fd, const struct buffer *b) {
+        uint32_t len = (uint32_t)b->len;
+        int r = write_all(fd, &len, sizeof(len));
+        if (r < 0)
+                return r;
+        return write_all(fd, b->data, b->len);
+}
 
-        for (size_t i = 0; r >= 0 && i < job->plan->n_nodes; i++)
-                r = buffer_add_node(&b, &job->plan->nodes[i]);
-        if (r >= 0)
-                r = buffer_add(&b, "");
-        if (r >= 0)
-                r = buffer_add_list(&b, job->keep_gpus);
-        if (r >= 0)
-                r = buffer_add_list(&b, job->env);
-        data = b.data;
+int gj_handoff_send(int fd, const struct gj_job *job) {
+        _cleanup_(buffer_done) struct buffer b = { 0 };
+        int r = buffer_add_plan(&b, job);
         if (r < 0)
                 return log_error_errno(r, "cannot hand the plan to the job: %m");
-        uint32_t len = (uint32_t)b.len;
-        if ((r = write_all(fd, &len, sizeof(len))) < 0 || (r = write_all(fd, b.data, b.len)) < 0) {
-                if (r == -EPIPE)
-                        return r; /* the child failed building the root, and said why */
+        r = send_message(fd, &b);
+        if (r == -EPIPE)
+                return r; /* the child failed building the root, and said why */
+        if (r < 0)
                 return log_error_errno(r, "cannot hand the plan to the job: %m");
-        }
         return 0;
 }
 
@@ -150,29 +165,45 @@ static int parse_list(const char *data, size_t len, size_t *pos, char ***ret) {
         return s ? 0 : -EBADMSG;
 }
 
-int gj_handoff_receive(int fd, struct gj_job *job, struct gj_plan *plan) {
-        _cleanup_free_ char *data = NULL;
-        uint32_t len;
+static int bad_plan(int r) {
+        return log_error_errno(r, "cannot take the plan from gpujail: %m");
+}
+
+/* The message as gj_handoff_send() wrote it: nodes, kept GPUs, environment. */
+static int parse_plan(const char *data, size_t len, struct gj_job *job, struct gj_plan *plan) {
         size_t pos = 0;
         const char *s;
         int r;
 
-        if ((r = read_all(fd, &len, sizeof(len))) < 0)
-                return r;
-        if (len == 0 || len > HANDOFF_MAX || !(data = malloc(len)))
-                return log_error_errno(-EBADMSG, "cannot take the plan from gpujail: %m");
-        if ((r = read_all(fd, data, len)) < 0)
-                return r;
-        if (data[len - 1] != 0)
-                return log_error_errno(-EBADMSG, "cannot take the plan from gpujail: %m");
         while ((s = next_string(data, len, &pos)) && *s) {
                 const char *host_path = next_string(data, len, &pos);
                 if ((r = parse_node(s, host_path, next_string(data, len, &pos), plan)) < 0)
-                        return log_error_errno(r, "cannot take the plan from gpujail: %m");
+                        return r;
         }
-        if (!s || (r = parse_list(data, len, &pos, &job->keep_gpus)) < 0 ||
-            (r = parse_list(data, len, &pos, &job->env)) < 0)
-                return log_error_errno(r ?: -EBADMSG, "cannot take the plan from gpujail: %m");
+        if (!s)
+                return -EBADMSG;
+        if ((r = parse_list(data, len, &pos, &job->keep_gpus)) < 0)
+                return r;
+        return parse_list(data, len, &pos, &job->env);
+}
+
+int gj_handoff_receive(int fd, struct gj_job *job, struct gj_plan *plan) {
+        uint32_t len;
+        int r;
+
+        if ((r = read_all(fd, &len, sizeof(len))) < 0)
+                return r;
+        if (len == 0 || len > HANDOFF_MAX)
+                return bad_plan(-EBADMSG);
+        _cleanup_free_ char *data = malloc(len);
+        if (!data)
+                return bad_plan(-EBADMSG);
+        if ((r = read_all(fd, data, len)) < 0)
+                return r;
+        if (data[len - 1] != 0)
+                return bad_plan(-EBADMSG);
+        if ((r = parse_plan(data, len, job, plan)) < 0)
+                return bad_plan(r);
         job->plan = plan;
         return 0;
 }

@@ -21,13 +21,10 @@
 
 #include "gpujail/creds.h"
 #include "gpujail/devfs.h"
+#include "gpujail/mount.h"
 #include "gpujail/safepath.h"
 #include "gpujail/util.h"
 #include "launcher-internal.h"
-
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
 
 #define FLAGS_HOST_VIEW (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 #define FLAGS_KERNEL_FS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
@@ -45,40 +42,9 @@ static const char *const proc_side_channels[] = {
         "pagetypeinfo", "pressure",
 };
 
-static int set_mount_attr(int mnt_fd, bool recursive, uint64_t set, const char *what) {
-        struct mount_attr attr = { .attr_set = set, .propagation = MS_PRIVATE };
-        unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
-        if (mount_setattr(mnt_fd, "", flags, &attr, sizeof(attr)) < 0)
-                return log_error_errno(-errno, "cannot set mount flags on %s: %m", what);
-        return 0;
-}
-
-/* Attach a detached mount onto the object that target_fd (O_PATH) names. */
-static int attach(int mnt_fd, int target_fd, const char *what, const char *where) {
-        if (move_mount(mnt_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return log_error_errno(-errno, "cannot mount %s on %s: %m", what, where);
-        return 0;
-}
-
 /* A detached bind of a host path (our namespace's view, still the old root). */
 static int clone_host_tree(const char *path, uint64_t attrs) {
-        _cleanup_close_ int fd = open_tree(AT_FDCWD, path,
-                                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot bind %s: %m", path);
-        int r = set_mount_attr(fd, true, attrs, path);
-        if (r < 0)
-                return r;
-        return TAKE_FD(fd);
-}
-
-/* A detached bind of what fd (O_PATH) names. */
-static int clone_fd_tree(int fd, uint64_t attrs, const char *shown) {
-        _cleanup_close_ int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
-        if (tree < 0)
-                return log_error_errno(-errno, "cannot bind %s: %m", shown);
-        int r = set_mount_attr(tree, true, attrs, shown);
-        return r < 0 ? r : TAKE_FD(tree);
+        return gj_mount_clone_tree(AT_FDCWD, path, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, attrs, path);
 }
 
 static uint64_t mount_id_of(int fd) {
@@ -97,6 +63,17 @@ static const char *as_user(const struct gj_job *job, char buf[static 64]) {
         return buf;
 }
 
+/* With the user's rights: reachable, readable, and searchable for a directory. */
+static int open_checked(int dirfd, const char *path) {
+        _cleanup_close_ int fd = openat(dirfd, path, O_PATH | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (faccessat(fd, "", R_OK | (S_ISDIR(st.st_mode) ? X_OK : 0), AT_EMPTY_PATH | AT_EACCESS) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
 /* Open a host path the caller named, O_PATH. For a user, with their rights:
  * they must be able to reach it and to read it (and search it, for a
  * directory); what they could not open themselves is refused, not opened by
@@ -112,55 +89,31 @@ static int open_for_caller(const struct gj_job *job, int dirfd, const char *path
         int r = gj_fs_creds_become(&who, &saved);
         if (r < 0)
                 return r;
-        _cleanup_close_ int fd = openat(dirfd, path, O_PATH | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0)
-                r = -errno;
-        else if (faccessat(fd, "", R_OK | (S_ISDIR(st.st_mode) ? X_OK : 0), AT_EMPTY_PATH | AT_EACCESS) < 0)
-                r = -errno;
-        int k = gj_fs_creds_restore(&saved);
-        if (r < 0)
+        _cleanup_close_ int fd = open_checked(dirfd, path);
+        if ((r = gj_fs_creds_restore(&saved)) < 0)
                 return r;
-        return k < 0 ? k : TAKE_FD(fd);
+        return TAKE_FD(fd);
 }
 
-/* A fresh filesystem, detached: fsopen/fsconfig/fsmount. `opts` are
- * "key=value" or "flag" strings, NULL-terminated. */
-static int new_filesystem(const char *type, const char *const *opts, uint64_t attrs) {
-        _cleanup_close_ int fs = fsopen(type, FSOPEN_CLOEXEC);
-        if (fs < 0)
-                return -errno;
-        for (const char *const *o = opts; o && *o; o++) {
-                _cleanup_free_ char *key = strdup(*o);
-                if (!key)
-                        return -ENOMEM;
-                char *value = strchr(key, '=');
-                int k;
-                if (value) {
-                        *value++ = 0;
-                        k = fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0);
-                } else
-                        k = fsconfig(fs, FSCONFIG_SET_FLAG, key, NULL, 0);
-                if (k < 0)
-                        return -errno;
-        }
-        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return -errno;
-        int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)attrs);
-        return mnt < 0 ? -errno : mnt;
+/* The two masks: an empty file and an empty directory. */
+static int make_masks(int mnt) {
+        _cleanup_close_ int f = openat(mnt, "file", O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+        if (f < 0 || mkdirat(mnt, "dir", 0555) < 0)
+                return log_error_errno(-errno, "cannot prepare the masking tmpfs: %m");
+        return 0;
 }
 
 /* What a masked path is covered with: an empty read-only tmpfs that is never
  * attached anywhere itself; masks are clones of its empty dir or empty file. */
 static int masks_init(void) {
         static const char *const opts[] = { "mode=0555", "size=4k", NULL };
-        _cleanup_close_ int mnt = new_filesystem("tmpfs", opts, FLAGS_KERNEL_FS);
+        _cleanup_close_ int mnt = gj_mount_new_fs("tmpfs", opts, FLAGS_KERNEL_FS);
         if (mnt < 0)
                 return log_error_errno(mnt, "cannot create the tmpfs that masks /proc paths: %m");
-        int f = openat(mnt, "file", O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-        if (f < 0 || close(f) < 0 || mkdirat(mnt, "dir", 0555) < 0)
-                return log_error_errno(-errno, "cannot prepare the masking tmpfs: %m");
-        int r = set_mount_attr(mnt, false, MOUNT_ATTR_RDONLY, "the masking tmpfs");
+        int r = make_masks(mnt);
+        if (r < 0)
+                return r;
+        r = gj_mount_set_attr(mnt, false, MOUNT_ATTR_RDONLY, "the masking tmpfs");
         if (r < 0)
                 return r;
         return TAKE_FD(mnt);
@@ -180,11 +133,10 @@ static int mask_path(int masks_fd, int dirfd, const char *name, const char *show
                 return log_error_errno(-errno, "cannot stat %s: %m", shown_as);
         if (S_ISLNK(st.st_mode))
                 return 0; /* e.g. /proc/self: nothing behind it to read */
-        _cleanup_close_ int mask = open_tree(masks_fd, S_ISDIR(st.st_mode) ? "dir" : "file",
-                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        _cleanup_close_ int mask = gj_mount_clone(masks_fd, S_ISDIR(st.st_mode) ? "dir" : "file", 0);
         if (mask < 0)
-                return log_error_errno(-errno, "cannot clone the mask for %s: %m", shown_as);
-        return attach(mask, target, "an empty mask", shown_as);
+                return log_error_errno(mask, "cannot clone the mask for %s: %m", shown_as);
+        return gj_mount_attach(mask, target, "an empty mask", shown_as);
 }
 
 /* Re-bind dirfd/name onto itself read-only. */
@@ -192,14 +144,11 @@ static int make_readonly(int dirfd, const char *name, const char *shown_as) {
         _cleanup_close_ int target = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (target < 0)
                 return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open %s: %m", shown_as);
-        _cleanup_close_ int bind = open_tree(target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                                         AT_RECURSIVE | AT_EMPTY_PATH);
+        _cleanup_close_ int bind = gj_mount_clone_tree(target, "", AT_RECURSIVE | AT_EMPTY_PATH,
+                                                       MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS, shown_as);
         if (bind < 0)
-                return log_error_errno(-errno, "cannot bind %s: %m", shown_as);
-        int r = set_mount_attr(bind, true, MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS, shown_as);
-        if (r < 0)
-                return r;
-        return attach(bind, target, shown_as, shown_as);
+                return bind;
+        return gj_mount_attach(bind, target, shown_as, shown_as);
 }
 
 /* The destination of a bind below the new root: created if missing (dir or
@@ -215,10 +164,9 @@ static int create_destination(int rootfd, const char *path, bool dir) {
         char *slash = strrchr(parent, '/');
         if (slash && slash != parent) {
                 *slash = 0;
-                int pfd = gj_mkdir_p_in_root(rootfd, parent, 0755);
+                _cleanup_close_ int pfd = gj_mkdir_p_in_root(rootfd, parent, 0755);
                 if (pfd < 0)
                         return log_error_errno(pfd, "cannot create %s in the job's root: %m", parent);
-                close(pfd);
         }
         int fd = gj_open_in_root(rootfd, path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0)
@@ -289,25 +237,25 @@ static int bind_into_root(const struct gj_job *job, const struct gj_job_root *ro
         struct stat st;
         if (fstat(src, &st) < 0)
                 return log_error_errno(-errno, "cannot bind %s: %m", shown);
-        _cleanup_close_ int tree = clone_fd_tree(src, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                                                              (read_only ? MOUNT_ATTR_RDONLY : 0), shown);
+        uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0);
+        _cleanup_close_ int tree = gj_mount_clone_tree(src, "", AT_RECURSIVE | AT_EMPTY_PATH, attrs, shown);
         if (tree < 0)
                 return tree;
         _cleanup_close_ int target = open_destination(job, root, dst, S_ISDIR(st.st_mode));
         if (target < 0)
                 return target;
-        return attach(tree, target, shown, dst);
+        return gj_mount_attach(tree, target, shown, dst);
 }
 
 static int mount_tmp(const struct gj_job *job, struct gj_job_root *root) {
         static const char *const opts[] = { "mode=1777", NULL };
-        _cleanup_close_ int mnt = new_filesystem("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        _cleanup_close_ int mnt = gj_mount_new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (mnt < 0)
                 return log_error_errno(mnt, "cannot create the job's /tmp: %m");
         _cleanup_close_ int target = open_destination(job, root, "/tmp", true);
         if (target < 0)
                 return target;
-        int r = attach(mnt, target, "tmpfs", "/tmp");
+        int r = gj_mount_attach(mnt, target, "tmpfs", "/tmp");
         if (r < 0)
                 return r;
         root->tmp_mnt_id = mount_id_of(mnt);
@@ -330,7 +278,7 @@ static bool cwd_is_bindable(const char *cwd) {
 /* A user namespace may not mount a new proc over a /proc with over-mounted
  * parts (mount_too_revealing): then the job gets the host's, and is told. */
 static int mount_proc_fs(const struct gj_job *job, bool *ret_fresh) {
-        int mnt = new_filesystem("proc", NULL, FLAGS_KERNEL_FS);
+        int mnt = gj_mount_new_fs("proc", NULL, FLAGS_KERNEL_FS);
         if (mnt >= 0) {
                 *ret_fresh = true;
                 return mnt;
@@ -345,13 +293,15 @@ static int mount_proc_fs(const struct gj_job *job, bool *ret_fresh) {
 
 /* A detached read-only bind of gpus/<bus id>, or -ENOENT if the driver has no such entry. */
 static int clone_gpu_entry(int gpus_fd, const char *bus_id) {
-        _cleanup_close_ int fd = open_tree(gpus_fd, bus_id, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
-                                                                    AT_SYMLINK_NOFOLLOW);
+        _cleanup_close_ int fd = gj_mount_clone(gpus_fd, bus_id, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+        if (fd == -ENOENT)
+                return -ENOENT;
         if (fd < 0)
-                return errno == ENOENT ? -ENOENT
-                                       : log_error_errno(-errno, "cannot bind /proc/driver/nvidia/gpus/%s: %m", bus_id);
-        int r = set_mount_attr(fd, true, MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS, "a GPU's /proc entry");
-        return r < 0 ? r : TAKE_FD(fd);
+                return log_error_errno(fd, "cannot bind /proc/driver/nvidia/gpus/%s: %m", bus_id);
+        int r = gj_mount_set_attr(fd, true, MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS, "a GPU's /proc entry");
+        if (r < 0)
+                return r;
+        return TAKE_FD(fd);
 }
 
 /* Mount clone on a new directory `name` of the (still writable) tmpfs. */
@@ -361,7 +311,37 @@ static int attach_in(int tmpfs_fd, const char *name, int clone) {
         _cleanup_close_ int target = openat(tmpfs_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (target < 0)
                 return log_error_errno(-errno, "cannot open /proc/driver/nvidia/gpus/%s: %m", name);
-        return attach(clone, target, "a GPU's /proc entry", name);
+        return gj_mount_attach(clone, target, "a GPU's /proc entry", name);
+}
+
+/* Detached binds of the kept GPUs' entries, in job->keep_gpus order; -1 for
+ * one the driver lists no more (nothing to show). */
+struct gpu_clones {
+        int *fds;
+        size_t n;
+};
+
+static void gpu_clones_done(struct gpu_clones *c) {
+        for (size_t i = 0; i < c->n; i++)
+                closep(&c->fds[i]);
+        free(c->fds);
+}
+
+static int clone_kept_gpus(const struct gj_job *job, int gpus_fd, struct gpu_clones *ret) {
+        size_t n = strv_length(job->keep_gpus);
+        ret->fds = calloc(n ?: 1, sizeof(int));
+        if (!ret->fds)
+                return -ENOMEM;
+        ret->n = n;
+        for (size_t i = 0; i < n; i++)
+                ret->fds[i] = -1;
+        for (size_t i = 0; i < n; i++) {
+                int fd = clone_gpu_entry(gpus_fd, job->keep_gpus[i]);
+                if (fd < 0 && fd != -ENOENT)
+                        return fd;
+                ret->fds[i] = fd < 0 ? -1 : fd;
+        }
+        return 0;
 }
 
 /*
@@ -372,36 +352,29 @@ static int attach_in(int tmpfs_fd, const char *name, int clone) {
  * The kept entries are cloned first: the tmpfs hides them once attached.
  */
 static int show_only_kept_gpus(const struct gj_job *job, int procfd) {
+        static const char *const opts[] = { "mode=0555", "size=64k", NULL };
         _cleanup_close_ int gpus = openat(procfd, "driver/nvidia/gpus", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (gpus < 0)
                 return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open /proc/driver/nvidia/gpus: %m");
-        size_t n = strv_length(job->keep_gpus);
-        _cleanup_free_ int *clones = calloc(n ?: 1, sizeof(int));
-        int r = 0;
-        if (!clones)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                clones[i] = -1;
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if ((clones[i] = clone_gpu_entry(gpus, job->keep_gpus[i])) == -ENOENT)
-                        clones[i] = -1; /* the driver lists it no more: nothing to show */
-                else if (clones[i] < 0)
-                        r = clones[i];
+        _cleanup_(gpu_clones_done) struct gpu_clones clones = { 0 };
+        int r = clone_kept_gpus(job, gpus, &clones);
+        if (r < 0)
+                return r;
 
-        static const char *const opts[] = { "mode=0555", "size=64k", NULL };
-        _cleanup_close_ int tmpfs = r < 0 ? -1 : new_filesystem("tmpfs", opts, FLAGS_KERNEL_FS);
-        if (r >= 0 && tmpfs < 0)
-                r = log_error_errno(tmpfs, "cannot create the tmpfs for /proc/driver/nvidia/gpus: %m");
-        if (r >= 0)
-                r = attach(tmpfs, gpus, "a tmpfs", "/proc/driver/nvidia/gpus");
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if (clones[i] >= 0)
-                        r = attach_in(tmpfs, job->keep_gpus[i], clones[i]);
-        if (r >= 0)
-                r = set_mount_attr(tmpfs, false, MOUNT_ATTR_RDONLY, "/proc/driver/nvidia/gpus");
-        for (size_t i = 0; i < n; i++)
-                closep(&clones[i]);
-        return r;
+        _cleanup_close_ int tmpfs = gj_mount_new_fs("tmpfs", opts, FLAGS_KERNEL_FS);
+        if (tmpfs < 0)
+                return log_error_errno(tmpfs, "cannot create the tmpfs for /proc/driver/nvidia/gpus: %m");
+        r = gj_mount_attach(tmpfs, gpus, "a tmpfs", "/proc/driver/nvidia/gpus");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < clones.n; i++) {
+                if (clones.fds[i] < 0)
+                        continue;
+                r = attach_in(tmpfs, job->keep_gpus[i], clones.fds[i]);
+                if (r < 0)
+                        return r;
+        }
+        return gj_mount_set_attr(tmpfs, false, MOUNT_ATTR_RDONLY, "/proc/driver/nvidia/gpus");
 }
 
 /* The host's /proc/driver replaces the new proc's: what the job sees of the
@@ -410,14 +383,15 @@ static int bind_proc_driver(int procfd) {
         _cleanup_close_ int target = openat(procfd, "driver", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (target < 0)
                 return 0;
-        _cleanup_close_ int tree = open_tree(AT_FDCWD, "/proc/driver",
-                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        _cleanup_close_ int tree = gj_mount_clone(AT_FDCWD, "/proc/driver", AT_RECURSIVE);
+        if (tree == -ENOENT)
+                return 0;
         if (tree < 0)
-                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot bind /proc/driver: %m");
-        int r = set_mount_attr(tree, true, MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS, "/proc/driver");
+                return log_error_errno(tree, "cannot bind /proc/driver: %m");
+        int r = gj_mount_set_attr(tree, true, MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS, "/proc/driver");
         if (r < 0)
                 return r;
-        return attach(tree, target, "/proc/driver", "/proc/driver");
+        return gj_mount_attach(tree, target, "/proc/driver", "/proc/driver");
 }
 
 /* Returns an fd of the attached /proc (lookups below it are the job's /proc). */
@@ -430,11 +404,14 @@ static int mount_proc(const struct gj_job *job, const struct gj_job_root *root) 
         _cleanup_close_ int target = open_destination(job, root, "/proc", true);
         if (target < 0)
                 return target;
-        int r = attach(mnt, target, "proc", "/proc");
+        int r = gj_mount_attach(mnt, target, "proc", "/proc");
         if (r < 0)
                 return r;
-        if (fresh && (r = bind_proc_driver(mnt)) < 0)
-                return r;
+        if (fresh) {
+                r = bind_proc_driver(mnt);
+                if (r < 0)
+                        return r;
+        }
         char shown[64];
         for (size_t i = 0; i < ELEMENTSOF(proc_masked); i++) {
                 snprintf(shown, sizeof(shown), "/proc/%s", proc_masked[i]);
@@ -464,7 +441,7 @@ static int mount_sys(const struct gj_job *job, const struct gj_job_root *root) {
                 _cleanup_close_ int target = open_destination(job, root, "/sys", true);
                 if (target < 0)
                         return target;
-                if ((r = attach(tree, target, "/sys", "/sys")) < 0)
+                if ((r = gj_mount_attach(tree, target, "/sys", "/sys")) < 0)
                         return r;
         }
         _cleanup_close_ int sys = gj_open_in_root(root->fd, "/sys", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
@@ -487,12 +464,13 @@ static int open_new_root(const struct gj_job *job, struct gj_job_root *root) {
         if (!S_ISDIR(st.st_mode))
                 return log_error_errno(-ENOTDIR, "cannot use %s as the job's root: %m", src);
         uint64_t attrs = job->opts->rootfs ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV : FLAGS_HOST_VIEW;
-        _cleanup_close_ int tree = clone_fd_tree(fd, attrs, src);
+        _cleanup_close_ int tree = gj_mount_clone_tree(fd, "", AT_RECURSIVE | AT_EMPTY_PATH, attrs, src);
         if (tree < 0)
                 return tree;
         /* stacked on "/": absolute paths keep naming the old root until pivot_root */
-        if (move_mount(tree, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
-                return log_error_errno(-errno, "cannot attach the job's root (%s): %m", src);
+        int r = gj_mount_move(tree, AT_FDCWD, "/");
+        if (r < 0)
+                return log_error_errno(r, "cannot attach the job's root (%s): %m", src);
         if (job->opts->rootfs && gj_job_acts_for_user(job) && st.st_uid == job->caller->uid)
                 root->own_rootfs_mnt_id = mount_id_of(tree);
         return TAKE_FD(tree);
@@ -531,13 +509,17 @@ int gj_launcher_build_root(const struct gj_job *job, struct gj_job_root *root) {
         if ((r = mount_tmp(job, root)) < 0)
                 return r;
         /* the cwd as the process has it ("."), not its name resolved again */
-        if (!o->rootfs && cwd_is_bindable(job->cwd) &&
-            (r = bind_into_root(job, root, AT_FDCWD, ".", job->cwd, false, job->cwd)) < 0)
-                return r;
-        for (size_t i = 0; i < o->n_binds; i++)
-                if ((r = bind_into_root(job, root, AT_FDCWD, o->binds[i].source, o->binds[i].dest,
-                                        o->binds[i].read_only, o->binds[i].source)) < 0)
+        if (!o->rootfs && cwd_is_bindable(job->cwd)) {
+                r = bind_into_root(job, root, AT_FDCWD, ".", job->cwd, false, job->cwd);
+                if (r < 0)
                         return r;
+        }
+        for (size_t i = 0; i < o->n_binds; i++) {
+                const struct gj_bind *b = &o->binds[i];
+                r = bind_into_root(job, root, AT_FDCWD, b->source, b->dest, b->read_only, b->source);
+                if (r < 0)
+                        return r;
+        }
         if ((root->proc_fd = mount_proc(job, root)) < 0)
                 return root->proc_fd;
         return mount_sys(job, root);
@@ -551,6 +533,5 @@ int gj_launcher_finish_root(const struct gj_job *job, struct gj_job_root *root) 
         _cleanup_close_ int dev = open_destination(job, root, "/dev", true);
         if (dev < 0)
                 return dev;
-        r = gj_devfs_setup(root->fd, job->plan, job->opts->dev_minimal ? GJ_DEVFS_MINIMAL : 0);
-        return r;
+        return gj_devfs_setup(root->fd, job->plan, job->opts->dev_minimal ? GJ_DEVFS_MINIMAL : 0);
 }

@@ -223,16 +223,22 @@ static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, s
                 if ((r = plan_add_device_path(&p->plan, *d, o->allow_mknod)) < 0)
                         return r;
         job->plan = &p->plan;
-        for (size_t i = 0; i < p->plan.n_devices; i++)
-                if (p->plan.devices[i]->vendor == GJ_VENDOR_NVIDIA && p->plan.devices[i]->pci_bus_id &&
-                    (r = strv_push(&job->keep_gpus, strdup(p->plan.devices[i]->pci_bus_id))) < 0)
+        for (size_t i = 0; i < p->plan.n_devices; i++) {
+                const struct gj_device *dev = p->plan.devices[i];
+                if (dev->vendor != GJ_VENDOR_NVIDIA || !dev->pci_bus_id)
+                        continue;
+                if ((r = strv_push(&job->keep_gpus, strdup(dev->pci_bus_id))) < 0)
                         return r;
+        }
         /* The plan's env already holds GPUJAIL_DEVICES (and the CUDA variables when asked). */
         for (char **e = p->plan.env; e && *e; e++)
                 if ((r = strv_push(&job->env, strdup(*e))) < 0)
                         return r;
-        if (!job->userns && (r = job_rules(&p->plan, o->dev_minimal, &job->rules, &job->n_rules)) < 0)
-                return log_error_errno(r, "cannot build the device cgroup rules: %m");
+        if (!job->userns) {
+                r = job_rules(&p->plan, o->dev_minimal, &job->rules, &job->n_rules);
+                if (r < 0)
+                        return log_error_errno(r, "cannot build the device cgroup rules: %m");
+        }
         log_debug("planned: %zu node(s), %zu device(s)", p->plan.n_nodes, p->plan.n_devices);
         return 0;
 }
@@ -327,6 +333,7 @@ static int clone_child(struct gj_job *job, int *ret_sync_w) {
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return log_error_errno(-errno, "cannot create a pipe: %m");
+        _cleanup_close_ int sync_r = pipefd[0], sync_w = pipefd[1];
         unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | SIGCHLD;
         if (job->opts->net == GJ_NET_NONE)
                 flags |= CLONE_NEWNET;
@@ -334,18 +341,13 @@ static int clone_child(struct gj_job *job, int *ret_sync_w) {
                 flags |= CLONE_NEWUSER;
         /* raw clone: fork semantics (no stack), plus namespaces */
         pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
-        if (pid < 0) {
-                int r = -errno;
-                close(pipefd[0]);
-                close(pipefd[1]);
-                return log_error_errno(r, "cannot create the job's namespaces: %m");
-        }
+        if (pid < 0)
+                return log_error_errno(-errno, "cannot create the job's namespaces: %m");
         if (pid == 0) {
-                close(pipefd[1]);
-                child_main(job, pipefd[0]);
+                close(TAKE_FD(sync_w));
+                child_main(job, sync_r);
         }
-        close(pipefd[0]);
-        *ret_sync_w = pipefd[1];
+        *ret_sync_w = TAKE_FD(sync_w);
         return pid;
 }
 
@@ -392,10 +394,10 @@ static int send_go(int sync_w) {
 /* As root, in the parent while the child builds the job's root: the job cgroup
  * (deny all, allow exactly /dev's nodes), with the child moved into it. */
 static int confine_child(const struct gj_job *job, pid_t pid, struct gj_job_cgroup *cg) {
-        _cleanup_free_ char *id = NULL;
+        _cleanup_free_ char *id = job_cgroup_id();
         int r;
 
-        if (!(id = job_cgroup_id()))
+        if (!id)
                 return log_error_errno(-ENOMEM, "cannot name the job cgroup: %m");
         if ((r = gj_job_cgroup_create(id, job->rules, job->n_rules, cg)) < 0)
                 return r;
@@ -407,35 +409,37 @@ static int confine_child(const struct gj_job *job, pid_t pid, struct gj_job_cgro
 static int prepare_child(struct gj_job *job, pid_t pid, int sync_w, const struct gj_inventory_opts *iopts,
                          struct planning *p, struct gj_job_cgroup *cg) {
         int r;
-        if (job->userns && ((r = write_id_maps(pid)) < 0 || (r = send_go(sync_w)) < 0))
+        if (job->userns) {
+                if ((r = write_id_maps(pid)) < 0)
+                        return r;
+                if ((r = send_go(sync_w)) < 0)
+                        return r;
+        }
+        if ((r = plan_job(job, iopts, p)) < 0)
                 return r;
-        if ((r = plan_job(job, iopts, p)) < 0 || (r = gj_handoff_send(sync_w, job)) < 0)
+        if ((r = gj_handoff_send(sync_w, job)) < 0)
                 return r;
-        if (!job->userns && (r = confine_child(job, pid, cg)) < 0)
-                return r;
-        if (!job->userns)
+        if (!job->userns) {
+                if ((r = confine_child(job, pid, cg)) < 0)
+                        return r;
                 log_debug("job cgroup ready, child moved there: go"); /* before the go: in order */
+        }
         return send_go(sync_w);
 }
 
-static int run_job(struct gj_job *job, const struct gj_inventory_opts *iopts, struct planning *p,
-                   struct gj_job_cgroup *cg) {
-        sigset_t set, old;
-        forwarded_signals(&set);
-        sigprocmask(SIG_BLOCK, &set, &old);
-
+/* Clone, prepare and wait, with the forwarded signals blocked (`set`).
+ * Returns gpujail's exit status. */
+static int run_job_blocked(struct gj_job *job, const struct gj_inventory_opts *iopts,
+                           struct planning *p, struct gj_job_cgroup *cg, const sigset_t *set) {
         int sync_w = -1;
         pid_t pid = clone_child(job, &sync_w);
-        if (pid < 0) {
-                sigprocmask(SIG_SETMASK, &old, NULL);
+        if (pid < 0)
                 return GJ_EXIT_FAILURE;
-        }
         _cleanup_close_ int sync_c = sync_w;
         log_debug("cloned the job's init, pid %d on the host", (int)pid);
         if (prepare_child(job, pid, sync_w, iopts, p, cg) < 0) {
                 gj_launcher_audit(job, job->refused ? "refused" : "failed");
                 kill_and_reap(pid);
-                sigprocmask(SIG_SETMASK, &old, NULL);
                 return GJ_EXIT_FAILURE;
         }
         gj_launcher_audit(job, "allowed");
@@ -444,8 +448,17 @@ static int run_job(struct gj_job *job, const struct gj_inventory_opts *iopts, st
          * that SIGKILLed gpujails left behind. */
         if (!job->userns)
                 gj_launcher_sweep_stale();
-        int status = wait_for_init(pid, &set);
+        int status = wait_for_init(pid, set);
         log_debug("init exited: status %d", status);
+        return status;
+}
+
+static int run_job(struct gj_job *job, const struct gj_inventory_opts *iopts, struct planning *p,
+                   struct gj_job_cgroup *cg) {
+        sigset_t set, old;
+        forwarded_signals(&set);
+        sigprocmask(SIG_BLOCK, &set, &old);
+        int status = run_job_blocked(job, iopts, p, cg, &set);
         sigprocmask(SIG_SETMASK, &old, NULL);
         return status;
 }
@@ -471,39 +484,33 @@ static void say_unenforced(void) {
 
 static int launch_as(const struct gj_caller *caller, const struct gj_grant *grant, const struct gj_launch_opts *o,
                      const struct gj_inventory_opts *iopts) {
-        struct gj_job job = { .grant = grant };
-        struct planning p = { 0 };
-        struct gj_job_cgroup cg = GJ_JOB_CGROUP_INIT;
-        int status = GJ_EXIT_FAILURE;
+        /* Cleaned up in reverse: the job cgroup (a no-op unless confine_child made
+         * one), the job, the plan. */
+        _cleanup_(planning_done) struct planning p = { 0 };
+        _cleanup_(job_done) struct gj_job job = { .grant = grant };
+        _cleanup_(gj_job_cgroup_destroy) struct gj_job_cgroup cg = GJ_JOB_CGROUP_INIT;
 
-        if (job_init(o, caller, &job) >= 0) {
-                if (job.userns)
-                        say_unenforced();
-                fflush(NULL); /* no buffered output duplicated into the child */
-                status = run_job(&job, iopts, &p, &cg);
-        }
-        gj_job_cgroup_destroy(&cg); /* a no-op unless confine_child made one */
-        job_done(&job);
-        planning_done(&p);
-        return status;
+        if (job_init(o, caller, &job) < 0)
+                return GJ_EXIT_FAILURE;
+        if (job.userns)
+                say_unenforced();
+        fflush(NULL); /* no buffered output duplicated into the child */
+        return run_job(&job, iopts, &p, &cg);
 }
 
 int gj_launch(const struct gj_launch_opts *o, const struct gj_inventory_opts *iopts) {
-        struct gj_caller caller = { 0 };
-        struct gj_grant grant = { 0 };
-        int status = GJ_EXIT_FAILURE;
+        _cleanup_(gj_caller_done) struct gj_caller caller = { 0 };
+        _cleanup_(gj_grant_done) struct gj_grant grant = { 0 };
 
         if (gj_caller_identify(&caller) < 0)
                 return GJ_EXIT_FAILURE;
         if (caller.kind != GJ_CALLER_USER)
-                status = launch_as(&caller, NULL, o, iopts);
-        else if (authorize(&caller, o, &grant) >= 0)
-                status = launch_as(&caller, &grant, o, iopts);
-        else
+                return launch_as(&caller, NULL, o, iopts);
+        if (authorize(&caller, o, &grant) < 0) {
                 gj_launcher_audit(&(struct gj_job){ .opts = o, .caller = &caller }, "refused");
-        gj_grant_done(&grant);
-        gj_caller_done(&caller);
-        return status;
+                return GJ_EXIT_FAILURE;
+        }
+        return launch_as(&caller, &grant, o, iopts);
 }
 
 /* ---- stale job cgroups ---- */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Placing device nodes into a container's /dev (hook/devfs.c).
+ * Placing device nodes into a container's /dev (kernel/devfs.c).
  *
  * A node is never mknod()ed in the container: the host node is opened,
  * its st_rdev checked against the plan, cloned with open_tree() and attached
