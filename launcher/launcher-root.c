@@ -63,13 +63,19 @@ static const char *as_user(const struct gj_job *job, char buf[static 64]) {
         return buf;
 }
 
-/* With the user's rights: reachable, readable, and searchable for a directory. */
-static int open_checked(int dirfd, const char *path) {
+static int open_path(int dirfd, const char *path, struct stat *ret_st) {
         _cleanup_close_ int fd = openat(dirfd, path, O_PATH | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0)
+        if (fd < 0 || fstat(fd, ret_st) < 0)
                 return -errno;
-        if (faccessat(fd, "", R_OK | (S_ISDIR(st.st_mode) ? X_OK : 0), AT_EMPTY_PATH | AT_EACCESS) < 0)
+        return TAKE_FD(fd);
+}
+
+/* With the user's rights: reachable, readable, and searchable for a directory. */
+static int open_checked(int dirfd, const char *path, struct stat *ret_st) {
+        _cleanup_close_ int fd = open_path(dirfd, path, ret_st);
+        if (fd < 0)
+                return fd;
+        if (faccessat(fd, "", R_OK | (S_ISDIR(ret_st->st_mode) ? X_OK : 0), AT_EMPTY_PATH | AT_EACCESS) < 0)
                 return -errno;
         return TAKE_FD(fd);
 }
@@ -79,17 +85,15 @@ static int open_checked(int dirfd, const char *path) {
  * directory); what they could not open themselves is refused, not opened by
  * root. The fd is then used as it is: no path is resolved twice. Does not log
  * but for a failure to switch credentials: the caller says what the path was for. */
-static int open_for_caller(const struct gj_job *job, int dirfd, const char *path) {
-        if (!gj_job_acts_for_user(job)) {
-                int fd = openat(dirfd, path, O_PATH | O_CLOEXEC);
-                return fd < 0 ? -errno : fd;
-        }
+static int open_for_caller(const struct gj_job *job, int dirfd, const char *path, struct stat *ret_st) {
+        if (!gj_job_acts_for_user(job))
+                return open_path(dirfd, path, ret_st);
         struct gj_identity who = gj_caller_identity(job->caller);
         struct gj_saved_fs_creds saved;
         int r = gj_fs_creds_become(&who, &saved);
         if (r < 0)
                 return r;
-        _cleanup_close_ int fd = open_checked(dirfd, path);
+        _cleanup_close_ int fd = open_checked(dirfd, path, ret_st);
         if ((r = gj_fs_creds_restore(&saved)) < 0)
                 return r;
         return TAKE_FD(fd);
@@ -231,12 +235,10 @@ static int open_destination(const struct gj_job *job, const struct gj_job_root *
 static int bind_into_root(const struct gj_job *job, const struct gj_job_root *root, int dirfd, const char *path,
                           const char *dst, bool read_only, const char *shown) {
         char buf[64];
-        _cleanup_close_ int src = open_for_caller(job, dirfd, path);
+        struct stat st;
+        _cleanup_close_ int src = open_for_caller(job, dirfd, path, &st);
         if (src < 0)
                 return log_error_errno(src, "cannot bind %s%s: %m", shown, as_user(job, buf));
-        struct stat st;
-        if (fstat(src, &st) < 0)
-                return log_error_errno(-errno, "cannot bind %s: %m", shown);
         uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0);
         _cleanup_close_ int tree = gj_mount_clone_tree(src, "", AT_RECURSIVE | AT_EMPTY_PATH, attrs, shown);
         if (tree < 0)
@@ -455,12 +457,10 @@ static int mount_sys(const struct gj_job *job, const struct gj_job_root *root) {
 static int open_new_root(const struct gj_job *job, struct gj_job_root *root) {
         const char *src = job->opts->rootfs ?: "/";
         char buf[64];
-        _cleanup_close_ int fd = open_for_caller(job, AT_FDCWD, src);
+        struct stat st;
+        _cleanup_close_ int fd = open_for_caller(job, AT_FDCWD, src, &st);
         if (fd < 0)
                 return log_error_errno(fd, "cannot use %s as the job's root%s: %m", src, as_user(job, buf));
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return log_error_errno(-errno, "cannot use %s as the job's root: %m", src);
         if (!S_ISDIR(st.st_mode))
                 return log_error_errno(-ENOTDIR, "cannot use %s as the job's root: %m", src);
         uint64_t attrs = job->opts->rootfs ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV : FLAGS_HOST_VIEW;
