@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 
 #include "gpujail/inventory.h"
+#include "gpujail/lockdown.h"
 #include "gpujail/util.h"
 
 #define GJ_INVENTORY_JSON_VERSION 1
@@ -133,14 +134,27 @@ static struct json_object *modules_to_json(const struct gj_inventory *inv) {
         return TAKE_PTR(a);
 }
 
-static struct json_object *warnings_to_json(const struct gj_inventory *inv) {
+static struct json_object *strv_to_json(char *const *v) {
         _cleanup_json_ struct json_object *a = json_object_new_array();
         if (!a)
                 return NULL;
-        for (size_t i = 0; inv->warnings && inv->warnings[i]; i++)
-                if (!append(a, json_object_new_string(inv->warnings[i])))
+        for (size_t i = 0; v && v[i]; i++)
+                if (!append(a, json_object_new_string(v[i])))
                         return NULL;
         return TAKE_PTR(a);
+}
+
+/* Present only when the caller looked (gpujail list); group and gid null when not configured. */
+static bool add_lockdown(struct json_object *o, const struct gj_lockdown_status *s) {
+        if (!s)
+                return true;
+        _cleanup_json_ struct json_object *l = json_object_new_object();
+        if (!l || !add_string(l, "state", gj_lockdown_state_name(s->state)) ||
+            !add_string(l, "group", s->group) || !add_int_or_null(l, "gid", s->gid, s->group != NULL) ||
+            !add(l, "open_nodes", strv_to_json(s->open_nodes)) ||
+            !add(l, "problems", strv_to_json(s->problems)))
+                return false;
+        return add(o, "lockdown", TAKE_PTR(l));
 }
 
 struct json_object *gj_inventory_to_json(const struct gj_inventory *inv) {
@@ -158,7 +172,7 @@ struct json_object *gj_inventory_to_json(const struct gj_inventory *inv) {
         if (!add(o, "version", json_object_new_int(GJ_INVENTORY_JSON_VERSION)) ||
             !add(o, "driver", TAKE_PTR(driver)) || !add(o, "devices", TAKE_PTR(devices)) ||
             !add(o, "controls", controls_to_json(inv)) || !add(o, "modules", modules_to_json(inv)) ||
-            !add(o, "warnings", warnings_to_json(inv)))
+            !add(o, "warnings", strv_to_json(inv->warnings)) || !add_lockdown(o, inv->lockdown))
                 return NULL;
         return TAKE_PTR(o);
 }
