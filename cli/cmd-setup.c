@@ -272,10 +272,8 @@ static int lockdown_group(const char *arg, bool warn, char **ret_name, gid_t *re
         return *ret_name ? 0 : -ENOMEM;
 }
 
-/* One line for what was (or would be) done to a file; r: the call's result. */
-static int say_file(int r, const char *path, enum gj_host_file_result res, bool dry_run) {
-        if (r < 0)
-                return r;
+/* One line for what was (or would be) done to a file. */
+static void say_file(const char *path, enum gj_host_file_result res, bool dry_run) {
         switch (res) {
         case GJ_HOST_FILE_OK:
                 printf("%s: ok\n", path);
@@ -290,21 +288,26 @@ static int say_file(int r, const char *path, enum gj_host_file_result res, bool 
                 printf("%s %s\n", dry_run ? "would remove" : "removed", path);
                 break;
         }
-        return 0;
 }
 
 static int lockdown_write(const char *path, char *text, const struct setup_opts *o) {
         _cleanup_free_ char *t = text;
-        enum gj_host_file_result res = GJ_HOST_FILE_OK;
+        enum gj_host_file_result res;
 
         if (!t)
                 return log_error_errno(-ENOMEM, "cannot write %s: %m", path);
-        return say_file(gj_host_file_write(path, t, o->dry_run, &res), path, res, o->dry_run);
+        int r = gj_host_file_write(path, t, o->dry_run, &res);
+        if (r >= 0)
+                say_file(path, res, o->dry_run);
+        return r;
 }
 
 static int lockdown_remove(const char *path, const struct setup_opts *o) {
-        enum gj_host_file_result res = GJ_HOST_FILE_ABSENT;
-        return say_file(gj_host_file_remove(path, o->dry_run, &res), path, res, o->dry_run);
+        enum gj_host_file_result res;
+        int r = gj_host_file_remove(path, o->dry_run, &res);
+        if (r >= 0)
+                say_file(path, res, o->dry_run);
+        return r;
 }
 
 static int set_node(const struct gj_gpu_node *n, struct gj_perms want, bool undo, const struct setup_opts *o) {
