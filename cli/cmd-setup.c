@@ -65,7 +65,7 @@ static void setup_usage(FILE *f) {
                 "                lockdown's group back the driver's and udev's defaults\n"
                 "  -h, --help\n"
                 "\n"
-                "AMD, Intel and accel nodes are udev's: setup leaves them to it (but --lockdown).\n"
+                "AMD, Intel and accel nodes are udev's: setup leaves them to it, --lockdown aside.\n"
                 "Exit status: 0 when everything is (now) in place, 125 otherwise.\n");
 }
 
