@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "gpujail/inventory.h"
+#include "gpujail/lockdown.h"
 #include "gpujail/util.h"
 
 static void list_usage(FILE *f) {
@@ -25,6 +26,10 @@ static void list_usage(FILE *f) {
                 "  --json    the stable machine-readable form (docs/json.md), for scripts and jq:\n"
                 "              gpujail list --json | jq -r '.devices[] | .uuid'\n"
                 "  -h, --help\n"
+                "\n"
+                "Then whether the host is locked down (gpujail setup --lockdown): open, partial\n"
+                "(and why) or locked; a GPU node that any user can open is a warning, as it lets\n"
+                "users bypass gpujail.\n"
                 "\n"
                 "Problems with one file (a truncated /proc/driver/nvidia/gpus/*/information, a\n"
                 "missing nvidia-uvm) are warnings: the rest is still listed. Exit status 0, or 125\n"
@@ -59,6 +64,20 @@ static char *device_nodes(const struct gj_device *d) {
         for (size_t i = 0; i < d->n_nodes; i++)
                 paths[i] = d->nodes[i].path;
         return d->n_nodes ? strv_join((char *const *)paths, ",") : strdup("-");
+}
+
+static void print_lockdown(const struct gj_lockdown_status *s) {
+        printf("\nLockdown: %s", gj_lockdown_state_name(s->state));
+        if (s->group)
+                printf(" (group %s)", s->group);
+        if (s->state == GJ_LOCKDOWN_OPEN)
+                printf(": GPU nodes are not kept for gpujail's jobs (see 'gpujail setup --lockdown')");
+        printf("\n");
+        for (size_t i = 0; s->problems && s->problems[i]; i++)
+                printf("  %s\n", s->problems[i]);
+        /* stderr, as every warning: scripts that read the table see it too. */
+        if (s->bypass)
+                log_warning("%s", s->bypass);
 }
 
 static int print_table(const struct gj_inventory *inv) {
@@ -105,6 +124,7 @@ static int print_table(const struct gj_inventory *inv) {
                                                                                       : "not installed");
                 printf("\n");
         }
+        print_lockdown(inv->lockdown);
         size_t nw = strv_length(inv->warnings);
         if (nw > 0)
                 printf("\n%zu warning%s (see above, or 'gpujail list --json' .warnings)\n", nw,
@@ -118,6 +138,7 @@ int cmd_list(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
+        _cleanup_(gj_lockdown_status_done) struct gj_lockdown_status lockdown = {};
         _cleanup_inventory_ struct gj_inventory *inv = NULL;
         bool json = false;
         int c, r;
@@ -143,6 +164,10 @@ int cmd_list(int argc, char **argv) {
         r = cli_load_inventory(true, &inv);
         if (r != 0)
                 return r;
+        r = gj_lockdown_inspect(inv, &lockdown);
+        if (r < 0)
+                return log_error_errno(r, "cannot tell whether the host is locked down: %m"), GJ_EXIT_FAILURE;
+        inv->lockdown = &lockdown;
         if (json)
                 return cli_print_json(gj_inventory_to_json(inv));
         r = print_table(inv);

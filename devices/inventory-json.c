@@ -7,6 +7,7 @@
 
 #include "gpujail/inventory.h"
 #include "gpujail/json-util.h"
+#include "gpujail/lockdown.h"
 #include "gpujail/util.h"
 
 #define GJ_INVENTORY_JSON_VERSION 1
@@ -113,6 +114,21 @@ static struct json_object *modules_to_json(const struct gj_inventory *inv) {
         return TAKE_PTR(a);
 }
 
+/* Present only when the caller looked (gpujail list); group and gid null when not configured. */
+/* "lockdown": whether GPU nodes are kept for gpujail's jobs (docs/json.md). */
+static int add_lockdown(struct json_object *o, const struct gj_lockdown_status *s) {
+        if (!s)
+                return 0;
+        _cleanup_json_ struct json_object *l = json_object_new_object();
+        if (!l || gj_json_add_string(l, "state", gj_lockdown_state_name(s->state)) < 0 ||
+            gj_json_add_string(l, "group", s->group) < 0 ||
+            gj_json_add_int_or_null(l, "gid", s->gid, s->group != NULL) < 0 ||
+            gj_json_add(l, "open_nodes", gj_json_new_strv(s->open_nodes)) < 0 ||
+            gj_json_add(l, "problems", gj_json_new_strv(s->problems)) < 0)
+                return -ENOMEM;
+        return gj_json_add(o, "lockdown", TAKE_PTR(l));
+}
+
 struct json_object *gj_inventory_to_json(const struct gj_inventory *inv) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         if (!o || gj_json_add_int(o, "version", GJ_INVENTORY_JSON_VERSION) < 0 ||
@@ -120,7 +136,8 @@ struct json_object *gj_inventory_to_json(const struct gj_inventory *inv) {
             gj_json_add(o, "devices", devices_to_json(inv)) < 0 ||
             gj_json_add(o, "controls", controls_to_json(inv)) < 0 ||
             gj_json_add(o, "modules", modules_to_json(inv)) < 0 ||
-            gj_json_add(o, "warnings", gj_json_new_strv(inv->warnings)) < 0)
+            gj_json_add(o, "warnings", gj_json_new_strv(inv->warnings)) < 0 ||
+            add_lockdown(o, inv->lockdown) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }

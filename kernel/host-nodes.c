@@ -8,9 +8,13 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 
 #include "gpujail/host-nodes.h"
 #include "gpujail/util.h"
+#include "kernel-syscalls.h"
+
+#define ACL_ACCESS_XATTR "system.posix_acl_access"
 
 /* The host path under dev_root: "/dev/nvidia3" -> "<dev_root>/nvidia3". */
 static char *node_host_path(const char *dev_root, const char *path) {
@@ -103,4 +107,57 @@ int gj_host_node_ensure(const char *dev_root, const struct gj_node *node, bool f
         }
         *ret = right_node ? GJ_HOST_NODE_PERMS_SET : GJ_HOST_NODE_REPLACED;
         return dry_run ? 0 : replace_node_at(dfd, name, node->path, node);
+}
+
+/* An O_PATH descriptor of the character device at path, never through a symlink. */
+static int open_char_node(const char *path, struct stat *st) {
+        _cleanup_close_ int dfd = -1, fd = -1;
+        const char *name = NULL;
+
+        if (!startswith(path, "/dev/") || strstr(path, ".."))
+                return log_error_errno(-EINVAL, "refusing node path %s: not a plain path under /dev", path);
+        dfd = open_parent_dir(path, &name);
+        if (dfd < 0)
+                return dfd;
+        fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot open %s: %m", path);
+        if (fstat(fd, st) < 0)
+                return log_error_errno(-errno, "cannot stat %s: %m", path);
+        if (!S_ISCHR(st->st_mode))
+                return log_error_errno(-EEXIST, "%s is not a character device: not touching it", path);
+        return TAKE_FD(fd);
+}
+
+/* chmod first: the old group keeps no more than it had, the new one gets access last. */
+static int set_perms_fd(int fd, const char *path, struct gj_perms want) {
+        char proc[PROC_FD_PATH_MAX];
+
+        proc_fd_path(proc, fd);
+        if (chmod(proc, want.mode) < 0)
+                return log_error_errno(-errno, "cannot chmod %s to %04o: %m", path, (unsigned)want.mode);
+        /* The mask now is the group bits: without the ACL they stay what we set. */
+        if (removexattr(proc, ACL_ACCESS_XATTR) < 0 && errno != ENODATA && errno != EOPNOTSUPP)
+                return log_error_errno(-errno, "cannot remove the ACL of %s: %m", path);
+        if (fchownat(fd, "", want.uid, want.gid, AT_EMPTY_PATH) < 0)
+                return log_error_errno(-errno, "cannot chown %s to %u:%u: %m", path, (unsigned)want.uid,
+                                       (unsigned)want.gid);
+        return 0;
+}
+
+int gj_host_node_set_perms(const char *path, struct gj_perms want, bool dry_run, enum gj_host_node_result *ret) {
+        char proc[PROC_FD_PATH_MAX];
+        struct stat st;
+
+        _cleanup_close_ int fd = open_char_node(path, &st);
+        if (fd < 0)
+                return fd;
+        bool acl = getxattr(proc_fd_path(proc, fd), ACL_ACCESS_XATTR, NULL, 0) > 0;
+        struct gj_node as_node = { .mode = want.mode, .uid = want.uid, .gid = want.gid };
+        if (!acl && perms_match(&st, &as_node)) {
+                *ret = GJ_HOST_NODE_OK;
+                return 0;
+        }
+        *ret = GJ_HOST_NODE_PERMS_SET;
+        return dry_run ? 0 : set_perms_fd(fd, path, want);
 }

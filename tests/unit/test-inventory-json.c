@@ -4,6 +4,7 @@
 
 #include "../tap.h"
 #include "gpujail/inventory.h"
+#include "gpujail/lockdown.h"
 #include "gpujail/util.h"
 
 static const char *get_str(struct json_object *o, const char *path0, const char *path1) {
@@ -90,13 +91,36 @@ int main(void) {
            "a module neither loaded nor looked up: known is null, not false");
         is_str(json_object_get_string(json_object_array_get_idx(json_object_object_get(o, "warnings"), 0)),
                "/proc/devices: no \"nvidia-uvm\" line", "warnings carried");
+        ok(!json_object_object_get_ex(o, "lockdown", NULL), "lockdown not looked at: no key");
         json_object_put(o);
 
-        struct gj_inventory empty = { 0 };
+        char *open_nodes[] = { (char *)"/dev/nvidia3", NULL };
+        char *problems[] = { (char *)"/dev/nvidia3 is 0666 0:0, the lockdown gives it 0660 0:990", NULL };
+        struct gj_lockdown_status partial = { .state = GJ_LOCKDOWN_PARTIAL, .group = (char *)"gpujail",
+                                              .gid = 990, .open_nodes = open_nodes, .problems = problems };
+        inv.lockdown = &partial;
+        o = gj_inventory_to_json(&inv);
+        struct json_object *l = json_object_object_get(o, "lockdown");
+        is_str(get_str(l, "state", NULL), "partial", "lockdown: state");
+        is_str(get_str(l, "group", NULL), "gpujail", "lockdown: group");
+        is_int(json_object_get_int(json_object_object_get(l, "gid")), 990, "lockdown: gid");
+        is_str(json_object_get_string(json_object_array_get_idx(json_object_object_get(l, "open_nodes"), 0)),
+               "/dev/nvidia3", "lockdown: open_nodes");
+        is_int(json_object_array_length(json_object_object_get(l, "problems")), 1, "lockdown: problems");
+        json_object_put(o);
+
+        struct gj_lockdown_status open = { .state = GJ_LOCKDOWN_OPEN };
+        struct gj_inventory empty = { .lockdown = &open };
         o = gj_inventory_to_json(&empty);
         ok(o && json_object_array_length(json_object_object_get(o, "devices")) == 0 &&
                    json_object_array_length(json_object_object_get(o, "warnings")) == 0,
            "empty inventory: empty arrays, not nulls");
+        l = json_object_object_get(o, "lockdown");
+        is_str(get_str(l, "state", NULL), "open", "lockdown open: state");
+        ok(is_null(l, "group") && is_null(l, "gid"), "lockdown open: group and gid null");
+        ok(json_object_array_length(json_object_object_get(l, "open_nodes")) == 0 &&
+                   json_object_array_length(json_object_object_get(l, "problems")) == 0,
+           "lockdown open: empty arrays, not nulls");
         json_object_put(o);
         return done_testing();
 }

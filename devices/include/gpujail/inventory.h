@@ -82,6 +82,8 @@ struct gj_module {
                            * when neither loaded nor looked_up (JSON null) */
 };
 
+struct gj_lockdown_status;
+
 struct gj_inventory {
         struct gj_device *devices;
         size_t n_devices;
@@ -90,6 +92,9 @@ struct gj_inventory {
         size_t n_modules;
         char *nvidia_driver_version; /* from /proc/driver/nvidia/version; NULL if none */
         char **warnings;             /* bad input found while building it: one line each */
+        /* Whether the host is locked down (lockdown.h): not part of loading; set by
+         * `gpujail list` for the JSON, borrowed (the inventory never frees it). */
+        const struct gj_lockdown_status *lockdown;
 };
 
 /* Where the inventory reads from; tests point these into a simulated host. */

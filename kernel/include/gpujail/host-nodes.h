@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "gpujail/inventory.h"
+#include "gpujail/lockdown.h"
 
 enum gj_host_node_result {
         GJ_HOST_NODE_OK,         /* already right: number, mode and owner */
@@ -28,3 +29,14 @@ enum gj_host_node_result {
  */
 int gj_host_node_ensure(const char *dev_root, const struct gj_node *node, bool fix, bool dry_run,
                         enum gj_host_node_result *ret);
+
+/*
+ * Give the character device node at path (a "/dev/..." path) the permissions
+ * want, and drop its access ACL (a seat's uaccess) (gpujail setup --lockdown).
+ * The node is acted on through an O_PATH descriptor opened without following
+ * symlinks: a symlink or anything else that is not a character device is
+ * refused (-EEXIST), a missing node is -ENOENT. Others lose their bits before
+ * the new group gets its own. *ret: GJ_HOST_NODE_OK when already so, else
+ * GJ_HOST_NODE_PERMS_SET. dry_run: decide, change nothing. Errors logged with the path.
+ */
+int gj_host_node_set_perms(const char *path, struct gj_perms want, bool dry_run, enum gj_host_node_result *ret);
