@@ -66,6 +66,8 @@ echo "== files"; cat /etc/modprobe.d/gpujail-lockdown.conf /etc/udev/rules.d/72-
 echo "== perms"; perms $(gpu_nodes)
 echo "== nobody"; as_nobody $(gpu_nodes)
 echo "== member"; as_member $(gpu_nodes)
+echo "== job"; (cd /tmp && env SUDO_UID=65534 SUDO_GID=65534 SUDO_USER=nobody "$G" run --gpu 0 -- \
+        sh -c "echo groups \$(id -G); $OP /dev/nvidia[0-9]*" 2>&1)
 echo "== list not reloaded"; $G list --json | jq -c .lockdown
 echo "== plain setup"; $G setup --no-modules --fix 2>&1; echo rc=$?; perms /dev/nvidiactl
 module_reloaded
@@ -101,6 +103,9 @@ gid=$(section files | sed -n 's/.*NVreg_DeviceFileGID=\([0-9]*\).*/\1/p')
 is "$(section perms | grep -c " 660 0:$gid\$")" "$n" "lock: every GPU node 0660 root:GROUP"
 is "$(section nobody | count EACCES)" "$n" "lock: a plain user gets EACCES on every GPU node"
 is "$(section member | count ENXIO)" "$n" "lock: a process with GROUP opens every node (what gpujail run gives a job)"
+like "$(section job | grep '^groups')" " $gid( |\$)" "lock: a sudo caller's gpujail run job gets GROUP (the node's group)"
+is "$(section job | grep -c '^/dev/nvidia[0-9]')" 1 "... its /dev holds its one GPU node"
+is "$(section job | count ENXIO)" 1 "... which it opens through GROUP (ENXIO: no driver; EACCES without the group)"
 is "$(section 'list not reloaded' | jq -r .state)" partial "list: partial while the module has its old parameters"
 like "$(section 'list not reloaded' | jq -r '.problems[]')" "reload the NVIDIA modules" "list: says why"
 is "$(section list | head -1 | jq -c '[.state, .group, .open_nodes, .problems]')" "[\"locked\",\"$GRP\",[],[]]" \
