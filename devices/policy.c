@@ -117,10 +117,14 @@ static int check_one_word(struct parser *ps, const char *key, const char *item) 
                            (int)k, item);
 }
 
-/* "a, b,c" -> {"a", "b", "c"}: no empty item, one word each. */
+/* "a, b,c" -> {"a", "b", "c"}: no empty item, one word each, GJ_POLICY_ITEMS_MAX
+ * at most (a grant's union of groups compares items pairwise). */
 static int split_items(struct parser *ps, const char *key, char *value, char ***ret) {
         _cleanup_strv_free_ char **items = NULL;
-        for (char *p = value;;) {
+        unsigned n = 0;
+        for (char *p = value;; n++) {
+                if (n == GJ_POLICY_ITEMS_MAX)
+                        return parse_error(ps, "%s: more than %u items", key, GJ_POLICY_ITEMS_MAX);
                 char *comma = strchr(p, ',');
                 if (comma)
                         *comma = 0;

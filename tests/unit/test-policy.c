@@ -119,9 +119,20 @@ static void test_syntax_errors(void) {
         long_line[0] = '#';
         memcpy(long_line + GJ_POLICY_LINE_MAX + 1, "\n", 2);
         bad(long_line, 1, "line longer than 4096 bytes", "a line of 4097 bytes (a comment, even)");
+        _cleanup_free_ char *many = strdup("[default]\ngpus = 0");
+        for (unsigned i = 1; i <= GJ_POLICY_ITEMS_MAX; i++) {
+                char *m = strprintf("%s,%u", many, i);
+                free(many);
+                many = m;
+        }
+        bad(many, 2, "gpus: more than 256 items", "a list of 257 items");
+        many[strlen(many) - 4] = 0;
+        struct gj_policy p;
+        is_int(gj_policy_parse(many, "t.conf", &p), 0, "a list of 256 items is fine");
+        gj_policy_done(&p);
+
         long_line[GJ_POLICY_LINE_MAX] = '\n';
         long_line[GJ_POLICY_LINE_MAX + 1] = 0;
-        struct gj_policy p;
         is_int(gj_policy_parse(long_line, "t.conf", &p), 0, "a line of 4096 bytes is fine");
         gj_policy_done(&p);
 }
