@@ -300,9 +300,11 @@ static int parse_header(struct parser *ps, char *l) {
 static int parse_line(struct parser *ps, const char *s, size_t n) {
         if (n > GJ_POLICY_LINE_MAX)
                 return parse_error(ps, "line longer than %u bytes", GJ_POLICY_LINE_MAX);
-        _cleanup_free_ char *buf = strndup(s, n);
+        _cleanup_free_ char *buf = malloc(n + 1);
         if (!buf)
                 return -ENOMEM;
+        memcpy(buf, s, n); /* not strndup(): the line is not NUL-terminated */
+        buf[n] = 0;
         if (n > 0 && buf[n - 1] == '\r')
                 buf[--n] = 0; /* written on Windows */
         for (size_t i = 0; i < n; i++) {
@@ -323,12 +325,16 @@ int gj_policy_parse(const char *text, const char *path, struct gj_policy *ret) {
         struct parser ps = { .path = path, .policy = &p };
 
         *ret = (struct gj_policy){};
-        for (const char *s = text; *s;) {
-                size_t n = strcspn(s, "\n");
+        /* memchr() with the length left, not strcspn(): each line costs its own length,
+         * also where every string function scans to the NUL (ASan's strict_string_checks) */
+        const char *end = text + strlen(text);
+        for (const char *s = text; s < end;) {
+                const char *nl = memchr(s, '\n', (size_t)(end - s));
+                size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
                 ps.line++;
                 if (parse_line(&ps, s, n) == -ENOMEM)
                         return -ENOMEM;
-                s += n + (s[n] == '\n');
+                s += n + (nl != NULL);
         }
         if (ps.failed)
                 return -EBADMSG;

@@ -365,6 +365,7 @@ static void test_names(void) {
 /* ---- the loader, as root ---- */
 
 static char dir[] = "/tmp/gj-policy-test-XXXXXX";
+static char dir_link[sizeof(dir) + 8]; /* a symlink to dir, beside it */
 
 static char *in_dir(const char *name) {
         static char buf[4][512];
@@ -401,7 +402,7 @@ static void cleanup_dir(void) {
                 if (unlink(in_dir(names[i])) < 0 && errno == EISDIR)
                         rmdir(in_dir(names[i]));
         rmdir(in_dir("sub"));
-        unlink("/tmp/gj-policy-test-link");
+        unlink(dir_link);
         rmdir(dir);
 }
 
@@ -473,15 +474,16 @@ static void test_load_types(void) {
         struct gj_policy p;
 
         if (symlink("policy.conf", in_dir("link.conf")) < 0 || mkfifo(in_dir("fifo.conf"), 0644) < 0 ||
-            mkdir(in_dir("sub"), 0755) < 0 || symlink(dir, "/tmp/gj-policy-test-link") < 0) {
+            mkdir(in_dir("sub"), 0755) < 0 || symlink(dir, dir_link) < 0) {
                 skip("cannot make a symlink, fifo or directory", "file types");
                 return;
         }
         refused(in_dir("link.conf"), -EPERM, "it is a symlink; it must be a regular file", "a symlink to a good file");
         refused(in_dir("fifo.conf"), -EPERM, "it is a fifo", "a fifo (and no hang opening it)");
         refused(in_dir("sub"), -EPERM, "it is a directory", "a directory");
-        refused("/tmp/gj-policy-test-link/policy.conf", -EPERM, "its directory /tmp/gj-policy-test-link is a symlink",
-                "a file in a symlinked directory");
+        _cleanup_free_ char *via_link = strprintf("%s/policy.conf", dir_link);
+        _cleanup_free_ char *want_link = strprintf("its directory %s is a symlink", dir_link);
+        refused(via_link, -EPERM, want_link, "a file in a symlinked directory");
         refused("/dev/null", -EPERM, "it is a character device", "a device node is never opened");
         _cleanup_free_ char *slash = strprintf("%s/", dir);
         refused(slash, -EISDIR, "not a file name", "a path ending in '/'");
@@ -531,6 +533,7 @@ int main(void) {
                 skip("cannot create a directory in /tmp", "the loader's checks");
                 return done_testing();
         }
+        snprintf(dir_link, sizeof(dir_link), "%s-link", dir);
         atexit(cleanup_dir);
         test_load_modes();
         test_load_owners();
