@@ -109,7 +109,7 @@ static int user_groups(const char *name, char ***ret) {
                 free(gids); /* n is now how many there are */
                 gids = calloc((size_t)n, sizeof(gid_t));
                 if (gids && getgrouplist(name, primary, gids, &n) < 0)
-                        return log_error_errno(-EAGAIN, "the groups of %s changed while being read: %m", name);
+                        return log_error_errno(-EAGAIN, "the groups of %s changed: %m", name);
         }
         if (!gids)
                 return log_error_errno(-ENOMEM, "cannot look up the groups of %s: %m", name);
@@ -145,7 +145,8 @@ static int entries_add(struct entries *es, const struct gj_policy *p, const stru
         return entry_resolve(p, &v[es->n++]);
 }
 
-static unsigned section_line(const struct gj_policy *p, enum gj_policy_scope scope, const char *name) {
+static unsigned section_line(const struct gj_policy *p, enum gj_policy_scope scope,
+                             const char *name) {
         for (size_t i = 0; i < p->n_sections; i++)
                 if (p->sections[i].scope == scope && streq_ptr(p->sections[i].name, name))
                         return p->sections[i].line;
@@ -153,9 +154,9 @@ static unsigned section_line(const struct gj_policy *p, enum gj_policy_scope sco
 }
 
 static int entries_of_user(const struct gj_policy *p, const char *user, struct entries *es) {
-        int r = entries_add(es, p,
-                            &(struct entry){ .scope = GJ_POLICY_USER, .name = user, .asked = true,
-                                             .line = section_line(p, GJ_POLICY_USER, user) });
+        struct entry e = { .scope = GJ_POLICY_USER, .name = user, .asked = true };
+        e.line = section_line(p, GJ_POLICY_USER, user);
+        int r = entries_add(es, p, &e);
         if (r < 0)
                 return r;
         if (es->v[0].unknown_user)
@@ -170,8 +171,9 @@ static int entries_of_sections(const struct gj_policy *p, struct entries *es) {
                                              .line = section_line(p, GJ_POLICY_DEFAULT, NULL) });
         for (size_t i = 0; r >= 0 && i < p->n_sections; i++) {
                 const struct gj_policy_section *s = &p->sections[i];
+                struct entry e = { .scope = s->scope, .name = s->name, .line = s->line };
                 if (s->scope != GJ_POLICY_DEFAULT)
-                        r = entries_add(es, p, &(struct entry){ .scope = s->scope, .name = s->name, .line = s->line });
+                        r = entries_add(es, p, &e);
         }
         return r;
 }
@@ -187,7 +189,8 @@ static char *allow_string(unsigned allow) {
 }
 
 static void print_value(const char *key, const char *value, const char *from) {
-        printf("  %-9s %-24s %s\n", key, value ? value : "(out of memory)", from ? from : "built-in");
+        printf("  %-9s %-24s %s\n", key, value ? value : "(out of memory)",
+               from ? from : "built-in");
 }
 
 static void print_title(const struct entry *e) {
@@ -233,7 +236,8 @@ static int print_text(const struct gj_policy *p, const char *file, const struct 
         if (streq(p->path, GJ_POLICY_BUILTIN))
                 printf("%s: no such file; the built-in defaults apply\n", file);
         else
-                printf("%s: valid, %zu section%s\n", file, p->n_sections, p->n_sections == 1 ? "" : "s");
+                printf("%s: valid, %zu section%s\n", file, p->n_sections,
+                       p->n_sections == 1 ? "" : "s");
         for (size_t i = 0; i < es->n; i++) {
                 printf("\n");
                 print_entry(&es->v[i]);
@@ -243,18 +247,21 @@ static int print_text(const struct gj_policy *p, const char *file, const struct 
 
 /* ---- JSON ---- */
 
-/* val when present (a NULL val: out of memory), else null. */
-static int add_or_null(struct json_object *o, const char *key, bool present, struct json_object *val) {
-        if (!present)
-                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
-        return gj_json_add(o, key, val);
+/* Local builders, each as common/'s gj_json_add (0 or -ENOMEM; takes val; a NULL
+ * val is a constructor that failed); JSON null is written only by these. */
+static int json_add_null(struct json_object *o, const char *key) {
+        return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
 }
 
-static int add_string_or_null(struct json_object *o, const char *key, const char *s) {
-        return add_or_null(o, key, s, s ? json_object_new_string(s) : NULL);
+static int json_add_string(struct json_object *o, const char *key, const char *s) {
+        return s ? gj_json_add(o, key, json_object_new_string(s)) : json_add_null(o, key);
 }
 
-static struct json_object *strv_to_json(char *const *v) {
+static int json_add_int_or_null(struct json_object *o, const char *key, int64_t v, bool known) {
+        return known ? gj_json_add(o, key, json_object_new_int64(v)) : json_add_null(o, key);
+}
+
+static struct json_object *json_new_strv(char *const *v) {
         _cleanup_json_ struct json_object *a = json_object_new_array();
         for (size_t i = 0; a && v && v[i]; i++)
                 if (gj_json_append(a, json_object_new_string(v[i])) < 0)
@@ -262,45 +269,55 @@ static struct json_object *strv_to_json(char *const *v) {
         return TAKE_PTR(a);
 }
 
+static int json_add_strv_or_null(struct json_object *o, const char *key, char *const *v) {
+        return v ? gj_json_add(o, key, json_new_strv(v)) : json_add_null(o, key);
+}
+
 static struct json_object *from_to_json(const struct gj_grant *g) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
-        if (!o || add_string_or_null(o, "gpus", g->gpus_from) < 0 ||
-            add_string_or_null(o, "max_gpus", g->max_gpus_from) < 0 ||
-            add_string_or_null(o, "allow", g->allow_from) < 0)
+        if (!o || json_add_string(o, "gpus", g->gpus_from) < 0 ||
+            json_add_string(o, "max_gpus", g->max_gpus_from) < 0 ||
+            json_add_string(o, "allow", g->allow_from) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
 
 static struct json_object *allow_to_json(unsigned allow) {
         _cleanup_json_ struct json_object *a = json_object_new_array();
-        for (unsigned bit = 1; a && (bit & _GJ_ALLOW_ALL); bit <<= 1)
-                if ((allow & bit) && gj_json_append(a, json_object_new_string(gj_policy_allow_name(bit))) < 0)
+        for (unsigned bit = 1; a && (bit & _GJ_ALLOW_ALL); bit <<= 1) {
+                const char *name = allow & bit ? gj_policy_allow_name(bit) : NULL;
+                if (name && gj_json_append(a, json_object_new_string(name)) < 0)
                         return NULL;
+        }
         return TAKE_PTR(a);
 }
 
 static struct json_object *entry_to_json(const struct entry *e) {
         const struct gj_grant *g = &e->grant;
+        bool limited = g->max_gpus != GJ_POLICY_UNLIMITED;
         _cleanup_json_ struct json_object *o = json_object_new_object();
-        if (!o || gj_json_add(o, "scope", json_object_new_string(gj_policy_scope_name(e->scope))) < 0 ||
-            add_string_or_null(o, "name", e->name) < 0 ||
-            add_or_null(o, "line", e->line, e->line ? json_object_new_int64(e->line) : NULL) < 0 ||
-            add_or_null(o, "gpus", g->gpus, g->gpus ? strv_to_json(g->gpus) : NULL) < 0 ||
-            add_or_null(o, "max_gpus", g->max_gpus != GJ_POLICY_UNLIMITED,
-                        g->max_gpus != GJ_POLICY_UNLIMITED ? json_object_new_int64(g->max_gpus) : NULL) < 0 ||
-            gj_json_add(o, "allow", allow_to_json(g->allow)) < 0 || gj_json_add(o, "from", from_to_json(g)) < 0)
+        if (!o || json_add_string(o, "scope", gj_policy_scope_name(e->scope)) < 0 ||
+            json_add_string(o, "name", e->name) < 0 ||
+            json_add_int_or_null(o, "line", e->line, e->line > 0) < 0 ||
+            json_add_strv_or_null(o, "gpus", g->gpus) < 0 ||
+            json_add_int_or_null(o, "max_gpus", g->max_gpus, limited) < 0 ||
+            gj_json_add(o, "allow", allow_to_json(g->allow)) < 0 ||
+            gj_json_add(o, "from", from_to_json(g)) < 0)
                 return NULL;
         if (e->scope == GJ_POLICY_USER &&
-            add_or_null(o, "groups", !e->unknown_user, e->unknown_user ? NULL : strv_to_json(e->groups)) < 0)
+            json_add_strv_or_null(o, "groups", e->unknown_user ? NULL : e->groups) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
 
-static struct json_object *entries_to_json(const struct gj_policy *p, const char *file, const struct entries *es) {
-        _cleanup_json_ struct json_object *o = json_object_new_object(), *grants = json_object_new_array();
+static struct json_object *entries_to_json(const struct gj_policy *p, const char *file,
+                                           const struct entries *es) {
+        bool found = !streq(p->path, GJ_POLICY_BUILTIN);
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        _cleanup_json_ struct json_object *grants = json_object_new_array();
         if (!o || !grants || gj_json_add(o, "version", json_object_new_int(1)) < 0 ||
             gj_json_add(o, "path", json_object_new_string(file)) < 0 ||
-            gj_json_add(o, "found", json_object_new_boolean(!streq(p->path, GJ_POLICY_BUILTIN))) < 0)
+            gj_json_add(o, "found", json_object_new_boolean(found)) < 0)
                 return NULL;
         for (size_t i = 0; i < es->n; i++)
                 if (gj_json_append(grants, entry_to_json(&es->v[i])) < 0)
@@ -360,7 +377,8 @@ static int policy_check(int argc, char **argv) {
 }
 
 int cmd_policy(int argc, char **argv) {
-        if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+        if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h") ||
+            streq(argv[1], "help")) {
                 policy_usage(argc < 2 ? stderr : stdout);
                 return argc < 2 ? GJ_EXIT_FAILURE : 0;
         }

@@ -28,7 +28,8 @@ static void check_section(const struct gj_policy *p, size_t i) {
         const struct gj_policy_section *s = &p->sections[i];
         if (s->line == 0 || (i > 0 && s->line <= p->sections[i - 1].line))
                 abort(); /* file order */
-        if ((s->scope == GJ_POLICY_DEFAULT) != !s->name || (s->name && (!*s->name || s->name[strcspn(s->name, ":/,[]")])))
+        if ((s->scope == GJ_POLICY_DEFAULT) != !s->name ||
+            (s->name && (!*s->name || s->name[strcspn(s->name, ":/,[]")])))
                 abort();
         for (size_t j = 0; j < i; j++)
                 if (p->sections[j].scope == s->scope && streq_ptr(p->sections[j].name, s->name))
@@ -39,7 +40,8 @@ static void check_section(const struct gj_policy *p, size_t i) {
                 check_items(s->gpus);
         if ((s->max_gpus_line && s->max_gpus_line <= s->line) || (!s->max_gpus_line && s->max_gpus))
                 abort();
-        if ((s->allow & ~_GJ_ALLOW_ALL) || (!s->allow_line && s->allow) || (s->allow_line && s->allow_line <= s->line))
+        if ((s->allow & ~_GJ_ALLOW_ALL) || (!s->allow_line && s->allow) ||
+            (s->allow_line && s->allow_line <= s->line))
                 abort();
 }
 
@@ -61,7 +63,8 @@ static void check_grant(const struct gj_policy *p, const char *user, char *const
                 if (!alone_or_absent(g.gpus, "all"))
                         abort();
         }
-        if ((g.allow & ~_GJ_ALLOW_ALL) || (!g.gpus != !g.gpus_from) || (!g.max_gpus_from && g.max_gpus != GJ_POLICY_UNLIMITED))
+        if ((g.allow & ~_GJ_ALLOW_ALL) || (!g.gpus != !g.gpus_from) ||
+            (!g.max_gpus_from && g.max_gpus != GJ_POLICY_UNLIMITED))
                 abort();
         check_from(g.gpus_from);
         check_from(g.max_gpus_from);
@@ -82,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_strv_free_ char **groups = NULL;
         for (size_t i = 0; i < p.n_sections; i++) {
                 check_section(&p, i);
-                if (p.sections[i].scope == GJ_POLICY_GROUP && strv_push(&groups, strdup(p.sections[i].name)) < 0)
+                if (p.sections[i].scope == GJ_POLICY_GROUP &&
+                    strv_push(&groups, strdup(p.sections[i].name)) < 0)
                         abort();
         }
         check_grant(&p, NULL, NULL);
