@@ -23,6 +23,7 @@ static const struct command {
         { "cdi", cmd_cdi, "generate or list a CDI spec for container engines" },
         { "oci", cmd_oci, "edit an OCI bundle's config.json to include the selected GPUs" },
         { "runtime", cmd_runtime, "OCI runtime wrapper: inject into config.json, then exec runc" },
+        { "policy", cmd_policy, "check the shared-host policy: what callers who are not root may ask" },
 };
 
 static void usage(FILE *f) {

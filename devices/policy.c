@@ -64,8 +64,8 @@ static int scope_from_word(const char *word) {
         return -EINVAL;
 }
 
-static const struct gj_policy_section *find_section(const struct gj_policy *p, enum gj_policy_scope scope,
-                                                    const char *name) {
+static const struct gj_policy_section *find_section(const struct gj_policy *p,
+                                                    enum gj_policy_scope scope, const char *name) {
         for (size_t i = 0; i < p->n_sections; i++)
                 if (p->sections[i].scope == scope && streq_ptr(p->sections[i].name, name))
                         return &p->sections[i];
@@ -73,6 +73,8 @@ static const struct gj_policy_section *find_section(const struct gj_policy *p, e
 }
 
 /* ---- the parser ---- */
+
+#define HEADERS "[default], [group NAME] or [user NAME]"
 
 struct parser {
         const char *path;
@@ -113,14 +115,18 @@ static int check_one_word(struct parser *ps, const char *key, const char *item) 
         if (!item[k])
                 return 0;
         const char *rest = item + k + strspn(item + k, " \t");
-        return parse_error(ps, "%s: unexpected '%s' after '%.*s' (items are separated by commas)", key, rest,
-                           (int)k, item);
+        return parse_error(ps, "%s: unexpected '%s' after '%.*s' (items are separated by commas)",
+                           key, rest, (int)k, item);
 }
 
-/* "a, b,c" -> {"a", "b", "c"}: no empty item, one word each. */
+/* "a, b,c" -> {"a", "b", "c"}: no empty item, one word each, GJ_POLICY_ITEMS_MAX
+ * at most (a grant's union of groups compares items pairwise). */
 static int split_items(struct parser *ps, const char *key, char *value, char ***ret) {
         _cleanup_strv_free_ char **items = NULL;
-        for (char *p = value;;) {
+        unsigned n = 0;
+        for (char *p = value;; n++) {
+                if (n == GJ_POLICY_ITEMS_MAX)
+                        return parse_error(ps, "%s: more than %u items", key, GJ_POLICY_ITEMS_MAX);
                 char *comma = strchr(p, ',');
                 if (comma)
                         *comma = 0;
@@ -152,7 +158,8 @@ static int parse_gpus(struct parser *ps, const char *key, char *value) {
         int r = split_items(ps, key, value, &items);
         if (r < 0)
                 return r;
-        if ((r = check_alone(ps, key, items, "none")) < 0 || (r = check_alone(ps, key, items, "void")) < 0)
+        if ((r = check_alone(ps, key, items, "none")) < 0 ||
+            (r = check_alone(ps, key, items, "void")) < 0)
                 return r;
         ps->cur->gpus = TAKE_PTR(items);
         return 0;
@@ -186,8 +193,8 @@ static int parse_allow(struct parser *ps, const char *key, char *value) {
                 while (w < ELEMENTSOF(allow_words) && !streq(items[i], allow_words[w].name))
                         w++;
                 if (w == ELEMENTSOF(allow_words))
-                        return parse_error(ps, "%s: unknown word '%s' (expected user, cap-add, mknod, device or none)",
-                                           key, items[i]);
+                        return parse_error(ps, "%s: unknown word '%s' (expected %s)", key, items[i],
+                                           "user, cap-add, mknod, device or none");
                 bits |= allow_words[w].bit;
         }
         ps->cur->allow = bits;
@@ -215,7 +222,7 @@ static int parse_assignment(struct parser *ps, char *l) {
         if (ps->skipping)
                 return 0;
         if (!ps->cur)
-                return parse_error(ps, "a key outside a section: start with [default], [group NAME] or [user NAME]");
+                return parse_error(ps, "a key outside a section: start with %s", HEADERS);
         char *eq = strchr(l, '=');
         if (!eq)
                 return parse_error(ps, "expected KEY = VALUE or a [section], got '%s'", l);
@@ -230,7 +237,8 @@ static int parse_assignment(struct parser *ps, char *l) {
         if (!*value)
                 return parse_error(ps, "%s has no value", key);
         if (strchr(value, '#'))
-                return parse_error(ps, "%s: '#' in a value; a comment must be on a line of its own", key);
+                return parse_error(ps, "%s: '#' in a value; a comment must be on a line of its own",
+                                   key);
         int r = k->parse(ps, key, value);
         if (r < 0)
                 return r;
@@ -265,7 +273,7 @@ static int parse_header(struct parser *ps, char *l) {
         ps->skipping = true; /* until this header proves good */
         char *end = strchr(l, ']');
         if (!end)
-                return parse_error(ps, "'[' without ']' (expected [default], [group NAME] or [user NAME])");
+                return parse_error(ps, "'[' without ']' (expected %s)", HEADERS);
         const char *after = end + 1 + strspn(end + 1, " \t");
         if (*after)
                 return parse_error(ps, "unexpected '%s' after ']'%s", after,
@@ -278,27 +286,30 @@ static int parse_header(struct parser *ps, char *l) {
 
         int scope = scope_from_word(word);
         if (scope < 0)
-                return parse_error(ps, "unknown section [%s] (expected [default], [group NAME] or [user NAME])", word);
+                return parse_error(ps, "unknown section [%s] (expected %s)", word, HEADERS);
         if (scope == GJ_POLICY_DEFAULT && *name)
                 return parse_error(ps, "[default] takes no name (got '%s')", name);
         if (scope != GJ_POLICY_DEFAULT && !*name)
                 return parse_error(ps, "[%s] without a name: write [%s NAME]", word, word);
         if (scope != GJ_POLICY_DEFAULT && !valid_name(name))
-                return parse_error(ps, "bad %s name '%s' (at most 256 bytes, without ':', '/', ',', '[' or ']')",
-                                   word, name);
+                return parse_error(ps, "bad %s name '%s' (%s)", word, name,
+                                   "at most 256 bytes, without ':', '/', ',', '[' or ']'");
         const struct gj_policy_section *dup = find_section(ps->policy, scope, *name ? name : NULL);
         if (dup)
-                return parse_error(ps, "[%s%s%s] again (first at line %u); a section may appear once", word,
-                                   *name ? " " : "", name, dup->line);
+                return parse_error(ps,
+                                   "[%s%s%s] again (first at line %u); a section may appear once",
+                                   word, *name ? " " : "", name, dup->line);
         return add_section(ps, scope, *name ? name : NULL);
 }
 
 static int parse_line(struct parser *ps, const char *s, size_t n) {
         if (n > GJ_POLICY_LINE_MAX)
                 return parse_error(ps, "line longer than %u bytes", GJ_POLICY_LINE_MAX);
-        _cleanup_free_ char *buf = strndup(s, n);
+        _cleanup_free_ char *buf = malloc(n + 1);
         if (!buf)
                 return -ENOMEM;
+        memcpy(buf, s, n); /* not strndup(): the line is not NUL-terminated */
+        buf[n] = 0;
         if (n > 0 && buf[n - 1] == '\r')
                 buf[--n] = 0; /* written on Windows */
         for (size_t i = 0; i < n; i++) {
@@ -319,12 +330,16 @@ int gj_policy_parse(const char *text, const char *path, struct gj_policy *ret) {
         struct parser ps = { .path = path, .policy = &p };
 
         *ret = (struct gj_policy){};
-        for (const char *s = text; *s;) {
-                size_t n = strcspn(s, "\n");
+        /* memchr() with the length left, not strcspn(): each line costs its own length,
+         * also where every string function scans to the NUL (ASan's strict_string_checks) */
+        const char *end = text + strlen(text);
+        for (const char *s = text; s < end;) {
+                const char *nl = memchr(s, '\n', (size_t)(end - s));
+                size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
                 ps.line++;
                 if (parse_line(&ps, s, n) == -ENOMEM)
                         return -ENOMEM;
-                s += n + (s[n] == '\n');
+                s += n + (nl != NULL);
         }
         if (ps.failed)
                 return -EBADMSG;
@@ -358,22 +373,26 @@ static const char *file_type(mode_t mode) {
 }
 
 /* what: "it" or "its directory D"; fix: the path a hint names. */
-static int check_owner_mode(const struct stat *st, const char *path, const char *what, const char *fix) {
+static int check_owner_mode(const struct stat *st, const char *path, const char *what,
+                            const char *fix) {
         if (st->st_uid != 0)
-                return log_error_errno(-EPERM, "refusing the policy file %s: %s is owned by uid %u, not root (chown root %s)",
-                                       path, what, (unsigned)st->st_uid, fix);
+                return log_error_errno(
+                        -EPERM,
+                        "refusing the policy file %s: %s is owned by uid %u, not root (chown root %s)",
+                        path, what, (unsigned)st->st_uid, fix);
         if (st->st_mode & (S_IWGRP | S_IWOTH))
-                return log_error_errno(-EPERM,
-                                       "refusing the policy file %s: %s is writable by group or others "
-                                       "(mode %04o; chmod go-w %s)",
-                                       path, what, (unsigned)(st->st_mode & 07777), fix);
+                return log_error_errno(
+                        -EPERM,
+                        "refusing the policy file %s: %s is writable by group or others (mode %04o; chmod go-w %s)",
+                        path, what, (unsigned)(st->st_mode & 07777), fix);
         return 0;
 }
 
 static int check_file(const struct stat *st, const char *path) {
         if (!S_ISREG(st->st_mode))
-                return log_error_errno(-EPERM, "refusing the policy file %s: it is %s; it must be a regular file",
-                                       path, file_type(st->st_mode));
+                return log_error_errno(
+                        -EPERM, "refusing the policy file %s: it is %s; it must be a regular file",
+                        path, file_type(st->st_mode));
         return check_owner_mode(st, path, "it", path);
 }
 
@@ -404,13 +423,15 @@ static int open_policy_dir(const char *path, const char *dir, int *ret) {
                 return 0;
         }
         if (fd < 0)
-                return log_error_errno(-errno, "cannot open %s, the directory of the policy file %s: %m", dir, path);
+                return log_error_errno(-errno,
+                                       "cannot open %s, the directory of the policy file %s: %m",
+                                       dir, path);
         if (fstat(fd, &st) < 0)
                 return log_error_errno(-errno, "cannot stat %s: %m", dir);
         if (!S_ISDIR(st.st_mode))
                 return log_error_errno(S_ISLNK(st.st_mode) ? -EPERM : -ENOTDIR,
-                                       "refusing the policy file %s: its directory %s is %s", path, dir,
-                                       S_ISLNK(st.st_mode) ? "a symlink" : "not a directory");
+                                       "refusing the policy file %s: its directory %s is %s", path,
+                                       dir, S_ISLNK(st.st_mode) ? "a symlink" : "not a directory");
         _cleanup_free_ char *what = strprintf("its directory %s", dir);
         if (!what)
                 return log_error_errno(-ENOMEM, "policy file %s: %m", path);
@@ -426,14 +447,20 @@ static int open_policy_dir(const char *path, const char *dir, int *ret) {
 static int open_policy_file(int dfd, const char *path, const char *base, int *ret) {
         struct stat st;
         *ret = -1;
-        if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot stat the policy file %s: %m", path);
+        if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_error_errno(-errno, "cannot stat the policy file %s: %m", path);
+        }
         int r = check_file(&st, path);
         if (r < 0)
                 return r;
-        _cleanup_close_ int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+        _cleanup_close_ int fd = openat(dfd, base, flags);
+        if (fd < 0 && errno == ENOENT)
+                return 0; /* removed since: as if it never was */
         if (fd < 0)
-                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open the policy file %s: %m", path);
+                return log_error_errno(-errno, "cannot open the policy file %s: %m", path);
         if (fstat(fd, &st) < 0)
                 return log_error_errno(-errno, "cannot stat the policy file %s: %m", path);
         if ((r = check_file(&st, path)) < 0)
@@ -449,11 +476,13 @@ static int read_policy(int fd, const char *path, struct gj_policy *ret) {
          * file larger than GJ_POLICY_MAX is refused, as policy.h says */
         int r = read_full_fd(fd, &text, &len, GJ_POLICY_MAX + 1);
         if (r == -EFBIG)
-                return log_error_errno(r, "refusing the policy file %s: larger than %u bytes", path, GJ_POLICY_MAX);
+                return log_error_errno(r, "refusing the policy file %s: larger than %u bytes", path,
+                                       GJ_POLICY_MAX);
         if (r < 0)
                 return log_error_errno(r, "cannot read the policy file %s: %m", path);
         if (strlen(text) != len)
-                return log_error_errno(-EBADMSG, "%s: a NUL byte in the file (not a text file?)", path);
+                return log_error_errno(-EBADMSG, "%s: a NUL byte in the file (not a text file?)",
+                                       path);
         r = gj_policy_parse(text, path, ret);
         if (r == -ENOMEM)
                 return log_error_errno(r, "cannot parse the policy file %s: %m", path);
@@ -510,10 +539,10 @@ static int normalize_gpus(char ***v) {
         bool real = false;
         for (size_t i = 0; (*v)[i]; i++)
                 real = real || !is_no_gpu((*v)[i]);
-        const char *only = strv_contains(*v, "all")        ? "all"
-                           : real                          ? NULL
-                           : strv_contains(*v, "none")     ? "none"
-                                                           : "void";
+        const char *only = strv_contains(*v, "all")    ? "all"
+                           : real                      ? NULL
+                           : strv_contains(*v, "none") ? "none"
+                                                       : "void";
         if (only) {
                 strv_free(*v);
                 *v = NULL;
@@ -536,14 +565,16 @@ static int set_from(char **from, const struct gj_policy *p, unsigned line) {
 }
 
 /* Each key the section sets replaces what the grant had. */
-static int apply_section(const struct gj_policy *p, const struct gj_policy_section *s, struct gj_grant *g) {
+static int apply_section(const struct gj_policy *p, const struct gj_policy_section *s,
+                         struct gj_grant *g) {
         int r;
         if (!s)
                 return 0;
         if (s->gpus) {
                 strv_free(g->gpus);
                 g->gpus = NULL;
-                if ((r = strv_extend_unique(&g->gpus, s->gpus)) < 0 || (r = normalize_gpus(&g->gpus)) < 0 ||
+                if ((r = strv_extend_unique(&g->gpus, s->gpus)) < 0 ||
+                    (r = normalize_gpus(&g->gpus)) < 0 ||
                     (r = set_from(&g->gpus_from, p, s->gpus_line)) < 0)
                         return r;
         }
@@ -588,7 +619,8 @@ static int apply_groups(const struct gj_policy *p, char *const *groups, struct g
         return apply_section(p, &u, g);
 }
 
-int gj_policy_grant(const struct gj_policy *p, const char *user, char *const *groups, struct gj_grant *ret) {
+int gj_policy_grant(const struct gj_policy *p, const char *user, char *const *groups,
+                    struct gj_grant *ret) {
         _cleanup_(gj_grant_done) struct gj_grant g = { .max_gpus = GJ_POLICY_UNLIMITED };
         int r;
 
@@ -617,7 +649,8 @@ int gj_policy_group_names(const gid_t *gids, size_t n, char ***ret) {
         for (size_t i = 0; i < n; i++) {
                 errno = 0;
                 const struct group *gr = getgrgid(gids[i]);
-                if (!gr && errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
+                if (!gr && errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF &&
+                    errno != EPERM)
                         return -errno; /* NSS failed: a group section might be missed */
                 if (!gr || strv_contains(names, gr->gr_name))
                         continue;

@@ -51,6 +51,7 @@
 #define GJ_POLICY_PATH "/etc/gpujail/policy.conf"
 #define GJ_POLICY_MAX (1u << 20)     /* bytes; a larger file is refused */
 #define GJ_POLICY_LINE_MAX 4096      /* bytes of one line, newline excluded */
+#define GJ_POLICY_ITEMS_MAX 256      /* items of one gpus or allow list: a host has far fewer GPUs */
 #define GJ_POLICY_BUILTIN "<built-in>" /* gj_policy.path when there is no file */
 #define GJ_POLICY_UNLIMITED ((unsigned)-1)
 
@@ -97,7 +98,7 @@ struct gj_policy {
 /* Pure: parse text. -EBADMSG, logged as "<path>:<line>: what is wrong", for a
  * malformed line, an unknown section, key or allow word, a repeated section
  * or key, a bad number, a key outside a section, text after a value, a line
- * over GJ_POLICY_LINE_MAX. Every bad line is logged, not only the first (the
+ * over GJ_POLICY_LINE_MAX, a list over GJ_POLICY_ITEMS_MAX. Every bad line is logged, not only the first (the
  * keys under a refused header are skipped). -ENOMEM. On error *ret is empty.
  * path is only used in messages and kept in ret. */
 int gj_policy_parse(const char *text, const char *path, struct gj_policy *ret);
