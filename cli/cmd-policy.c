@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "gpujail/json-util.h"
+#include "gpujail/launcher.h"
 #include "gpujail/policy.h"
 #include "gpujail/util.h"
 
@@ -102,18 +103,12 @@ static int user_groups(const char *name, char ***ret) {
                 return log_error_errno(-errno, "cannot look up the user %s: %m", name);
         if (!pw)
                 return -ESRCH;
-        gid_t primary = pw->pw_gid;
-        int n = 64;
-        _cleanup_free_ gid_t *gids = calloc((size_t)n, sizeof(gid_t));
-        if (gids && getgrouplist(name, primary, gids, &n) < 0) {
-                free(gids); /* n is now how many there are */
-                gids = calloc((size_t)n, sizeof(gid_t));
-                if (gids && getgrouplist(name, primary, gids, &n) < 0)
-                        return log_error_errno(-EAGAIN, "the groups of %s changed: %m", name);
-        }
-        if (!gids)
-                return log_error_errno(-ENOMEM, "cannot look up the groups of %s: %m", name);
-        int r = gj_policy_group_names(gids, (size_t)n, ret);
+        _cleanup_free_ gid_t *gids = NULL;
+        int n = 0;
+        int r = gj_user_groups(name, pw->pw_gid, &gids, &n);
+        if (r < 0)
+                return r;
+        r = gj_policy_group_names(gids, (size_t)n, ret);
         if (r < 0)
                 return log_error_errno(r, "cannot look up the groups of %s: %m", name);
         return 0;
@@ -247,37 +242,16 @@ static int print_text(const struct gj_policy *p, const char *file, const struct 
 
 /* ---- JSON ---- */
 
-/* Local builders, each as common/'s gj_json_add (0 or -ENOMEM; takes val; a NULL
- * val is a constructor that failed); JSON null is written only by these. */
-static int json_add_null(struct json_object *o, const char *key) {
-        return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
-}
-
-static int json_add_string(struct json_object *o, const char *key, const char *s) {
-        return s ? gj_json_add(o, key, json_object_new_string(s)) : json_add_null(o, key);
-}
-
-static int json_add_int_or_null(struct json_object *o, const char *key, int64_t v, bool known) {
-        return known ? gj_json_add(o, key, json_object_new_int64(v)) : json_add_null(o, key);
-}
-
-static struct json_object *json_new_strv(char *const *v) {
-        _cleanup_json_ struct json_object *a = json_object_new_array();
-        for (size_t i = 0; a && v && v[i]; i++)
-                if (gj_json_append(a, json_object_new_string(v[i])) < 0)
-                        return NULL;
-        return TAKE_PTR(a);
-}
-
+/* key: the strings, or null when there is no vector (not set). */
 static int json_add_strv_or_null(struct json_object *o, const char *key, char *const *v) {
-        return v ? gj_json_add(o, key, json_new_strv(v)) : json_add_null(o, key);
+        return v ? gj_json_add(o, key, gj_json_new_strv(v)) : gj_json_add_null(o, key);
 }
 
 static struct json_object *from_to_json(const struct gj_grant *g) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
-        if (!o || json_add_string(o, "gpus", g->gpus_from) < 0 ||
-            json_add_string(o, "max_gpus", g->max_gpus_from) < 0 ||
-            json_add_string(o, "allow", g->allow_from) < 0)
+        if (!o || gj_json_add_string(o, "gpus", g->gpus_from) < 0 ||
+            gj_json_add_string(o, "max_gpus", g->max_gpus_from) < 0 ||
+            gj_json_add_string(o, "allow", g->allow_from) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -296,11 +270,11 @@ static struct json_object *entry_to_json(const struct entry *e) {
         const struct gj_grant *g = &e->grant;
         bool limited = g->max_gpus != GJ_POLICY_UNLIMITED;
         _cleanup_json_ struct json_object *o = json_object_new_object();
-        if (!o || json_add_string(o, "scope", gj_policy_scope_name(e->scope)) < 0 ||
-            json_add_string(o, "name", e->name) < 0 ||
-            json_add_int_or_null(o, "line", e->line, e->line > 0) < 0 ||
+        if (!o || gj_json_add_string(o, "scope", gj_policy_scope_name(e->scope)) < 0 ||
+            gj_json_add_string(o, "name", e->name) < 0 ||
+            gj_json_add_int_or_null(o, "line", e->line, e->line > 0) < 0 ||
             json_add_strv_or_null(o, "gpus", g->gpus) < 0 ||
-            json_add_int_or_null(o, "max_gpus", g->max_gpus, limited) < 0 ||
+            gj_json_add_int_or_null(o, "max_gpus", g->max_gpus, limited) < 0 ||
             gj_json_add(o, "allow", allow_to_json(g->allow)) < 0 ||
             gj_json_add(o, "from", from_to_json(g)) < 0)
                 return NULL;

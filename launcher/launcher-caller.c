@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include "gpujail/policy.h"
 #include "gpujail/util.h"
 #include "launcher-internal.h"
 
@@ -58,15 +59,6 @@ int gj_user_groups(const char *name, gid_t gid, gid_t **ret, int *ret_n) {
         return log_error_errno(-E2BIG, "user %s has too many groups", name);
 }
 
-static int group_names(struct gj_caller *c) {
-        for (int i = 0; i < c->n_groups; i++) {
-                struct group *gr = getgrgid(c->groups[i]);
-                if (gr && !strv_contains(c->group_names, gr->gr_name) &&
-                    strv_push(&c->group_names, strdup(gr->gr_name)) < 0)
-                        return -ENOMEM;
-        }
-        return 0;
-}
 
 /* The user `uid`, verified: it exists; `claimed_name`, when given, is its name;
  * `claimed_gid`, when given, is one of its groups. */
@@ -91,7 +83,10 @@ static int verify_user(struct gj_caller *c, const char *via, uid_t uid, const ch
                 return log_error_errno(-EPERM, "refusing to run: %s gives the caller group %u, "
                                                "which is not one of %s's groups", via,
                                        (unsigned)*claimed_gid, c->name);
-        return group_names(c);
+        /* a name that cannot be looked up fails closed: a [group] may be about it */
+        if ((r = gj_policy_group_names(c->groups, (size_t)c->n_groups, &c->group_names)) < 0)
+                return log_error_errno(r, "cannot look up the groups of %s: %m", c->name);
+        return 0;
 }
 
 static int from_sudo(struct gj_caller *c) {

@@ -50,10 +50,6 @@ static inline struct gj_identity gj_caller_identity(const struct gj_caller *c) {
         return (struct gj_identity){ .uid = c->uid, .gid = c->gid, .groups = c->groups, .n_groups = c->n_groups };
 }
 
-/* launcher-caller.c: getgrouplist() with a buffer that grows until it fits
- * (*ret is realloc()ed); -E2BIG logged. */
-int gj_user_groups(const char *name, gid_t gid, gid_t **ret, int *ret_n);
-
 /* launcher-policy.c: a caller who is not root, checked against the policy.
  * -EPERM, logged naming the option and the policy line that would allow it. */
 int gj_launcher_check_options(const struct gj_caller *c, const struct gj_launch_opts *o,

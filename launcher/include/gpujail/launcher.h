@@ -97,6 +97,9 @@ struct gj_caller {
 int gj_caller_identify(struct gj_caller *ret);
 void gj_caller_done(struct gj_caller *c);
 bool gj_caller_has_group(const struct gj_caller *c, gid_t gid);
+/* The groups of user `name` whose primary group is gid: getgrouplist() with a
+ * buffer that grows until it fits (*ret is realloc()ed). -E2BIG logged. */
+int gj_user_groups(const char *name, gid_t gid, gid_t **ret, int *ret_n);
 
 /* Parse "SRC:DST[:ro|:rw]" (DST defaults to SRC when it is "SRC" alone). */
 int gj_bind_parse(const char *spec, struct gj_bind *ret);
