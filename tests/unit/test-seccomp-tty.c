@@ -233,11 +233,6 @@ static const char *probe_result(int r) {
                         printf("#   got: %s\n", probe_result(_r));                                 \
         } while (0)
 
-static void diag_x32(int r) {
-        printf("# without the filter, TIOCSTI through x32's ioctl: %s%s\n", probe_result(r),
-               r == ENOSYS ? " (x32 is off in this kernel)" : "");
-}
-
 static void check_kernel(void) {
         int r = probe(false, PROBE_WINSZ);
         if (r == 255) {
@@ -270,7 +265,8 @@ static void check_kernel(void) {
         is_probe(true, PROBE_STI_I386, EPERM, "filter: TIOCSTI through int 0x80 (i386) fails with EPERM");
         is_probe(true, PROBE_GETPID_I386, 0, "filter: other i386 calls work (getpid)");
         r = probe(false, PROBE_STI_X32);
-        diag_x32(r);
+        printf("# without the filter, TIOCSTI through x32's ioctl: %s%s\n", probe_result(r),
+               r == ENOSYS ? " (x32 is off in this kernel)" : "");
         is_probe(true, PROBE_STI_X32, EPERM, "filter: TIOCSTI through x32's ioctl fails with EPERM");
 #endif
 }
