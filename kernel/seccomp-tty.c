@@ -67,7 +67,8 @@ struct tty_abi {
 _Static_assert((__NR_ioctl & ~X32_SYSCALL_BIT) == 16 || (__NR_ioctl & ~X32_SYSCALL_BIT) == 514,
                "x86_64's ioctl (x32's when built for x32)");
 #elif defined(__aarch64__)
-#define TTY_ABIS { AUDIT_ARCH_AARCH64, ~0u, { 29 }, 1 }, { AUDIT_ARCH_ARM, ~0u, { 54 }, 1 }
+#define TTY_ABIS                                                                                   \
+        { AUDIT_ARCH_AARCH64, ~0u, { 29 }, 1 }, { AUDIT_ARCH_ARM, ~0u, { 54 }, 1 }
 _Static_assert(__NR_ioctl == 29, "aarch64's ioctl");
 #else
 #error "the job's seccomp filter knows x86_64 and aarch64: add this architecture's ABIs (TTY_ABIS)"
@@ -91,7 +92,8 @@ static const struct tty_abi tty_abis[] = { TTY_ABIS };
 static size_t emit_abi(const struct tty_abi *abi, struct sock_filter *out, size_t at, size_t *jumps,
                        size_t *n_jumps) {
         size_t n = at;
-        size_t skip = 1 + (abi->nr_mask != ~0u) + abi->n_ioctl_nrs + 1; /* the block after the test */
+        /* the rest of the block: load, mask, one test per number, allow */
+        size_t skip = 1 + (abi->nr_mask != ~0u) + abi->n_ioctl_nrs + 1;
         out[n++] = JEQ(abi->arch, 0, skip);
         out[n++] = LOAD(offsetof(struct seccomp_data, nr));
         if (abi->nr_mask != ~0u)
@@ -133,9 +135,11 @@ size_t gj_seccomp_tty_build(struct sock_filter out[static GJ_SECCOMP_TTY_MAX]) {
  */
 int gj_seccomp_tty_install(void) {
         struct sock_filter insns[GJ_SECCOMP_TTY_MAX];
-        struct sock_fprog prog = { .len = (unsigned short)gj_seccomp_tty_build(insns), .filter = insns };
+        struct sock_fprog prog = { .len = (unsigned short)gj_seccomp_tty_build(insns),
+                                   .filter = insns };
+        unsigned long flags = SECCOMP_FILTER_FLAG_SPEC_ALLOW;
 
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) == 0)
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) == 0)
                 return 0;
         if (errno == EINVAL && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0)
                 return 0;

@@ -25,7 +25,7 @@ static int inject(const char *text, bool high) {
         unsigned long request = TIOCSTI;
         if (high && sizeof(unsigned long) > 4)
                 request |= 1UL << (sizeof(unsigned long) * 8 / 2);
-        for (const char *c = text; ; c++) {
+        for (const char *c = text;; c++) {
                 const char *byte = *c ? c : "\n";
                 if (ioctl(STDIN_FILENO, request, byte) < 0)
                         return errno;

@@ -47,18 +47,26 @@ static uint32_t verdict(uint32_t arch, int nr, uint64_t request) {
                                 return BAD_PROGRAM;
                         memcpy(&a, (const char *)&d + i->k, sizeof(a));
                         break;
-                case BPF_ALU | BPF_AND | BPF_K: a &= i->k; break;
-                case BPF_JMP | BPF_JEQ | BPF_K: pc += a == i->k ? i->jt : i->jf; break;
-                case BPF_RET | BPF_K: return i->k;
-                default: return BAD_PROGRAM;
+                case BPF_ALU | BPF_AND | BPF_K:
+                        a &= i->k;
+                        break;
+                case BPF_JMP | BPF_JEQ | BPF_K:
+                        pc += a == i->k ? i->jt : i->jf;
+                        break;
+                case BPF_RET | BPF_K:
+                        return i->k;
+                default:
+                        return BAD_PROGRAM;
                 }
         }
         return BAD_PROGRAM;
 }
 
 static const char *verdict_name(uint32_t v) {
-        return v == SECCOMP_RET_ALLOW ? "allow" : v == EPERM_VERDICT ? "EPERM" :
-               v == SECCOMP_RET_KILL_PROCESS ? "kill" : "bad program";
+        return v == SECCOMP_RET_ALLOW          ? "allow"
+               : v == EPERM_VERDICT            ? "EPERM"
+               : v == SECCOMP_RET_KILL_PROCESS ? "kill"
+                                               : "bad program";
 }
 
 #define is_verdict(arch, nr, req, want, ...)                                                       \
@@ -79,27 +87,35 @@ static void check_only_ioctl(uint32_t arch, const int *ioctls, size_t n, const c
                 if (!is_ioctl && verdict(arch, nr, TIOCSTI) != SECCOMP_RET_ALLOW)
                         wrong = nr;
         }
-        ok(wrong < 0, "%s: no other syscall number (0..1023) is refused with TIOCSTI as argument (%d)", abi,
+        ok(wrong < 0,
+           "%s: no other syscall number (0..1023) is refused with TIOCSTI as argument (%d)", abi,
            wrong);
 }
 
 static void check_program(void) {
         prog_len = gj_seccomp_tty_build(prog);
-        ok(prog_len > 0 && prog_len <= GJ_SECCOMP_TTY_MAX, "the program fits (%zu instructions)", prog_len);
+        ok(prog_len > 0 && prog_len <= GJ_SECCOMP_TTY_MAX, "the program fits (%zu instructions)",
+           prog_len);
 
 #if defined(__x86_64__)
-        const uint32_t native = AUDIT_ARCH_X86_64, compat = AUDIT_ARCH_I386, foreign = AUDIT_ARCH_AARCH64;
+        const uint32_t native = AUDIT_ARCH_X86_64, compat = AUDIT_ARCH_I386,
+                       foreign = AUDIT_ARCH_AARCH64;
         const int nr = 16, compat_nr = 54;
-        is_verdict(native, 514, TIOCSTI, EPERM_VERDICT, "x86_64: 514 (x32's ioctl without the x32 bit, Linux < 5.4)");
+        is_verdict(native, 514, TIOCSTI, EPERM_VERDICT,
+                   "x86_64: 514 (x32's ioctl without the x32 bit, Linux < 5.4)");
         is_verdict(native, (int)(X32_BIT | 514), TIOCSTI, EPERM_VERDICT, "x32: ioctl TIOCSTI");
-        is_verdict(native, (int)(X32_BIT | 514), TIOCSTI | HIGH_BIT, EPERM_VERDICT, "x32: TIOCSTI with a high bit");
-        is_verdict(native, (int)(X32_BIT | 16), TIOCLINUX, EPERM_VERDICT, "x32: 16 with the x32 bit (Linux < 5.4)");
-        is_verdict(native, (int)(X32_BIT | 514), TIOCGWINSZ, SECCOMP_RET_ALLOW, "x32: ioctl TIOCGWINSZ allowed");
+        is_verdict(native, (int)(X32_BIT | 514), TIOCSTI | HIGH_BIT, EPERM_VERDICT,
+                   "x32: TIOCSTI with a high bit");
+        is_verdict(native, (int)(X32_BIT | 16), TIOCLINUX, EPERM_VERDICT,
+                   "x32: 16 with the x32 bit (Linux < 5.4)");
+        is_verdict(native, (int)(X32_BIT | 514), TIOCGWINSZ, SECCOMP_RET_ALLOW,
+                   "x32: ioctl TIOCGWINSZ allowed");
         is_verdict(native, (int)(X32_BIT | 0), TIOCSTI, SECCOMP_RET_ALLOW, "x32: read allowed");
         check_only_ioctl(native, (const int[]){ 16, 514 }, 2, "x86_64");
         check_only_ioctl(compat, (const int[]){ 54 }, 1, "i386");
 #elif defined(__aarch64__)
-        const uint32_t native = AUDIT_ARCH_AARCH64, compat = AUDIT_ARCH_ARM, foreign = AUDIT_ARCH_X86_64;
+        const uint32_t native = AUDIT_ARCH_AARCH64, compat = AUDIT_ARCH_ARM,
+                       foreign = AUDIT_ARCH_X86_64;
         const int nr = 29, compat_nr = 54;
         check_only_ioctl(native, (const int[]){ 29 }, 1, "aarch64");
         check_only_ioctl(compat, (const int[]){ 54 }, 1, "arm");
@@ -108,18 +124,23 @@ static void check_program(void) {
 #endif
         is_verdict(native, nr, TIOCSTI, EPERM_VERDICT, "native ioctl TIOCSTI: EPERM");
         is_verdict(native, nr, TIOCSTI | HIGH_BIT, EPERM_VERDICT, "native TIOCSTI | 1<<32: EPERM");
-        is_verdict(native, nr, TIOCSTI | 0xffffffff00000000ULL, EPERM_VERDICT, "native TIOCSTI, high half all ones: EPERM");
+        is_verdict(native, nr, TIOCSTI | 0xffffffff00000000ULL, EPERM_VERDICT,
+                   "native TIOCSTI, high half all ones: EPERM");
         is_verdict(native, nr, TIOCLINUX, EPERM_VERDICT, "native ioctl TIOCLINUX: EPERM");
-        is_verdict(native, nr, TIOCLINUX | HIGH_BIT, EPERM_VERDICT, "native TIOCLINUX | 1<<32: EPERM");
+        is_verdict(native, nr, TIOCLINUX | HIGH_BIT, EPERM_VERDICT,
+                   "native TIOCLINUX | 1<<32: EPERM");
         is_verdict(native, nr, TIOCGWINSZ, SECCOMP_RET_ALLOW, "native ioctl TIOCGWINSZ: allowed");
         is_verdict(native, nr, TIOCSTI + 1, SECCOMP_RET_ALLOW, "native ioctl TIOCSTI+1: allowed");
-        is_verdict(native, nr, (uint64_t)TIOCSTI << 32, SECCOMP_RET_ALLOW, "native ioctl TIOCSTI<<32 (low half 0): allowed");
+        is_verdict(native, nr, (uint64_t)TIOCSTI << 32, SECCOMP_RET_ALLOW,
+                   "native ioctl TIOCSTI<<32 (low half 0): allowed");
         is_verdict(compat, compat_nr, TIOCSTI, EPERM_VERDICT, "compat ioctl TIOCSTI: EPERM");
         is_verdict(compat, compat_nr, TIOCLINUX, EPERM_VERDICT, "compat ioctl TIOCLINUX: EPERM");
-        is_verdict(compat, compat_nr, TIOCGWINSZ, SECCOMP_RET_ALLOW, "compat ioctl TIOCGWINSZ: allowed");
+        is_verdict(compat, compat_nr, TIOCGWINSZ, SECCOMP_RET_ALLOW,
+                   "compat ioctl TIOCGWINSZ: allowed");
         is_verdict(compat, nr, TIOCSTI, nr == compat_nr ? EPERM_VERDICT : SECCOMP_RET_ALLOW,
                    "compat: the native ioctl number is another syscall there");
-        is_verdict(foreign, nr, TIOCGWINSZ, SECCOMP_RET_KILL_PROCESS, "an arch the filter does not know: killed");
+        is_verdict(foreign, nr, TIOCGWINSZ, SECCOMP_RET_KILL_PROCESS,
+                   "an arch the filter does not know: killed");
         is_verdict(0, 0, 0, SECCOMP_RET_KILL_PROCESS, "arch 0: killed");
 }
 
@@ -139,7 +160,10 @@ enum probe {
 #if defined(__x86_64__)
 static long int80(long nr, long a, long b, long c) {
         long ret;
-        __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory", "r8", "r9", "r10", "r11");
+        __asm__ volatile("int $0x80"
+                         : "=a"(ret)
+                         : "a"(nr), "b"(a), "c"(b), "d"(c)
+                         : "memory", "r8", "r9", "r10", "r11");
         return ret;
 }
 #endif
@@ -163,25 +187,39 @@ static int do_probe(int fd, enum probe p) {
 #define MAP_32BIT 0
 #endif
         /* below 4 GiB, for the i386 and x32 entries */
-        char *c = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+        char *c = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+                       -1, 0);
         if (c == MAP_FAILED)
                 return errno;
         *c = 'x';
         long r;
         switch (p) {
-        case PROBE_STI: r = ioctl(fd, TIOCSTI, c) < 0 ? -errno : 0; break;
-        case PROBE_STI_HIGH: r = ioctl(fd, (unsigned long)TIOCSTI | HIGH_BIT, c) < 0 ? -errno : 0; break;
-        case PROBE_LINUX: *c = 0; r = ioctl(fd, TIOCLINUX, c) < 0 ? -errno : 0; return (int)-r;
+        case PROBE_STI:
+                r = ioctl(fd, TIOCSTI, c) < 0 ? -errno : 0;
+                break;
+        case PROBE_STI_HIGH:
+                r = ioctl(fd, (unsigned long)TIOCSTI | HIGH_BIT, c) < 0 ? -errno : 0;
+                break;
+        case PROBE_LINUX:
+                *c = 0;
+                r = ioctl(fd, TIOCLINUX, c) < 0 ? -errno : 0;
+                return (int)-r;
         case PROBE_WINSZ: {
                 struct winsize w;
                 return ioctl(fd, TIOCGWINSZ, &w) < 0 ? errno : 0;
         }
 #if defined(__x86_64__)
-        case PROBE_STI_I386: r = int80(54, fd, TIOCSTI, (long)(uintptr_t)c); break;
-        case PROBE_STI_X32: r = syscall(X32_BIT | 514, fd, TIOCSTI, c) < 0 ? -errno : 0; break;
-        case PROBE_GETPID_I386: return int80(20, 0, 0, 0) == getpid() ? 0 : ENOSYS;
+        case PROBE_STI_I386:
+                r = int80(54, fd, TIOCSTI, (long)(uintptr_t)c);
+                break;
+        case PROBE_STI_X32:
+                r = syscall(X32_BIT | 514, fd, TIOCSTI, c) < 0 ? -errno : 0;
+                break;
+        case PROBE_GETPID_I386:
+                return int80(20, 0, 0, 0) == getpid() ? 0 : ENOSYS;
 #endif
-        default: return ENOSYS;
+        default:
+                return ENOSYS;
         }
         if (r < 0)
                 return (int)-r;
@@ -200,7 +238,8 @@ static int probe(bool filter, enum probe p) {
                 int fd = ctty_pty();
                 if (fd < 0)
                         _exit(255);
-                if (filter && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || gj_seccomp_tty_install() < 0))
+                if (filter &&
+                    (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || gj_seccomp_tty_install() < 0))
                         _exit(254);
                 _exit(do_probe(fd, p));
         }
@@ -244,11 +283,15 @@ static void check_kernel(void) {
         r = probe(false, PROBE_STI);
         if (r == 0) {
                 ok(true, "without the filter: TIOCSTI injects into the terminal");
-                is_probe(false, PROBE_STI_HIGH, 0, "without the filter: TIOCSTI | 1<<32 injects too (the kernel reads 32 bits)");
+                is_probe(
+                        false, PROBE_STI_HIGH, 0,
+                        "without the filter: TIOCSTI | 1<<32 injects too (the kernel reads 32 bits)");
         } else
-                skip("the kernel refuses TIOCSTI here already (dev.tty.legacy_tiocsti=0)", "without the filter: TIOCSTI injects");
+                skip("the kernel refuses TIOCSTI here already (dev.tty.legacy_tiocsti=0)",
+                     "without the filter: TIOCSTI injects");
         r = probe(false, PROBE_LINUX);
-        ok(r != EPERM && r >= 0, "without the filter: TIOCLINUX on a pty is not EPERM (%s)", probe_result(r));
+        ok(r != EPERM && r >= 0, "without the filter: TIOCLINUX on a pty is not EPERM (%s)",
+           probe_result(r));
 
         is_probe(true, PROBE_STI, EPERM, "filter: TIOCSTI fails with EPERM");
         is_probe(true, PROBE_STI_HIGH, EPERM, "filter: TIOCSTI | 1<<32 fails with EPERM");
@@ -261,13 +304,16 @@ static void check_kernel(void) {
                 return;
         }
         if (probe(false, PROBE_STI) == 0)
-                is_probe(false, PROBE_STI_I386, 0, "without the filter: TIOCSTI through int 0x80 injects");
-        is_probe(true, PROBE_STI_I386, EPERM, "filter: TIOCSTI through int 0x80 (i386) fails with EPERM");
+                is_probe(false, PROBE_STI_I386, 0,
+                         "without the filter: TIOCSTI through int 0x80 injects");
+        is_probe(true, PROBE_STI_I386, EPERM,
+                 "filter: TIOCSTI through int 0x80 (i386) fails with EPERM");
         is_probe(true, PROBE_GETPID_I386, 0, "filter: other i386 calls work (getpid)");
         r = probe(false, PROBE_STI_X32);
         printf("# without the filter, TIOCSTI through x32's ioctl: %s%s\n", probe_result(r),
                r == ENOSYS ? " (x32 is off in this kernel)" : "");
-        is_probe(true, PROBE_STI_X32, EPERM, "filter: TIOCSTI through x32's ioctl fails with EPERM");
+        is_probe(true, PROBE_STI_X32, EPERM,
+                 "filter: TIOCSTI through x32's ioctl fails with EPERM");
 #endif
 }
 
