@@ -18,16 +18,22 @@ require_cmd tmux
 
 HOST=$(fakehost nvidia1)
 run_snapshot tty
+# The pane's shell, and so the job, works in $WORK, which a sudo caller
+# (nobody) must reach; what the probes write stays root's, in $TEST_TMP.
+WORK=$TEST_TMP/work
+mkdir -p "$WORK"
+chmod 0711 "$TEST_TMP"
+chmod 0777 "$WORK"
 
 # The pane's shell inherits these (tmux keeps our environment): short lines to type.
 export J="$FAKEHOST/enter $HOST -- $GPUJAIL run"
 export INJECT=$HELPERS/tty-inject T=$TEST_TMP
 tm() { tmux -S "$TEST_TMP/tmux.sock" -f /dev/null "$@"; }
 defer tm kill-server
-tm new-session -d -s t -x 250 -y 50 "cd $TEST_TMP && exec sh -i" ||
+tm new-session -d -s t -x 250 -y 50 "cd $WORK && exec sh -i" ||
         bail_out "cannot start a tmux session"
 
-pane() { tm capture-pane -p -J -S -300 -t t; }
+pane() { tm capture-pane -p -J -S -300 -t t 2>/dev/null; }
 type_line() { tm send-keys -t t -l -- "$1" && tm send-keys -t t Enter; }
 # wait_for REGEX [SECONDS]: until a line of the pane matches
 wait_for() {
@@ -92,13 +98,15 @@ check_blocked sudo "sudo caller (the job runs as nobody)"
 
 # ---- an interactive job keeps its terminal ----
 # interact NAME [env...]: sh -i in the job reads what is typed, Ctrl-C stops its
-# sleep. Typed ahead: the terminal queues it until the job's shell reads.
+# sleep. Typed ahead: the terminal queues it until the job's shell reads. A job
+# that did not start leaves the rest to the pane's own shell: not one more line.
 interact() {
         local name=$1 env=${*:2} nap=$((RANDOM % 100 + 100)).5
-        type_line "$env \$J -- sh -i; echo $name-exit=\$?"
-        type_line "echo $name-\$((6*7))-\$(id -u)"
-        wait_for "$name-42-[0-9]+\$" 20
-        _tap_result $? "$name: sh -i in the job reads typed input and answers" || diag "$(pane | tail -5)"
+        type_line "$env \$J -- env GJ_IN=job sh -i; echo $name-exit=\$?"
+        type_line "echo $name-\$((6*7))-\$(id -u)-\${GJ_IN:-outside}"
+        wait_for "$name-42-[0-9]+-job\$" 20
+        _tap_result $? "$name: sh -i in the job reads typed input and answers" ||
+                { diag "$(pane | tail -5)"; return 1; }
         type_line "sleep $nap"
         ctrl_c "sleep $nap"
         type_line "echo $name-after-sleep-\$?"
@@ -109,9 +117,9 @@ interact() {
         _tap_result $? "$name: the interactive job ends, the caller's shell reads again" || diag "$(pane | tail -5)"
 }
 interact sh-root
-like "$(pane)" 'sh-root-42-0$' "root caller: the job's shell runs as uid 0"
+like "$(pane)" 'sh-root-42-0-job$' "root caller: the job's shell runs as uid 0"
 interact sh-sudo SUDO_UID=65534 SUDO_GID=65534 SUDO_USER=nobody
-like "$(pane)" 'sh-sudo-42-65534$' "sudo caller: the job's shell runs as nobody"
+like "$(pane)" 'sh-sudo-42-65534-job$' "sudo caller: the job's shell runs as nobody"
 
 # A REPL: readline puts the terminal in raw mode (termios) and back; Ctrl-C is
 # a KeyboardInterrupt there.
