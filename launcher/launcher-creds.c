@@ -5,12 +5,14 @@
  *
  * Order matters: the bounding set is trimmed while we still hold
  * CAP_SETPCAP; keep-caps carries the kept ones across setuid; they are then
- * made ambient so that they survive exec as a non-root user.
+ * made ambient so that they survive exec as a non-root user. Last comes the
+ * seccomp filter that keeps the job's hands off the caller's terminal.
  */
 #include <grp.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
+#include "gpujail/seccomp-tty.h"
 #include "gpujail/util.h"
 #include "launcher-internal.h"
 
@@ -88,7 +90,9 @@ int gj_launcher_drop_privileges(const struct gj_job *job) {
                 return r;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return log_error_errno(-errno, "cannot set no_new_privs: %m");
-        return 0;
+        /* Last, under no_new_privs: no TIOCSTI or TIOCLINUX into the caller's
+         * terminal, which the job keeps as its own (kernel/seccomp-tty.c). */
+        return gj_seccomp_tty_install();
 }
 
 static bool job_has_group(const struct gj_job *job, gid_t gid) {
