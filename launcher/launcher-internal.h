@@ -92,7 +92,8 @@ int gj_handoff_receive(int fd, struct gj_job *job, struct gj_plan *plan);
 _Noreturn void gj_launcher_init(const struct gj_job *job);
 
 /* launcher-creds.c: in the job, just before exec: user, groups, capabilities,
- * no_new_privs. */
+ * no_new_privs, the filter that keeps the job from typing into the
+ * caller's terminal (kernel/seccomp-tty.c). */
 int gj_launcher_drop_privileges(const struct gj_job *job);
 /* launcher-creds.c, in the child once it has the plan: the group of each of
  * the job's nodes that it could open only through that group (0660

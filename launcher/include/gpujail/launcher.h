@@ -14,7 +14,8 @@
  *          |                             for go (it is in the job cgroup then),
  *          |                             pivot_root; reaps orphans, forwards signals
  *          +-- the job                   (CLONE_VM|CLONE_VFORK) user switch, caps,
- *                                        no_new_privs, close_range, execvp
+ *                                        no_new_privs, the TIOCSTI filter,
+ *                                        close_range, execvp
  *
  * The overlap is for speed (docs/gpujail.md, bench/run.sh); the order that
  * matters holds: the device rules are in force before pivot_root and before
