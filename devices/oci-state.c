@@ -151,6 +151,10 @@ static int rule_access(struct json_object *o, char ret[4]) {
                         return -EBADMSG;
                 s = json_object_get_string(v);
         }
+        /* runc and crun compile "" to a rule that matches nothing; reading it
+         * as "rwm" (as an omitted access) would allow everything. */
+        if (isempty(s))
+                return -ENODATA;
         size_t k = 0;
         for (const char *c = "rwm"; *c; c++)
                 if (strchr(s, *c))
@@ -171,16 +175,24 @@ static int rules_from_resources(struct json_object *linux_, struct rules *rs) {
                 return log_error_errno(-EBADMSG, "config.json: linux.resources.devices is not an array");
 
         size_t n = json_object_array_length(devs);
+        if (n > GJ_OCI_MAX_DEVICE_RULES)
+                return log_error_errno(-E2BIG, "config.json: linux.resources.devices has %zu rules; "
+                                       "gpujail-hook accepts at most %u", n, GJ_OCI_MAX_DEVICE_RULES);
         for (size_t i = 0; i < n; i++) {
                 struct json_object *d = json_object_array_get_idx(devs, i), *allow;
                 struct gj_cgroup_rule rule = {};
+                int r = 0;
 
                 if (!json_object_is_type(d, json_type_object) ||
                     !json_object_object_get_ex(d, "allow", &allow) ||
                     !json_object_is_type(allow, json_type_boolean) ||
                     rule_type(d, 'a', &rule.type) < 0 || rule_number(d, "major", &rule.major) < 0 ||
-                    rule_number(d, "minor", &rule.minor) < 0 || rule_access(d, rule.access) < 0)
+                    rule_number(d, "minor", &rule.minor) < 0 || (r = rule_access(d, rule.access)) == -EBADMSG)
                         return log_error_errno(-EBADMSG, "config.json: linux.resources.devices[%zu] is malformed", i);
+                if (r < 0)
+                        return log_error_errno(-EBADMSG, "config.json: linux.resources.devices[%zu] has an empty "
+                                               "\"access\", which runc and crun read as no access at all: refused",
+                                               i);
 
                 if (!json_object_get_boolean(allow)) {
                         /* Deny rules before any allow only restate the default deny. */
@@ -192,7 +204,7 @@ static int rules_from_resources(struct json_object *linux_, struct rules *rs) {
                                                i);
                 }
                 seen_allow = true;
-                int r = rules_push(rs, rule.type, rule.major, rule.minor, rule.access);
+                r = rules_push(rs, rule.type, rule.major, rule.minor, rule.access);
                 if (r < 0)
                         return r;
         }

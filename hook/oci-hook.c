@@ -218,19 +218,15 @@ static int allow_in_cgroups(struct hook_ctx *c, const char **ret_mechanism) {
                 v2 = r > 0;
         }
         if (v2) {
-                /* Keep what the runtime allowed, add ours: never weaker. */
-                _cleanup_free_ struct gj_cgroup_rule *rules = NULL;
+                /* Ours in front of the runtime's own program: never weaker, never
+                 * more. config.json's rules (checked on every v2 host alike) only
+                 * stand in for a program where the runtime attached none. */
+                _cleanup_free_ struct gj_cgroup_rule *runtime_rules = NULL;
                 size_t n = 0;
-                r = gj_oci_config_device_rules(c->bundle.config, &rules, &n);
+                r = gj_oci_config_device_rules(c->bundle.config, &runtime_rules, &n);
                 if (r < 0)
                         return r;
-                struct gj_cgroup_rule *all = realloc(rules, (n + c->plan.n_rules) * sizeof(*all));
-                if (!all)
-                        return -ENOMEM;
-                rules = all;
-                memcpy(rules + n, c->plan.rules, c->plan.n_rules * sizeof(*rules));
-                n += c->plan.n_rules;
-                r = gj_cgroup_v2_replace_devices(c->cgroup_v2, rules, n);
+                r = gj_cgroup_v2_replace_devices(c->cgroup_v2, c->plan.rules, c->plan.n_rules, runtime_rules, n);
                 if (r < 0)
                         return r;
         }

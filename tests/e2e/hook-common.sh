@@ -85,9 +85,11 @@ hook_register() {
 # see its /dev). There, hooks that have their own env get the fakesysfs
 # preload added (the simulated host needs it; a real registration has none);
 # hooks without env are left alone. Always deletes the container afterwards.
+# RUNC_WRAP=CMD: runc runs (and is deleted) under CMD there, e.g. a script that
+# makes the namespace look like a pure cgroup v2 host.
 runc_on_host() {
-        local shape=$1 id=$2 b=$3
-        run on_fakehost "$shape" -- bash -c '
+        local shape=$1 id=$2 b=$3 wrap=${RUNC_WRAP:-}
+        run on_fakehost "$shape" -- ${wrap:+"$wrap"} bash -c '
                 set -e
                 b=$1; id=$2
                 jq --arg p "$GPUJAIL_TEST_PRELOAD" --arg a "${ASAN_OPTIONS:-}" "
@@ -97,5 +99,9 @@ runc_on_host() {
                           else . end)) end)" "$b/config.json" >"$b/config.json.new"
                 mv "$b/config.json.new" "$b/config.json"
                 exec runc run --bundle "$b" "$id"' _ "$b" "$id"
-        runc delete -f "$id" >/dev/null 2>&1 || true
+        if [[ -n $wrap ]]; then
+                on_fakehost "$shape" -- "$wrap" runc delete -f "$id" >/dev/null 2>&1 || true
+        else
+                runc delete -f "$id" >/dev/null 2>&1 || true
+        fi
 }

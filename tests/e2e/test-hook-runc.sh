@@ -123,7 +123,7 @@ like "$(cat "$audit")" "^gpujail-hook: inject id=gj-audit-$$ stage=createRuntime
 # cgroup v2: runc on this hybrid host attaches no device program there (the
 # v1 controller polices devices); the hook must not add one either.
 if [[ -d /sys/fs/cgroup/unified && -f /sys/fs/cgroup/devices/devices.allow ]]; then
-        skip "hybrid host: runc attaches no cgroup2 device program here; the replacement is tested by the kernel layer's test-bpf-devices" \
+        skip "hybrid host: runc attaches no cgroup2 device program here; the replacement is tested in a pure v2 namespace by test-hook-v2-runtime.sh" \
                 "cgroup v2 program replacement under runc"
 fi
 

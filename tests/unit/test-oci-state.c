@@ -127,6 +127,45 @@ static void test_rules(void) {
         r = rules_of("{\"linux\":{\"resources\":{\"devices\":[{\"allow\":true,\"type\":\"c\",\"major\":2000000}]}}}",
                      &rules, &n);
         is_int(r, -EBADMSG, "major out of range");
+
+        /* runc and crun allow nothing for an empty access: never read as "rwm". */
+        r = rules_of("{\"linux\":{\"resources\":{\"devices\":[{\"allow\":true,\"type\":\"c\",\"major\":10,"
+                     "\"minor\":200,\"access\":\"\"}]}}}", &rules, &n);
+        is_int(r, -EBADMSG, "empty access refused");
+        ok(!rules, "empty access: nothing returned");
+        r = rules_of("{\"linux\":{\"resources\":{\"devices\":[{\"allow\":false,\"access\":\"\"}]}}}", &rules, &n);
+        is_int(r, -EBADMSG, "empty access refused on a deny rule too");
+}
+
+/* linux.resources.devices of `n` allow rules "b 8:i rwm". */
+static int many_rules_of(size_t n, size_t *ret_n) {
+        _cleanup_free_ struct gj_cgroup_rule *rules = NULL;
+        struct json_object *devs = json_object_new_array(), *c = json_object_new_object(), *l = json_object_new_object(),
+                           *res = json_object_new_object();
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *d = json_object_new_object();
+                json_object_object_add(d, "allow", json_object_new_boolean(1));
+                json_object_object_add(d, "type", json_object_new_string("b"));
+                json_object_object_add(d, "major", json_object_new_int(8));
+                json_object_object_add(d, "minor", json_object_new_int((int)i));
+                json_object_object_add(d, "access", json_object_new_string("rwm"));
+                json_object_array_add(devs, d);
+        }
+        json_object_object_add(res, "devices", devs);
+        json_object_object_add(l, "resources", res);
+        json_object_object_add(c, "linux", l);
+        int r = gj_oci_config_device_rules(c, &rules, ret_n);
+        json_object_put(c);
+        return r;
+}
+
+static void test_rules_bound(void) {
+        size_t n = 0;
+        is_int(many_rules_of(GJ_OCI_MAX_DEVICE_RULES, &n), 0, "%u rules accepted", GJ_OCI_MAX_DEVICE_RULES);
+        is_int(n, GJ_OCI_MAX_DEVICE_RULES + 11, "... with the runtime's defaults");
+        is_int(many_rules_of(GJ_OCI_MAX_DEVICE_RULES + 1, &n), -E2BIG, "%u rules refused (-E2BIG)",
+               GJ_OCI_MAX_DEVICE_RULES + 1);
+        is_int(many_rules_of(16385, &n), -E2BIG, "16,385 rules (issue 13) refused");
 }
 
 int main(void) {
@@ -134,5 +173,6 @@ int main(void) {
         test_stages();
         test_state();
         test_rules();
+        test_rules_bound();
         return done_testing();
 }
