@@ -10,6 +10,7 @@
 #   hook_bundle NAME [JQ-FILTER...]   -> prints a new bundle dir; filters edit config.json
 #   env_of VAR=VALUE                  -> a hook_bundle filter adding VAR=VALUE to process.env
 #   ask_for SEL                       -> a hook_bundle filter: the annotation gpujail.io/gpus=SEL
+#   intruder SHAPE INDEX              -> a hook_bundle filter: GPU INDEX's node, no allow rule
 #   hook_entry STAGE                  -> the JSON of a hooks[] entry for gpujail-hook
 #   hook_conf NAME TEXT               -> prints a dir holding hook.conf = TEXT, for $HOOK_ETC
 #   runc_on_host SHAPE ID BUNDLE      -> runc run on the simulated host; sets $status/$output
@@ -55,6 +56,17 @@ hook_entry() {
 
 # env_of VAR=VALUE: a hook_bundle filter that adds VAR=VALUE to process.env.
 env_of() { echo ".process.env += [\"$1\"]"; }
+
+# intruder SHAPE INDEX: a hook_bundle filter that puts GPU INDEX's node into
+# linux.devices with no allow rule: the runtime makes the node, the device
+# cgroup must deny it (EPERM) whatever the hook gives.
+intruder() {
+        local dev
+        dev=$(jq -cn --arg p "$(hostinfo "$1" ".devices[$2].nodes[0].path")" \
+                --argjson m "$(hostinfo "$1" ".devices[$2].minor")" \
+                '[{path: $p, type: "c", major: 195, minor: $m, fileMode: 438, uid: 0, gid: 0}]')
+        echo ".linux.devices += $dev"
+}
 
 # ask_for SEL: a hook_bundle filter asking for SEL the way the hook accepts by
 # default (the annotation gpujail.io/gpus; process.env is the image's).

@@ -22,9 +22,7 @@ shape=nvidia8
 fakehost $shape >/dev/null
 node_of() { hostinfo $shape ".devices[$1].nodes[0].path"; }
 other=$(node_of 1) # another GPU's node, put in linux.devices with no allow rule
-other_dev=$(jq -cn --arg p "$other" --argjson m "$(hostinfo $shape '.devices[1].minor')" \
-        '[{path: $p, type: "c", major: 195, minor: $m, fileMode: 438, uid: 0, gid: 0}]')
-with_other=".linux.devices += $other_dev"
+with_other=$(intruder $shape 1)
 ann() { ask_for "$1"; }
 cdi() { echo ".annotations[\"cdi.k8s.io/test\"] = \"gpujail.io/gpu=$1\""; }
 nvenv() { env_of "NVIDIA_VISIBLE_DEVICES=$1"; }

@@ -15,9 +15,7 @@ fakehost $shape >/dev/null
 n_gpus=$(hostinfo $shape '.devices | length')
 node_of() { hostinfo $shape ".devices[$1].nodes[0].path"; }
 other=$(node_of 1) # the intruder: GPU 1's node, put in linux.devices with no allow rule
-other_dev=$(jq -cn --arg p "$other" --argjson m "$(hostinfo $shape '.devices[1].minor')" \
-        '[{path: $p, type: "c", major: 195, minor: $m, fileMode: 438, uid: 0, gid: 0}]')
-with_other=".linux.devices += $other_dev"
+with_other=$(intruder $shape 1)
 
 snapshot_host before
 

@@ -21,8 +21,6 @@ shape=nvidia8
 fakehost $shape >/dev/null
 node0=$(hostinfo $shape '.devices[0].nodes[0].path')
 other=$(hostinfo $shape '.devices[1].nodes[0].path')
-other_dev=$(jq -cn --arg p "$other" --argjson m "$(hostinfo $shape '.devices[1].minor')" \
-        '[{path: $p, type: "c", major: 195, minor: $m, fileMode: 438, uid: 0, gid: 0}]')
 V2=$(cgroup2_root)
 
 snapshot_host before
@@ -69,7 +67,7 @@ for mode in v1 v2; do
         fi
         # runc in v2 mode enables the available controllers down from the root: put them back.
         [[ $mode == v2 ]] && root_controllers=$(cat "$V2/cgroup.subtree_control")
-        b=$(hook_bundle "upd-$mode" ".linux.devices += $other_dev" "$(ask_for 0)" \
+        b=$(hook_bundle "upd-$mode" "$(intruder $shape 1)" "$(ask_for 0)" \
                 '.process.args = ["/bin/sleep", "600"]')
         hook_register "$b" createRuntime
         run on_hook_etc $shape -- bash -c "$inner" _ "$b" "gj-update-$mode-$$" "$mode" "$HELPERS" "$node0"
