@@ -192,7 +192,7 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 # 3. Build (or take prebuilt binaries).
-PKGS="meson ninja-build pkg-config gcc libudev-dev libkmod-dev libjson-c-dev libcap-dev libmount-dev"
+PKGS="meson ninja-build pkg-config gcc libudev-dev libkmod-dev libjson-c-dev libcap-dev"
 PCMODS="libudev libkmod json-c libcap mount"
 missing_build_deps() {
         local m=
