@@ -11,8 +11,9 @@
 #            and wait, the state on a pipe): the floor for the hook's own cost
 #   nothing  hook registered, nothing requested (the cost for every container
 #            when the hook is registered with `always`)
-#   gpu1     NVIDIA_VISIBLE_DEVICES=0   on nvidia8
-#   gpu8     NVIDIA_VISIBLE_DEVICES=all on nvidia8
+#   gpu1     annotation gpujail.io/gpus=0   on nvidia8
+#   gpu8     annotation gpujail.io/gpus=all on nvidia8
+#            (the annotation: the hook's default /etc/gpujail/hook.conf leaves the image's env out)
 #   hook1    the hook alone, timed by a wrapper inside runc (createRuntime, 1 GPU)
 # Prints mean and median per variant and the median added over base.
 # Target: the hook adds < 5 ms (nvidia-container-cli: 0.5-2.5 s per container).
@@ -38,13 +39,13 @@ ln -s busybox "$work/rootfs/bin/true"
 hook=$GPUJAIL_BUILD/cli/gpujail-hook
 [[ -x $hook ]] || { echo "no $hook: build first" >&2; exit 1; }
 
-mkbundle() { # NAME HOOK?(0/1) ENV [HOOK-PATH]
+mkbundle() { # NAME HOOK?(0/1) SELECTOR [HOOK-PATH]
         local b=$work/$1
         mkdir -p "$b"
         runc spec --bundle "$b"
-        jq --arg root "$work/rootfs" --arg hook "${4:-$hook}" --argjson h "$2" --arg env "$3" '
+        jq --arg root "$work/rootfs" --arg hook "${4:-$hook}" --argjson h "$2" --arg sel "$3" '
                 .root.path = $root | .process.terminal = false | .process.args = ["/bin/true"]
-                | .process.env += (if $env == "" then [] else [$env] end)
+                | if $sel == "" then . else .annotations["gpujail.io/gpus"] = $sel end
                 | if $h == 1 then .hooks.createRuntime = [{path: $hook, args: ["gpujail-hook", "createRuntime"],
                         env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LD_PRELOAD=@PRELOAD@"]}] else . end' \
                 "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
@@ -52,9 +53,9 @@ mkbundle() { # NAME HOOK?(0/1) ENV [HOOK-PATH]
 mkbundle base 0 ""
 mkbundle true 1 "" /bin/true
 mkbundle nothing 1 ""
-mkbundle gpu1 1 NVIDIA_VISIBLE_DEVICES=0
-mkbundle gpu8 1 NVIDIA_VISIBLE_DEVICES=all
-mkbundle timed 1 NVIDIA_VISIBLE_DEVICES=0
+mkbundle gpu1 1 0
+mkbundle gpu8 1 all
+mkbundle timed 1 0
 cat >"$work/timed-hook" <<EOF
 #!/usr/bin/python3 -I
 # Wall and CPU time (user+sys, getrusage) of gpujail-hook, as runc runs it.
@@ -123,7 +124,7 @@ base = statistics.median(times["base"])
 print(f"runc run /bin/true on simulated nvidia8, N={n} each, interleaved")
 print(f"{'variant':<34}{'mean ms':>9}{'median ms':>11}{'added (median)':>16}")
 label = {"base": "runc, no hook", "true": "/bin/true as the hook (any hook)", "nothing": "hook, nothing requested",
-         "gpu1": "hook, 1 GPU (NVIDIA_VISIBLE_DEVICES=0)", "gpu8": "hook, 8 GPUs (=all)",
+         "gpu1": "hook, 1 GPU (gpujail.io/gpus=0)", "gpu8": "hook, 8 GPUs (=all)",
          "hook1": "hook alone, 1 GPU (wrapper-timed)"}
 for v in variants + ["hook1"]:
     m, md = statistics.mean(times[v]), statistics.median(times[v])

@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 
+#include "gpujail/hook-config.h"
 #include "gpujail/oci-hook.h"
 #include "gpujail/util.h"
 
@@ -17,6 +18,9 @@ static void help(void) {
                "  annotations cdi.k8s.io/*=gpujail.io/gpu=NAME[,...]\n"
                "  env NVIDIA_VISIBLE_DEVICES            (NVIDIA semantics: all, none, void,\n"
                "                                         NVIDIA indexes, UUIDs)\n"
+               "among the sources that %s accepts (root-owned;\n"
+               "\"accept = annotation, cdi, env\"). Default: annotation, cdi; the image's\n"
+               "env is not accepted. A request from another source is ignored (logged).\n"
                "Nothing requested: exits 0 at once. Any failure: exit %d, one line on\n"
                "stderr, and the runtime refuses the container.\n"
                "\n"
@@ -29,7 +33,7 @@ static void help(void) {
                "Register it with its own \"env\" (see examples/hooks.d and\n"
                "examples/runc-config-hooks.json): a hook without one inherits the\n"
                "runtime's environment, which for createContainer is the image's.\n",
-               GJ_EXIT_FAILURE);
+               GJ_HOOK_CONFIG_PATH, GJ_EXIT_FAILURE);
 }
 
 int main(int argc, char **argv) {

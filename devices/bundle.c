@@ -52,7 +52,7 @@ int gj_bundle_parse(const char *dir, const char *text, size_t len, const struct 
         if (r < 0)
                 return log_error_errno(r, "cannot read %s: %m", b.config_path);
         if (opts && opts->request) {
-                r = gj_oci_request_from_config(b.config, opts->cdi_kind, &b.request);
+                r = gj_oci_request_accepted(b.config, opts->cdi_kind, GJ_REQUEST_ALL & ~opts->refuse, &b.request);
                 if (r < 0)
                         return r;
         }

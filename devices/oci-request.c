@@ -17,7 +17,19 @@
 void gj_oci_request_done(struct gj_oci_request *req) {
         free(req->selector);
         free(req->origin);
+        free(req->ignored);
         *req = (struct gj_oci_request){};
+}
+
+bool gj_oci_request_is_void(const struct gj_oci_request *req) {
+        const char *s = req->selector;
+        if (req->source == GJ_REQUEST_NONE || !s)
+                return true;
+        s += strspn(s, " \t");
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                n--;
+        return n == 0 || (n == 4 && strncmp(s, "void", 4) == 0);
 }
 
 /* Look up config[a][b]: NULL if absent; -EBADMSG if a level is not an object. */
@@ -85,17 +97,18 @@ static int cdi_annotation_collect(const char *key, const char *value, const char
         return 0;
 }
 
-static int request_from_annotations(struct json_object *annotations, const char *kind,
-                                    struct gj_oci_request *ret) {
+static int request_from_gpujail_annotation(struct json_object *annotations, struct gj_oci_request *ret) {
         struct json_object *v;
-        if (json_object_object_get_ex(annotations, GJ_ANNOTATION_GPUS, &v)) {
-                if (!json_object_is_type(v, json_type_string))
-                        return log_error_errno(-EBADMSG, "config.json: annotation %s is not a string",
-                                               GJ_ANNOTATION_GPUS);
-                return set_request(ret, GJ_REQUEST_ANNOTATION, json_object_get_string(v), 0,
-                                   strdup("annotation " GJ_ANNOTATION_GPUS));
-        }
+        if (!json_object_object_get_ex(annotations, GJ_ANNOTATION_GPUS, &v))
+                return 0;
+        if (!json_object_is_type(v, json_type_string))
+                return log_error_errno(-EBADMSG, "config.json: annotation %s is not a string", GJ_ANNOTATION_GPUS);
+        return set_request(ret, GJ_REQUEST_ANNOTATION, json_object_get_string(v), 0,
+                           strdup("annotation " GJ_ANNOTATION_GPUS));
+}
 
+static int request_from_cdi_annotations(struct json_object *annotations, const char *kind,
+                                        struct gj_oci_request *ret) {
         _cleanup_strv_free_ char **selectors = NULL;
         _cleanup_free_ char *first_key = NULL;
         json_object_object_foreach(annotations, key, val) {
@@ -138,25 +151,57 @@ static int request_from_env(struct json_object *process, struct gj_oci_request *
         return set_request(ret, GJ_REQUEST_ENV, found, GJ_SELECT_NVIDIA_INDEXES, strdup("env " NVIDIA_ENV));
 }
 
-int gj_oci_request_from_config(struct json_object *config, const char *cdi_kind, struct gj_oci_request *ret) {
-        struct json_object *annotations, *process;
+/* One source's request: 1 and *ret when config.json makes one, 0 when not. */
+static int request_of_source(struct json_object *config, enum gj_request_source source, const char *kind,
+                             struct gj_oci_request *ret) {
+        struct json_object *o;
+        int r = get_object(config, source == GJ_REQUEST_ENV ? "process" : "annotations", json_type_object, &o);
+        if (r < 0 || !o)
+                return r;
+        switch (source) {
+        case GJ_REQUEST_ANNOTATION:
+                return request_from_gpujail_annotation(o, ret);
+        case GJ_REQUEST_CDI:
+                return request_from_cdi_annotations(o, kind, ret);
+        case GJ_REQUEST_ENV:
+                return request_from_env(o, ret);
+        default:
+                return 0;
+        }
+}
+
+int gj_oci_request_accepted(struct json_object *config, const char *cdi_kind, unsigned accept,
+                            struct gj_oci_request *ret) {
         const char *kind = cdi_kind ? cdi_kind : GJ_CDI_KIND_DEFAULT;
-        int r;
+        _cleanup_strv_free_ char **ignored = NULL;
+        _cleanup_(gj_oci_request_done) struct gj_oci_request taken = {};
 
         *ret = (struct gj_oci_request){};
         if (!json_object_is_type(config, json_type_object))
                 return log_error_errno(-EBADMSG, "config.json is not a JSON object");
-        r = get_object(config, "annotations", json_type_object, &annotations);
-        if (r < 0)
-                return r;
-        if (annotations) {
-                r = request_from_annotations(annotations, kind, ret);
-                if (r != 0)
-                        return r < 0 ? r : 0;
+        for (enum gj_request_source s = GJ_REQUEST_ANNOTATION; s <= GJ_REQUEST_ENV; s++) {
+                _cleanup_(gj_oci_request_done) struct gj_oci_request req = {};
+                int r = request_of_source(config, s, kind, &req);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        continue;
+                if (accept & GJ_REQUEST_BIT(s)) {
+                        taken = req;
+                        req = (struct gj_oci_request){};
+                        break;
+                }
+                /* As if it were not there: the next source may still ask. */
+                if (!gj_oci_request_is_void(&req) && strv_push(&ignored, TAKE_PTR(req.origin)) < 0)
+                        return log_error_errno(-ENOMEM, "cannot record the container's request: %m");
         }
-        r = get_object(config, "process", json_type_object, &process);
-        if (r < 0)
-                return r;
-        r = request_from_env(process, ret);
-        return r < 0 ? r : 0;
+        if (ignored && !(taken.ignored = strv_join(ignored, ", ")))
+                return log_error_errno(-ENOMEM, "cannot record the container's request: %m");
+        *ret = taken;
+        taken = (struct gj_oci_request){};
+        return 0;
+}
+
+int gj_oci_request_from_config(struct json_object *config, const char *cdi_kind, struct gj_oci_request *ret) {
+        return gj_oci_request_accepted(config, cdi_kind, GJ_REQUEST_ALL, ret);
 }

@@ -15,6 +15,7 @@
 #include "gpujail/cgroup.h"
 #include "gpujail/container-ns.h"
 #include "gpujail/devfs.h"
+#include "gpujail/hook-config.h"
 #include "gpujail/inventory.h"
 #include "gpujail/oci-hook.h"
 #include "gpujail/plan.h"
@@ -25,6 +26,7 @@
 struct hook_ctx {
         const struct gj_hook_opts *opts;
         struct gj_oci_state state;
+        struct gj_hook_config config; /* which request sources we honour */
         struct gj_bundle bundle; /* config.json and the request in it */
         struct gj_inventory *inv;
         struct gj_selection sel;
@@ -41,6 +43,7 @@ static void hook_ctx_done(struct hook_ctx *c) {
         gj_selection_done(&c->sel);
         gj_inventory_free(c->inv);
         gj_bundle_done(&c->bundle);
+        gj_hook_config_done(&c->config);
         gj_oci_state_done(&c->state);
 }
 
@@ -52,17 +55,6 @@ static int read_state(int fd, struct gj_oci_state *ret) {
         if (r < 0)
                 return log_error_errno(r, "cannot read the OCI state from stdin: %m");
         return gj_oci_state_parse(text, ret);
-}
-
-/* "void" or "": NVIDIA's "nothing at all"; decided before any enumeration. */
-static bool selector_is_void(const char *s) {
-        if (!s)
-                return true;
-        s += strspn(s, " \t");
-        size_t n = strlen(s);
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-                n--;
-        return n == 0 || (n == 4 && strncmp(s, "void", 4) == 0);
 }
 
 /*
@@ -247,11 +239,21 @@ int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
         r = read_state(state_fd, &c.state);
         if (r < 0)
                 return r;
-        r = gj_bundle_read(c.state.bundle, &(struct gj_bundle_opts){ .request = true, .cdi_kind = opts->cdi_kind },
+        /* Before config.json: what a container may ask through is the host's
+         * decision, and a file root cannot vouch for stops every container. */
+        r = gj_hook_config_load(GJ_HOOK_CONFIG_PATH, &c.config);
+        if (r < 0)
+                return r;
+        r = gj_bundle_read(c.state.bundle,
+                           &(struct gj_bundle_opts){ .request = true,
+                                                     .cdi_kind = opts->cdi_kind,
+                                                     .refuse = GJ_REQUEST_ALL & ~c.config.accept },
                            &c.bundle);
         if (r < 0)
                 return r;
-        if (c.bundle.request.source == GJ_REQUEST_NONE || selector_is_void(c.bundle.request.selector)) {
+        if (c.bundle.request.ignored)
+                gj_hook_audit_ignored(c.state.id, opts->stage, c.bundle.request.ignored, &c.config);
+        if (gj_oci_request_is_void(&c.bundle.request)) {
                 log_debug("container %s: nothing requested", c.state.id);
                 return 0;
         }

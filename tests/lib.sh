@@ -256,42 +256,64 @@ hostinfo() { jq -r "$2" "$(fakehost "$1")/hostinfo.json"; }
 
 # ---------------------------------------------------------------- host state
 
-# A cgroup path is systemd's own bookkeeping (comes and goes with services and
-# sessions) when every component below the hierarchy root is a unit name; those
-# are ignored. Anything else (gpujail*, libpod_parent/..., runc ids) counts.
+# What "leave no trace" compares: only what gpujail and its tests could have
+# made, so that a difference is always a leak of ours and never another
+# program's work on a shared machine (a sandbox's per-command cgroups, someone
+# else's chroot mounts). tests/e2e/test-leave-no-trace.sh proves that a leak
+# of each kind is still seen, and that an unrelated change is not. Ours:
+#   - a name: a path component gpujail (job cgroups <cgroup>/gpujail/run-<pid>-<hex>),
+#     gpujail-* / gpujail.* (scratch cgroups, $TEST_TMP, /etc/gpujail, tmpfs
+#     "gpujail-fakehost"), gj-* (the tests' runc containers, unit-test cgroups),
+#     gjbench-* (bench/);
+#   - cgroups: with such a component, or a podman container made with the
+#     cgroupfs manager as the tests run podman (libpod_parent/libpod-<id>; podman
+#     under systemd makes machine.slice/libpod-*.scope instead);
+#   - BPF programs: on such a cgroup, or a device program on the cgroup2 root;
+#   - mounts: whose mount point, root or source has such a component, or at or
+#     below a place that the tests or gpujail mount over: /sys/fs/cgroup,
+#     /sys/{devices,bus,class,module}, /proc/driver, /proc/devices, the CDI
+#     directories, /dev itself and its GPU nodes.
+_OURS_AWK='
+function ours_name(c) { return c ~ /^(gpujail|gj)([-_.]|$)/ || c ~ /^gjbench-/ }
+function ours_path(p,   n, c, i) {
+        n = split(p, c, "/")
+        for (i = 1; i <= n; i++) if (ours_name(c[i])) return 1
+        return 0
+}
+function ours_cgroup(p) { return ours_path(p) || p ~ /\/libpod_parent\/libpod-[0-9a-f]+$/ }
+function mounted_over(p) {
+        return p ~ /^\/sys\/(fs\/cgroup|devices|bus|class|module)(\/|$)/ || p ~ /^\/proc\/(driver|devices)(\/|$)/ ||
+               p ~ /^(\/var)?\/run\/cdi(\/|$)/ || p ~ /^\/etc\/cdi(\/|$)/ || p == "/dev" || p ~ /^\/dev\/(nvidia|dri|accel|kfd)/
+}'
+
 _host_cgroups() {
-        # podman (cgroupfs manager) makes libpod_parent/ and libpod_parent/conmon on first
-        # use and keeps them by design: not a leak. Its libpod-<id> container dirs count.
-        find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | grep -Ev '/libpod_parent(/conmon)?$' | awk '
-                { n = split($0, c, "/"); own = 1
-                  for (i = 6; i <= n; i++) if (c[i] !~ /\.(slice|service|scope|socket|mount|swap|device)$/) own = 0
-                  if (n >= 6 && own) next; print }' | sort
+        find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | awk "$_OURS_AWK"'ours_cgroup($0)' | sort
 }
 
 _host_mounts() { # mount point, fs type, source of the host's mount namespace (PID 1's)
-        sed -E 's/^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ ([^ ]+) .* - ([^ ]+) ([^ ]+) .*/\1 \2 \3/' /proc/1/mountinfo | sort
+        awk "$_OURS_AWK"'
+                { for (i = 7; i < NF && $i != "-"; i++) ; fs = $(i + 1); src = $(i + 2)
+                  if (ours_path($5) || ours_path($4) || ours_path(src) || mounted_over($5)) print $5, fs, src }' \
+                /proc/1/mountinfo | sort
 }
 
-_host_bpf() {
+_host_bpf() { # "<cgroup dir> <attach type> id=<prog id>"; type 6 = BPF_CGROUP_DEVICE
         if [[ -x $HELPERS/bpf-list ]]; then
-                "$HELPERS/bpf-list" | awk '
-                        { n = split($1, c, "/"); own = 1
-                          for (i = 6; i <= n; i++) if (c[i] !~ /\.(slice|service|scope|socket|mount|swap|device)$/) own = 0
-                          if (n >= 6 && own) next; print }' | sort
-        elif command -v bpftool >/dev/null 2>&1; then
-                bpftool cgroup tree 2>/dev/null | sort
+                "$HELPERS/bpf-list" | awk -v root="$(cgroup2_root)" "$_OURS_AWK"'
+                        ours_cgroup($1) || ($1 == root && $2 == 6)' | sort
         else
-                echo "bpf-list not built"
+                echo "bpf-list not built: cgroup BPF programs not compared"
         fi
 }
 
 # Host paths outside $TEST_TMP that tests create (removed when they end), or
 # that mark an escape a test looks for (/etc/gj-safepath-<pid> of test-safepath,
-# a file or a directory): none may remain. Names carry a pid or a random tail,
+# a file or a directory): none may remain. /etc/gpujail: the mount point that
+# tests make where the host has none (hook-common.sh). Names carry a pid or a random tail,
 # so a leftover differs from any earlier one.
 _host_files() {
         local p
-        for p in /etc/gj-safepath-* /etc/gpujail-* /var/tmp/gpujail-*; do
+        for p in /etc/gj-safepath-* /etc/gpujail /etc/gpujail-* /var/tmp/gpujail-*; do
                 [[ -e $p || -L $p ]] && echo "$p"
         done
         return 0

@@ -9,8 +9,12 @@
 #   hook_rootfs                       -> prints the shared rootfs dir (built once)
 #   hook_bundle NAME [JQ-FILTER...]   -> prints a new bundle dir; filters edit config.json
 #   env_of VAR=VALUE                  -> a hook_bundle filter adding VAR=VALUE to process.env
+#   ask_for SEL                       -> a hook_bundle filter: the annotation gpujail.io/gpus=SEL
+#   intruder SHAPE INDEX              -> a hook_bundle filter: GPU INDEX's node, no allow rule
 #   hook_entry STAGE                  -> the JSON of a hooks[] entry for gpujail-hook
+#   hook_conf NAME TEXT               -> prints a dir holding hook.conf = TEXT, for $HOOK_ETC
 #   runc_on_host SHAPE ID BUNDLE      -> runc run on the simulated host; sets $status/$output
+#                                        (/etc/gpujail there: a copy of $HOOK_ETC, or empty)
 
 # The container's script: what /dev holds, then the cgroup oracle on every
 # nvidia* node there (ENXIO = allowed, EPERM = denied).
@@ -53,6 +57,60 @@ hook_entry() {
 # env_of VAR=VALUE: a hook_bundle filter that adds VAR=VALUE to process.env.
 env_of() { echo ".process.env += [\"$1\"]"; }
 
+# intruder SHAPE INDEX: a hook_bundle filter that puts GPU INDEX's node into
+# linux.devices with no allow rule: the runtime makes the node, the device
+# cgroup must deny it (EPERM) whatever the hook gives.
+intruder() {
+        local dev
+        dev=$(jq -cn --arg p "$(hostinfo "$1" ".devices[$2].nodes[0].path")" \
+                --argjson m "$(hostinfo "$1" ".devices[$2].minor")" \
+                '[{path: $p, type: "c", major: 195, minor: $m, fileMode: 438, uid: 0, gid: 0}]')
+        echo ".linux.devices += $dev"
+}
+
+# ask_for SEL: a hook_bundle filter asking for SEL the way the hook accepts by
+# default (the annotation gpujail.io/gpus; process.env is the image's).
+ask_for() { echo ".annotations[\"gpujail.io/gpus\"] = \"$1\""; }
+
+# The hook reads /etc/gpujail/hook.conf. runc_on_host and on_hook_etc put a
+# tmpfs on /etc/gpujail in their private mount namespace, holding a copy of
+# the directory $HOOK_ETC (owners and modes kept; hook_conf makes one), or
+# nothing: the host's own file never decides a test, and the host's /etc is
+# never written (the mount point itself is made, and removed, only where the
+# host lacks it).
+_hook_etc_mountpoint() {
+        [[ -d /etc/gpujail ]] && return 0
+        mkdir -m 0755 /etc/gpujail && defer rmdir /etc/gpujail
+}
+
+# The bash code that does it, first thing in the namespace ($HOOK_ETC in its env).
+_HOOK_ETC_SETUP='mount -t tmpfs -o mode=0755,size=256k gpujail-test-hookconf /etc/gpujail || exit 99
+if [ -n "${HOOK_ETC:-}" ]; then
+        cp -a "$HOOK_ETC"/. /etc/gpujail/ && chmod --reference="$HOOK_ETC" /etc/gpujail &&
+                chown --reference="$HOOK_ETC" /etc/gpujail || exit 99
+fi'
+
+# hook_conf NAME TEXT: a directory (root-owned, 0755) holding hook.conf = TEXT
+# (root-owned, 0644), for HOOK_ETC; the caller may chmod/chown either to taste.
+hook_conf() {
+        local d=$TEST_TMP/etc/$1
+        mkdir -p "$d"
+        chmod 0755 "$d"
+        printf '%s\n' "$2" >"$d/hook.conf"
+        chmod 0644 "$d/hook.conf"
+        echo "$d"
+}
+
+# on_hook_etc SHAPE -- CMD...: CMD on the simulated host, with /etc/gpujail as above.
+on_hook_etc() {
+        local shape=$1
+        shift
+        [[ ${1:-} == -- ]] && shift
+        _hook_etc_mountpoint
+        HOOK_ETC=${HOOK_ETC:-} on_fakehost "$shape" -- bash -c "$_HOOK_ETC_SETUP"'
+                exec "$@"' _ "$@"
+}
+
 # hook_bundle NAME [JQ-FILTER...]: a bundle whose rootfs is the shared busybox
 # one (absolute root.path), running HOOK_PROBE_SCRIPT; each filter then edits
 # config.json in turn.
@@ -82,14 +140,15 @@ hook_register() {
 }
 
 # runc_on_host SHAPE ID BUNDLE: runc run, inside the simulated host (runc must
-# see its /dev). There, hooks that have their own env get the fakesysfs
-# preload added (the simulated host needs it; a real registration has none);
-# hooks without env are left alone. Always deletes the container afterwards.
+# see its /dev), with /etc/gpujail from $HOOK_ETC (on_hook_etc). There, hooks
+# that have their own env get the fakesysfs preload added (the simulated host
+# needs it; a real registration has none); hooks without env are left alone.
+# Always deletes the container afterwards.
 # RUNC_WRAP=CMD: runc runs (and is deleted) under CMD there, e.g. a script that
 # makes the namespace look like a pure cgroup v2 host.
 runc_on_host() {
         local shape=$1 id=$2 b=$3 wrap=${RUNC_WRAP:-}
-        run on_fakehost "$shape" -- ${wrap:+"$wrap"} bash -c '
+        run on_hook_etc "$shape" -- ${wrap:+"$wrap"} bash -c '
                 set -e
                 b=$1; id=$2
                 jq --arg p "$GPUJAIL_TEST_PRELOAD" --arg a "${ASAN_OPTIONS:-}" "

@@ -3,7 +3,7 @@
 #
 # `gpujail-hook` under real runc, with every step of the hook failing in turn
 # (tests/fault/faultinject.so, preloaded through the hook's own env in config.json), on a
-# simulated 8-GPU host. The container asks for GPU 0 (NVIDIA_VISIBLE_DEVICES=0); the test
+# simulated 8-GPU host. The container asks for GPU 0 (annotation gpujail.io/gpus=0); the test
 # also puts another GPU's node into linux.devices WITHOUT a cgroup allow rule. Each run must
 #   - fail: runc refuses the container (non-zero), the hook said why ("gpujail-hook: ..."),
 #     and the container's process never ran; or
@@ -74,7 +74,8 @@ wrapper = sys.argv[11:]
 c = json.load(open(p))
 c["process"]["terminal"] = False
 c["process"]["args"] = ["/bin/sh", "-c", job]
-c["process"]["env"] = ["PATH=/bin", "NVIDIA_VISIBLE_DEVICES=0"]
+c["process"]["env"] = ["PATH=/bin"]
+c["annotations"] = {"gpujail.io/gpus": "0"}
 c["root"]["readonly"] = False
 c["mounts"].append({"destination": "/out", "type": "bind", "source": outd, "options": ["rbind", "rw"]})
 # another GPU's node, placed by the runtime, with no allow rule: must stay denied

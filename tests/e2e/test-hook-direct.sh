@@ -14,7 +14,11 @@ require_built "$GPUJAIL_HOOK"
 fakehost nvidia8 >/dev/null
 b=$TEST_TMP/bundle
 mkdir -p "$b/rootfs/dev"
-config() { jq -n "{ociVersion: \"1.0.2\", root: {path: \"rootfs\"}, process: {args: [\"true\"], env: $1}}" >"$b/config.json"; }
+config() { # ENV-JSON [ANNOTATIONS-JSON]
+        jq -n --argjson env "$1" --argjson ann "${2:-null}" \
+                '{ociVersion: "1.0.2", root: {path: "rootfs"}, process: {args: ["true"], env: $env}}
+                 + (if $ann == null then {} else {annotations: $ann} end)' >"$b/config.json"
+}
 state() { printf '{"ociVersion":"1.0.2","id":"direct","status":"creating","pid":%s,"bundle":"%s"}' "${2:-$$}" "${1:-$b}"; }
 hook() { # STDIN-TEXT ARGS...
         local in=$1
@@ -45,7 +49,7 @@ else
 fi
 
 # Bad states.
-config '["NVIDIA_VISIBLE_DEVICES=0"]'
+config '["PATH=/bin"]' '{"gpujail.io/gpus": "0"}'
 for bad in '' 'not json' '[1]' '{"id":"x","pid":1}' '{"id":"x","bundle":"/b"}' \
         '{"id":"x","pid":-1,"bundle":"/b"}' '{"id":"x","pid":1,"bundle":"relative"}' \
         "$(state "$TEST_TMP/no-such-bundle")"; do
@@ -99,7 +103,7 @@ like "$stderr" "shares our mount namespace" "a pid in our own mount namespace: s
 
 # Where the container's device cgroup is not one the hook may change: run as
 # createContainer (the container is the hook's own process) asking for GPU 0.
-config '["NVIDIA_VISIBLE_DEVICES=0"]'
+config '["PATH=/bin"]' '{"gpujail.io/gpus": "0"}'
 V2=$(cgroup2_root)
 
 # 1. In the root cgroup of its hierarchies (a runtime bug): allowing devices

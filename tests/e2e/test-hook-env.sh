@@ -33,13 +33,13 @@ __attribute__((constructor)) static void evil(void) {
 }
 EOF
 cc -shared -fPIC -o "$TEST_TMP/evil.so" "$TEST_TMP/evil.c" || bail_out "cannot build evil.so"
-image_env='.process.env += ["LD_PRELOAD='"$TEST_TMP"'/evil.so", "LD_LIBRARY_PATH='"$TEST_TMP"'", "NVIDIA_VISIBLE_DEVICES=0"]'
+image_env='.process.env += ["LD_PRELOAD='"$TEST_TMP"'/evil.so", "LD_LIBRARY_PATH='"$TEST_TMP"'"]'
 
 snapshot_host before
 
 for stage in prestart createContainer; do
         rm -f "$marker"
-        b=$(hook_bundle "env-$stage" "$image_env")
+        b=$(hook_bundle "env-$stage" "$image_env" "$(ask_for 0)")
         hook_register "$b" "$stage"
         runc_on_host nvidia8 "gj-env-$$" "$b"
         is "$status" 0 "registered with its own env ($stage): container runs" || show
@@ -53,7 +53,7 @@ rm -f "$marker"
 # tells it not to check (a plain build ignores the variable).
 asan_env=()
 [[ -n ${ASAN_OPTIONS:-} ]] && asan_env=("$(env_of "ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0")")
-b=$(hook_bundle env-none "$image_env" "${asan_env[@]}")
+b=$(hook_bundle env-none "$image_env" "$(ask_for 0)" "${asan_env[@]}")
 hook_register "$b" createContainer null
 runc_on_host nvidia8 "gj-envnone-$$" "$b"
 isnt "$status" 0 "registered without env: the container does not start" || show
@@ -72,7 +72,7 @@ fi
 
 # Without the loader variables, a hook registered without env still acts only
 # on config.json: PATH, HOME and the like from the image change nothing.
-b=$(hook_bundle env-path '.process.env += ["PATH=/nonexistent", "NVIDIA_VISIBLE_DEVICES=0", "GPUJAIL_DEBUG=1"]')
+b=$(hook_bundle env-path '.process.env += ["PATH=/nonexistent", "GPUJAIL_DEBUG=1"]' "$(ask_for 0)")
 hook_register "$b" createContainer '["PATH=/nonexistent"]'
 runc_on_host nvidia8 "gj-envpath-$$" "$b"
 is "$status" 0 "hook env PATH=/nonexistent: container runs" || show

@@ -4,9 +4,10 @@
 # gpujail-hook under podman 4.3 (runc, cgroupfs) with the hooks.d files that
 # examples/hooks.d ships (only the hook's path changed to the build's, and the
 # simulated host's fakesysfs preload added to the hook's env): the request by
-# env, by annotation, by CDI annotation; the device-cgroup oracle inside (the
-# selected node ENXIO, another GPU's node, mknod'ed in the container, EPERM);
-# a refused request; the host unchanged.
+# annotation, by CDI annotation, by env where /etc/gpujail/hook.conf accepts it
+# (and not by default); the device-cgroup oracle inside (the selected node
+# ENXIO, another GPU's node, mknod'ed in the container, EPERM); a refused
+# request; the host unchanged.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hook-common.sh"
 require_root
@@ -41,7 +42,7 @@ snapshot_host before
 # podman ARGS...: podman run on the simulated host with the shipped hooks.d
 # (CAP_MKNOD, which podman 4 drops by default, to make the intruder node).
 podman_run() {
-        run on_fakehost $shape -- bash -c '
+        run on_hook_etc $shape -- bash -c '
                 hooks=$1; hook=$2; shift 2
                 for f in "$GPUJAIL_SRC"/examples/hooks.d/*.json; do
                         jq --arg p "$hook" --arg l "$GPUJAIL_TEST_PRELOAD" --arg a "${ASAN_OPTIONS:-}" \
@@ -63,8 +64,15 @@ check() { # NAME NODE
         is "$(grep -c '^/dev/nvidia[0-9]' <<<"$output")" 1 "$1: one GPU node in /dev"
 }
 
+# The image's env (podman -e is the same process.env) is not accepted by default.
 podman_run -e NVIDIA_VISIBLE_DEVICES=0
-check "podman -e NVIDIA_VISIBLE_DEVICES=0" "$(node_of 0)"
+is "$status" 0 "podman -e NVIDIA_VISIBLE_DEVICES=0, default hook.conf: container ran" || show
+unlike "$output" "^/dev/nvidia[0-9]" "podman -e NVIDIA_VISIBLE_DEVICES=0, default hook.conf: no GPU node"
+like "$output" "^/tmp/other EPERM" "podman -e NVIDIA_VISIBLE_DEVICES=0, default hook.conf: device cgroup untouched"
+
+accept_env=$(hook_conf env "accept = annotation, cdi, env")
+HOOK_ETC=$accept_env podman_run -e NVIDIA_VISIBLE_DEVICES=0
+check "podman -e NVIDIA_VISIBLE_DEVICES=0, hook.conf accepts env" "$(node_of 0)"
 
 podman_run --annotation "gpujail.io/gpus=$(hostinfo $shape '.devices[3].uuid')"
 check "podman --annotation gpujail.io/gpus=UUID" "$(node_of 3)"
@@ -77,7 +85,7 @@ is "$status" 0 "podman, nothing requested: container ran" || show
 unlike "$output" "^/dev/nvidia" "podman, nothing requested: no GPU node"
 like "$output" "^/tmp/other EPERM" "podman, nothing requested: device cgroup untouched"
 
-podman_run -e NVIDIA_VISIBLE_DEVICES=42
+HOOK_ETC=$accept_env podman_run -e NVIDIA_VISIBLE_DEVICES=42
 isnt "$status" 0 "podman -e NVIDIA_VISIBLE_DEVICES=42: refused" || show
 like "$output" "gpujail-hook: unknown GPU '42'" "podman -e NVIDIA_VISIBLE_DEVICES=42: says why"
 

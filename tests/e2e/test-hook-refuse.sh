@@ -26,12 +26,17 @@ refused() {
         nok '[ -d /sys/fs/cgroup/devices/'"$3"' ]' "$1: no cgroup left behind"
 }
 
+# By env (NVIDIA's semantics; the host accepts process.env here) and by annotation.
 for sel in 9 "0,9" "bogus" "GPU-ffffffff-0000" "all,9"; do
         b=$(hook_bundle "sel-${sel//[^a-z0-9]/}" "$(env_of "NVIDIA_VISIBLE_DEVICES=$sel")")
         hook_register "$b" prestart
         id=gj-sel-$$
-        runc_on_host nvidia8 $id "$b"
+        HOOK_ETC=$(hook_conf env "accept = env") runc_on_host nvidia8 $id "$b"
         refused "NVIDIA_VISIBLE_DEVICES=$sel" "'?(9|bogus|GPU-ffffffff-0000)'?" $id
+        b=$(hook_bundle "asel-${sel//[^a-z0-9]/}" "$(ask_for "$sel")")
+        hook_register "$b" prestart
+        runc_on_host nvidia8 $id "$b"
+        refused "gpujail.io/gpus=$sel" "'?(9|bogus|GPU-ffffffff-0000)'?" $id
 done
 
 b=$(hook_bundle badcdi '.annotations["cdi.k8s.io/x"] = "gpujail.io/gpu=../../etc"')
@@ -47,7 +52,7 @@ refused "unknown vendor index in the annotation (createContainer)" "99" gj-ann-$
 # wrongnode: /dev/nvidia3 is 195:9, /dev/nvidia4 is missing.
 for minor in 3 4; do
         idx=$(hostinfo wrongnode "[.devices[] | select(.minor == $minor)][0].index")
-        b=$(hook_bundle "wrong$minor" "$(env_of "NVIDIA_VISIBLE_DEVICES=$idx")")
+        b=$(hook_bundle "wrong$minor" "$(ask_for "$idx")")
         hook_register "$b" prestart
         runc_on_host wrongnode gj-wrong-$$ "$b"
         refused "GPU $idx whose /dev/nvidia$minor is wrong or missing" "nvidia$minor" gj-wrong-$$
@@ -70,7 +75,7 @@ baseline=$(ls -A "$hostdir" | tr '\n' ' ')
 diag "runc itself, without any request, left in the host directory: $baseline"
 rm -rf "${hostdir:?}"/* "$hostdir"/.[!.]* 2>/dev/null
 echo precious >"$hostdir/file"
-b=$(hook_bundle evil1 ".root.path = \"$evil\"" "$(env_of NVIDIA_VISIBLE_DEVICES=0)")
+b=$(hook_bundle evil1 ".root.path = \"$evil\"" "$(ask_for 0)")
 hook_register "$b" prestart
 runc_on_host nvidia8 gj-evil1-$$ "$b"
 refused "rootfs /dev -> host directory" "dev" gj-evil1-$$
@@ -89,7 +94,7 @@ evil=$TEST_TMP/evil-rootfs2
 cp -a "$(hook_rootfs)" "$evil"
 ln -s "$target" "$evil$node0"
 b=$(hook_bundle evil2 ".root.path = \"$evil\"" '.mounts |= map(select(.destination | startswith("/dev") | not))' \
-        "$(env_of NVIDIA_VISIBLE_DEVICES=0)")
+        "$(ask_for 0)")
 hook_register "$b" createRuntime
 runc_on_host nvidia8 gj-evil2-$$ "$b"
 refused "rootfs $node0 -> host file" "nvidia" gj-evil2-$$
@@ -100,13 +105,13 @@ is "$(readlink "$evil$node0")" "$target" "rootfs $node0 -> host file: the link i
 # Registered for the wrong stage: a createContainer hook that says "prestart"
 # runs in the container's pid namespace, where state.pid 1 is not the host's
 # init. It must refuse, not act on PID 1 of the host.
-b=$(hook_bundle wrongstage "$(env_of NVIDIA_VISIBLE_DEVICES=0)")
+b=$(hook_bundle wrongstage "$(ask_for 0)")
 entry=$(hook_entry prestart)
 jq --argjson e "$entry" '.hooks.createContainer = [$e]' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
 runc_on_host nvidia8 gj-stage-$$ "$b"
 refused "prestart hook run as createContainer" "pid namespace" gj-stage-$$
 
-b=$(hook_bundle badstage "$(env_of NVIDIA_VISIBLE_DEVICES=0)")
+b=$(hook_bundle badstage "$(ask_for 0)")
 entry=$(hook_entry startContainer)
 jq --argjson e "$entry" '.hooks.createRuntime = [$e]' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
 runc_on_host nvidia8 gj-badstage-$$ "$b"

@@ -15,9 +15,7 @@ fakehost $shape >/dev/null
 n_gpus=$(hostinfo $shape '.devices | length')
 node_of() { hostinfo $shape ".devices[$1].nodes[0].path"; }
 other=$(node_of 1) # the intruder: GPU 1's node, put in linux.devices with no allow rule
-other_dev=$(jq -cn --arg p "$other" --argjson m "$(hostinfo $shape '.devices[1].minor')" \
-        '[{path: $p, type: "c", major: 195, minor: $m, fileMode: 438, uid: 0, gid: 0}]')
-with_other=".linux.devices += $other_dev"
+with_other=$(intruder $shape 1)
 
 snapshot_host before
 
@@ -52,16 +50,18 @@ check() {
         is "$n" "$(($# > 0 ? $# + 3 : 0))" "$name: one bind mount per node (GPU + 3 control nodes)"
 }
 
-# Every stage (and no stage argument = prestart), NVIDIA_VISIBLE_DEVICES=0.
+# Every stage (and no stage argument = prestart), the annotation gpujail.io/gpus=0.
 for stage in prestart createRuntime createContainer ""; do
         label=${stage:-no-stage}
-        b=$(hook_bundle "stage-$label" "$with_other" "$(env_of NVIDIA_VISIBLE_DEVICES=0)")
+        b=$(hook_bundle "stage-$label" "$with_other" "$(ask_for 0)")
         hook_register "$b" "$stage"
         runc_on_host $shape "gj-$label-$$" "$b"
         check "$label" "$(node_of 0)"
 done
 
-# Request forms, first match wins.
+# Request forms, first match wins, with every source accepted (the default
+# leaves process.env out: test-hook-config.sh).
+HOOK_ETC=$(hook_conf all "accept = annotation, cdi, env")
 b=$(hook_bundle ann "$with_other" "$(env_of NVIDIA_VISIBLE_DEVICES=all)" \
         ".annotations[\"gpujail.io/gpus\"] = \"$(hostinfo $shape '.devices[3].uuid')\"")
 hook_register "$b" prestart
@@ -98,9 +98,10 @@ for what in "" "NVIDIA_VISIBLE_DEVICES=void" "NVIDIA_VISIBLE_DEVICES="; do
         unlike "$output" "nvidiactl" "$label: no control node"
         like "$output" "^$other EPERM" "$label: device cgroup untouched"
 done
+unset HOOK_ETC
 
 # Idempotent: registered three times (prestart twice, createContainer once) = once.
-b=$(hook_bundle twice "$with_other" "$(env_of NVIDIA_VISIBLE_DEVICES=0)")
+b=$(hook_bundle twice "$with_other" "$(ask_for 0)")
 hook_register "$b" prestart
 hook_register "$b" prestart
 hook_register "$b" createContainer
@@ -111,13 +112,13 @@ check "hook run three times" "$(node_of 0)"
 audit=$TEST_TMP/audit.log
 printf '#!/bin/sh\nexec "%s" "$@" 2>>"%s"\n' "$GPUJAIL_HOOK" "$audit" >"$TEST_TMP/hook-wrapper"
 chmod +x "$TEST_TMP/hook-wrapper"
-b=$(hook_bundle audit "$with_other" "$(env_of NVIDIA_VISIBLE_DEVICES=0)")
+b=$(hook_bundle audit "$with_other" "$(ask_for 0)")
 entry=$(GPUJAIL_HOOK=$TEST_TMP/hook-wrapper hook_entry createRuntime)
 jq --argjson e "$entry" '.hooks.createRuntime = [$e]' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
 runc_on_host $shape "gj-audit-$$" "$b"
 is "$status" 0 "audit: container ran" || show
 is "$(grep -c 'inject' "$audit")" 1 "audit: one line per injection"
-like "$(cat "$audit")" "^gpujail-hook: inject id=gj-audit-$$ stage=createRuntime request=\"env NVIDIA_VISIBLE_DEVICES\" devices=$(hostinfo $shape '.devices[0].uuid') nodes=$(node_of 0),/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools cgroup=v1\$" \
+like "$(cat "$audit")" "^gpujail-hook: inject id=gj-audit-$$ stage=createRuntime request=\"annotation gpujail.io/gpus\" devices=$(hostinfo $shape '.devices[0].uuid') nodes=$(node_of 0),/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools cgroup=v1\$" \
         "audit: container id, request, devices, nodes, cgroup mechanism"
 
 # cgroup v2: runc on this hybrid host attaches no device program there (the

@@ -148,7 +148,7 @@ for c in "${names[@]}"; do
         b=$W/bundles/$c
         mkdir -p "$b/rootfs/dev"
         jq -n --arg g "${gpu[$c]}" '{ociVersion: "1.0.2", root: {path: "rootfs"},
-                process: {args: ["true"], env: ["NVIDIA_VISIBLE_DEVICES=" + $g]},
+                process: {args: ["true"]}, annotations: {"gpujail.io/gpus": $g},
                 linux: {resources: {devices: [{allow: false, access: "rwm"}]}}}' >"$b/config.json"
 done
 

@@ -142,7 +142,7 @@ hook_json() { jq -cn --arg p "$1" '{path: $p, args: ([$p] + $ARGS.positional), e
 # runc_v2 NAME RUNTIME HOOK(0|1): run the matrix container in v2 mode; sets $status/$output.
 runc_v2() {
         local name=$1 runtime=$2 hook=$3 b id=gj-v2rt-$1-$$ cg=/sys/fs/cgroup/$PARENT/$1
-        b=$(hook_bundle "$name" ".linux.devices += $matrix_devices" '.process.env += ["NVIDIA_VISIBLE_DEVICES=0"]' \
+        b=$(hook_bundle "$name" ".linux.devices += $matrix_devices" "$(ask_for 0)" \
                 ".linux.cgroupsPath = \"/$PARENT/$name\"" '.process.args = ["/bin/sh", "-c", "/bin/open-probe /dev/m/*"]')
         [[ $runtime == notun ]] && jq --argjson h "$(hook_json "$TEST_TMP/standin")" '.hooks.prestart += [$h]' \
                 "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
@@ -185,7 +185,7 @@ done
 
 # ---------------------------------------------------------------- 16,385 rules
 
-b=$(hook_bundle many '.process.env += ["NVIDIA_VISIBLE_DEVICES=0"]' ".linux.cgroupsPath = \"/$PARENT/many\"" \
+b=$(hook_bundle many "$(ask_for 0)" ".linux.cgroupsPath = \"/$PARENT/many\"" \
         '.process.args = ["/bin/sleep", "60"]')
 jq '.linux.resources.devices += [range(16385) | {allow: true, type: "b", major: 8, minor: ., access: "rwm"}]' \
         "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"

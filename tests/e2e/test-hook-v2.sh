@@ -23,8 +23,6 @@ shape=nvidia8
 fakehost $shape >/dev/null
 node0=$(hostinfo $shape '.devices[0].nodes[0].path')
 other=$(hostinfo $shape '.devices[1].nodes[0].path')
-other_dev=$(jq -cn --arg p "$other" --argjson m "$(hostinfo $shape '.devices[1].minor')" \
-        '[{path: $p, type: "c", major: 195, minor: $m, fileMode: 438, uid: 0, gid: 0}]')
 
 clang -O2 -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -c "$GPUJAIL_SRC/tests/helpers/runtime-devices.bpf.c" \
         -o "$TEST_TMP/runtime-prog.o" 2>"$TEST_TMP/clang.err" ||
@@ -56,7 +54,7 @@ snapshot_host before
 
 for stage in prestart createContainer; do
         rm -f "$TEST_TMP/progs-before" "$TEST_TMP/progs-after"
-        b=$(hook_bundle "v2-$stage" ".linux.devices += $other_dev" '.process.env += ["NVIDIA_VISIBLE_DEVICES=0"]')
+        b=$(hook_bundle "v2-$stage" "$(intruder $shape 1)" "$(ask_for 0)")
         attach=$(jq -cn --arg p "$TEST_TMP/attach-runtime-prog" '{path: $p, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]}')
         show=$(jq -cn --arg p "$TEST_TMP/show-progs" '{path: $p, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]}')
         jq --argjson a "$attach" '.hooks.prestart = [$a]' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
@@ -85,7 +83,7 @@ jq --argjson a "$(jq -cn --arg p "$TEST_TMP/attach-runtime-prog" '{path: $p}')" 
 runc_on_host $shape "gj-v2-control-$$" "$b"
 like "$output" "^$node0 EPERM" "control: the runtime's program alone denies $node0 (v1 allows it)"
 
-b=$(hook_bundle v2-null '.process.env += ["NVIDIA_VISIBLE_DEVICES=0"]' \
+b=$(hook_bundle v2-null "$(ask_for 0)" \
         '.process.args = ["/bin/sh", "-c", "echo x >/dev/null && echo null-ok; /bin/open-probe /dev/zero /dev/full"]')
 jq --argjson a "$(jq -cn --arg p "$TEST_TMP/attach-runtime-prog" '{path: $p}')" '.hooks.prestart = [$a]' \
         "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"

@@ -21,6 +21,8 @@ struct json_object;
 struct gj_bundle_opts {
         bool request;         /* read the container's request (the hook, `runtime`) */
         const char *cdi_kind; /* for the request; NULL means GJ_CDI_KIND_DEFAULT */
+        unsigned refuse;      /* request sources (GJ_REQUEST_BIT()s) read as if absent (the hook's
+                               * configuration); 0: every source counts, as `gpujail runtime` reads */
 };
 
 struct gj_bundle {
