@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "gpujail/policy.h"
+#include "gpujail/root-file.h"
 #include "gpujail/util.h"
 
 /* ---- names ---- */
@@ -362,133 +363,6 @@ void gj_policy_done(struct gj_policy *p) {
 
 /* ---- the loader ---- */
 
-static const char *file_type(mode_t mode) {
-        return S_ISLNK(mode)    ? "a symlink"
-               : S_ISDIR(mode)  ? "a directory"
-               : S_ISFIFO(mode) ? "a fifo"
-               : S_ISSOCK(mode) ? "a socket"
-               : S_ISCHR(mode)  ? "a character device"
-               : S_ISBLK(mode)  ? "a block device"
-                                : "not a regular file";
-}
-
-/* what: "it" or "its directory D"; fix: the path a hint names. */
-static int check_owner_mode(const struct stat *st, const char *path, const char *what,
-                            const char *fix) {
-        if (st->st_uid != 0)
-                return log_error_errno(
-                        -EPERM,
-                        "refusing the policy file %s: %s is owned by uid %u, not root (chown root %s)",
-                        path, what, (unsigned)st->st_uid, fix);
-        if (st->st_mode & (S_IWGRP | S_IWOTH))
-                return log_error_errno(
-                        -EPERM,
-                        "refusing the policy file %s: %s is writable by group or others (mode %04o; chmod go-w %s)",
-                        path, what, (unsigned)(st->st_mode & 07777), fix);
-        return 0;
-}
-
-static int check_file(const struct stat *st, const char *path) {
-        if (!S_ISREG(st->st_mode))
-                return log_error_errno(
-                        -EPERM, "refusing the policy file %s: it is %s; it must be a regular file",
-                        path, file_type(st->st_mode));
-        return check_owner_mode(st, path, "it", path);
-}
-
-/* "/etc/gpujail/policy.conf" -> "/etc/gpujail" and "policy.conf"; "p.conf" -> "." */
-static int split_path(const char *path, char **ret_dir, const char **ret_base) {
-        const char *slash = strrchr(path, '/');
-        const char *base = slash ? slash + 1 : path;
-        if (!*base)
-                return log_error_errno(-EISDIR, "policy file '%s': not a file name", path);
-        size_t n = slash ? (size_t)(slash - path) : 0;
-        while (n > 1 && path[n - 1] == '/')
-                n--; /* "d//f": a trailing slash would make O_NOFOLLOW follow "d" */
-        *ret_dir = !slash ? strdup(".") : n == 0 ? strdup("/") : strndup(path, n);
-        if (!*ret_dir)
-                return log_error_errno(-ENOMEM, "policy file %s: %m", path);
-        *ret_base = base;
-        return 0;
-}
-
-/* The directory, checked through the fd the file is then opened from: what is
- * checked is what is read. O_PATH: a symlink is seen (not followed), nothing
- * is opened for reading. 0 and *ret = -1 when it does not exist. */
-static int open_policy_dir(const char *path, const char *dir, int *ret) {
-        _cleanup_close_ int fd = open(dir, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 && errno == ENOENT) {
-                *ret = -1;
-                return 0;
-        }
-        if (fd < 0)
-                return log_error_errno(-errno,
-                                       "cannot open %s, the directory of the policy file %s: %m",
-                                       dir, path);
-        if (fstat(fd, &st) < 0)
-                return log_error_errno(-errno, "cannot stat %s: %m", dir);
-        if (!S_ISDIR(st.st_mode))
-                return log_error_errno(S_ISLNK(st.st_mode) ? -EPERM : -ENOTDIR,
-                                       "refusing the policy file %s: its directory %s is %s", path,
-                                       dir, S_ISLNK(st.st_mode) ? "a symlink" : "not a directory");
-        _cleanup_free_ char *what = strprintf("its directory %s", dir);
-        if (!what)
-                return log_error_errno(-ENOMEM, "policy file %s: %m", path);
-        int r = check_owner_mode(&st, path, what, dir);
-        if (r < 0)
-                return r;
-        *ret = TAKE_FD(fd);
-        return 0;
-}
-
-/* The file, checked before it is opened (a fifo or a device is never opened)
- * and again through the fd it is read from. 0 and *ret = -1 when it does not exist. */
-static int open_policy_file(int dfd, const char *path, const char *base, int *ret) {
-        struct stat st;
-        *ret = -1;
-        if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                if (errno == ENOENT)
-                        return 0;
-                return log_error_errno(-errno, "cannot stat the policy file %s: %m", path);
-        }
-        int r = check_file(&st, path);
-        if (r < 0)
-                return r;
-        int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-        _cleanup_close_ int fd = openat(dfd, base, flags);
-        if (fd < 0 && errno == ENOENT)
-                return 0; /* removed since: as if it never was */
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot open the policy file %s: %m", path);
-        if (fstat(fd, &st) < 0)
-                return log_error_errno(-errno, "cannot stat the policy file %s: %m", path);
-        if ((r = check_file(&st, path)) < 0)
-                return r;
-        *ret = TAKE_FD(fd);
-        return 0;
-}
-
-static int read_policy(int fd, const char *path, struct gj_policy *ret) {
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-        /* read_full_fd() refuses a file of exactly max bytes: one more, so that only a
-         * file larger than GJ_POLICY_MAX is refused, as policy.h says */
-        int r = read_full_fd(fd, &text, &len, GJ_POLICY_MAX + 1);
-        if (r == -EFBIG)
-                return log_error_errno(r, "refusing the policy file %s: larger than %u bytes", path,
-                                       GJ_POLICY_MAX);
-        if (r < 0)
-                return log_error_errno(r, "cannot read the policy file %s: %m", path);
-        if (strlen(text) != len)
-                return log_error_errno(-EBADMSG, "%s: a NUL byte in the file (not a text file?)",
-                                       path);
-        r = gj_policy_parse(text, path, ret);
-        if (r == -ENOMEM)
-                return log_error_errno(r, "cannot parse the policy file %s: %m", path);
-        return r;
-}
-
 static int builtin_policy(const char *path, struct gj_policy *ret) {
         log_debug("no policy file %s: the built-in defaults", path);
         if (!(ret->path = strdup(GJ_POLICY_BUILTIN)))
@@ -496,24 +370,20 @@ static int builtin_policy(const char *path, struct gj_policy *ret) {
         return 0;
 }
 
+/* The ownership checks, bounds and "no file: built-in" are gj_read_root_file()'s,
+ * shared with the hook's hook.conf. */
 int gj_policy_load(const char *path, struct gj_policy *ret) {
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_close_ int dfd = -1, fd = -1;
-        const char *base = NULL;
-
+        _cleanup_free_ char *text = NULL;
         *ret = (struct gj_policy){};
-        int r = split_path(path, &dir, &base);
+        int r = gj_read_root_file(path, "policy file", GJ_POLICY_MAX, &text);
         if (r < 0)
                 return r;
-        if ((r = open_policy_dir(path, dir, &dfd)) < 0)
-                return r;
-        if (dfd < 0)
+        if (r == 0)
                 return builtin_policy(path, ret);
-        if ((r = open_policy_file(dfd, path, base, &fd)) < 0)
-                return r;
-        if (fd < 0)
-                return builtin_policy(path, ret);
-        return read_policy(fd, path, ret);
+        r = gj_policy_parse(text, path, ret);
+        if (r == -ENOMEM)
+                return log_error_errno(r, "cannot parse the policy file %s: %m", path);
+        return r;
 }
 
 /* ---- what one caller gets ---- */
