@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "gpujail/inventory.h"
 #include "gpujail/util.h"
+#include "gpujail/version.h"
 
 #ifndef GPUJAIL_VERSION
 #define GPUJAIL_VERSION "0"
@@ -22,6 +23,7 @@ static const struct command {
         { "cdi", cmd_cdi, "generate or list a CDI spec for container engines" },
         { "oci", cmd_oci, "edit an OCI bundle's config.json to include the selected GPUs" },
         { "runtime", cmd_runtime, "OCI runtime wrapper: inject into config.json, then exec runc" },
+        { "configure", cmd_configure, "wire gpujail into podman, CRI-O, containerd or Docker (their drop-ins)" },
 };
 
 static void usage(FILE *f) {
@@ -104,7 +106,7 @@ int main(int argc, char **argv) {
                 return 0;
         }
         if (streq(verb, "--version") || streq(verb, "-V") || streq(verb, "version")) {
-                printf("gpujail %s\n", GPUJAIL_VERSION);
+                printf("gpujail %s (%s)\n", GPUJAIL_VERSION, gj_version_describe());
                 return 0;
         }
         if (streq(verb, "help")) {
