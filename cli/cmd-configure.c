@@ -36,8 +36,8 @@ static void configure_usage(FILE *f) {
                 "Wire gpujail into a container engine through the engine's own drop-ins, keeping\n"
                 "every setting that is not gpujail's. ENGINE and what is written:\n"
                 "  podman      /etc/containers/oci/hooks.d/gpujail.json: gpujail-hook on containers\n"
-                "              annotated gpujail.io/gpus=SEL or asking for gpujail.io/gpu CDI devices\n"
-                "              (podman >= 4.1; podman reads CDI specs itself)\n"
+                "              annotated gpujail.io/gpus=SEL (podman >= 4.1; podman reads CDI specs\n"
+                "              itself: --device gpujail.io/gpu=0)\n"
                 "  crio        the same hooks.d entry in /usr/share/containers/oci/hooks.d, and\n"
                 "              /etc/crio/crio.conf.d/50-gpujail.conf: the runtime wrapper as the\n"
                 "              RuntimeClass handler \"gpujail\" (CRI-O >= 1.24)\n"
@@ -253,6 +253,11 @@ static int configure_parse(int argc, char **argv, struct configure_args *a) {
         }
         if (a->root && streq(a->root, "/"))
                 a->root = NULL;
+        struct stat st;
+        if (a->root && (stat(a->root, &st) < 0 || !S_ISDIR(st.st_mode))) {
+                log_error("--root %s: no such directory", a->root);
+                return -EINVAL;
+        }
         if (a->o.hook_path[0] != '/' || a->o.runtime_path[0] != '/') {
                 log_error("--hook and --runtime: the engine needs absolute paths");
                 return -EINVAL;

@@ -170,14 +170,14 @@ static int plan_owned_file(gj_config_read_fn read, void *userdata, bool undo, co
 static int hooks_when(bool always, struct json_object *when) {
         if (always)
                 return gj_json_add(when, "always", json_object_new_boolean(1));
+        /* One pattern: podman and CRI-O want every pattern of "annotations" to match
+         * (there is no "or" in hooks 1.0.0). CDI requests need no hook: the engine
+         * reads the spec itself. */
         struct json_object *ann = json_object_new_object();
         int r = gj_json_add(when, "annotations", ann);
         if (r < 0)
                 return r;
-        r = gj_json_add(ann, "^gpujail\\.io/gpus$", json_object_new_string(".*"));
-        if (r < 0)
-                return r;
-        return gj_json_add(ann, "^cdi\\.k8s\\.io/.*$", json_object_new_string("gpujail\\.io/gpu="));
+        return gj_json_add(ann, "^gpujail\\.io/gpus$", json_object_new_string(".*"));
 }
 
 static struct json_object *string_array(const char *const *v, size_t n) {

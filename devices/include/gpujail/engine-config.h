@@ -90,8 +90,8 @@ int gj_configure_plan(const struct gj_configure_opts *o, gj_config_read_fn read,
                       struct gj_config_plan *ret);
 void gj_config_plan_done(struct gj_config_plan *p);
 
-/* The hooks.d document for the hook at hook_path: on the annotations gpujail.io/gpus
- * and cdi.k8s.io/... naming gpujail's CDI devices, or (always) for every container. */
+/* The hooks.d document for the hook at hook_path: on the annotation gpujail.io/gpus,
+ * or (always) for every container. */
 struct json_object;
 int gj_hooks_d_build(const char *hook_path, bool always, struct json_object **ret);
 
