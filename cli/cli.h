@@ -12,6 +12,7 @@ int cmd_cdi(int argc, char **argv);
 int cmd_oci(int argc, char **argv);
 int cmd_runtime(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_configure(int argc, char **argv);
 
 /* Shared option handling: --proc-root is hidden and for tests only. */
 struct gj_inventory;

@@ -6,6 +6,7 @@
 #include "gpujail/inventory.h"
 #include "gpujail/launcher.h"
 #include "gpujail/util.h"
+#include "gpujail/version.h"
 
 #ifndef GPUJAIL_VERSION
 #define GPUJAIL_VERSION "0"
@@ -24,6 +25,7 @@ static const struct command {
         { "oci", cmd_oci, "edit an OCI bundle's config.json to include the selected GPUs" },
         { "runtime", cmd_runtime, "OCI runtime wrapper: inject into config.json, then exec runc" },
         { "policy", cmd_policy, "check the shared-host policy: what callers who are not root may ask" },
+        { "configure", cmd_configure, "wire gpujail into podman, CRI-O, containerd or Docker (their drop-ins)" },
 };
 
 static void usage(FILE *f) {
@@ -118,7 +120,7 @@ int main(int argc, char **argv) {
                 return 0;
         }
         if (streq(verb, "--version") || streq(verb, "-V") || streq(verb, "version")) {
-                printf("gpujail %s\n", GPUJAIL_VERSION);
+                printf("gpujail %s (%s)\n", GPUJAIL_VERSION, gj_version_describe());
                 return 0;
         }
         if (streq(verb, "help")) {
