@@ -1,10 +1,14 @@
 #!/usr/bin/python3 -I
 # SPDX-License-Identifier: Apache-2.0
 """interleave.py [-w WARMUP] N NAME=COMMAND...: wall time of each command, N runs each,
-run round-robin (one of each per round, the order rotating every round), so that
-drift on a shared machine (another tenant, a kernel thread, frequency changes)
-hits every command alike. hyperfine runs all N of one command before the next:
-a slow minute then lands on one side of the ratio.
+run in rounds (one of each per round, in a new random order every round, seeded so
+that a run can be repeated), so that drift on a shared machine (another tenant, a
+kernel thread, frequency changes) hits every command alike. hyperfine runs all N of
+one command before the next: a slow minute then lands on one side of the ratio.
+The order is shuffled, not rotated: a rotation keeps each command right after the
+same other one, and what ran just before matters (a namespace torn down by
+`unshare -m` made the next gpujail's cgroup migration wait ~2x longer for an RCU
+grace period, measured: 18.3 vs 9.6 ms for two identical gpujails).
 
 Each run is a posix_spawn + waitpid (vfork-based: the harness adds the same few
 microseconds to every command), stdout and stderr to /dev/null; a command that
@@ -16,6 +20,7 @@ fails stops the benchmark. Prints JSON on stdout:
 """
 import json
 import os
+import random
 import resource
 import shlex
 import statistics
@@ -47,9 +52,11 @@ def main(args):
     cmds = [(a.split("=", 1)[0], shlex.split(a.split("=", 1)[1])) for a in args[1:]]
     devnull = os.open(os.devnull, os.O_WRONLY)
     samples = {name: [] for name, _ in cmds}
+    rng = random.Random(int(os.environ.get("INTERLEAVE_SEED", "1")))
     for i in range(warmup + n):
-        k = i % len(cmds)
-        for name, argv in cmds[k:] + cmds[:k]:
+        order = cmds[:]
+        rng.shuffle(order)
+        for name, argv in order:
             s = spawn_and_wait(argv, devnull)
             if i >= warmup:
                 samples[name].append(s)
