@@ -23,13 +23,13 @@ int read_full_fd(int fd, char **ret, size_t *ret_len, size_t max) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, size = 0;
 
+        /* room for max bytes, the NUL, and one byte more: a file of exactly max
+         * bytes is read to its EOF, one byte more is refused */
         for (;;) {
                 if (len + 1 >= size) {
                         size_t n = size ? size * 2 : 4096;
-                        if (n > max + 1)
-                                n = max + 1;
-                        if (n <= len + 1)
-                                return -EFBIG;
+                        if (n > max + 2)
+                                n = max + 2;
                         char *b = realloc(buf, n);
                         if (!b)
                                 return -ENOMEM;
@@ -45,6 +45,8 @@ int read_full_fd(int fd, char **ret, size_t *ret_len, size_t max) {
                 if (k == 0)
                         break;
                 len += (size_t)k;
+                if (len > max)
+                        return -EFBIG;
         }
         buf[len] = 0;
         if (ret_len)

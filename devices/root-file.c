@@ -112,9 +112,7 @@ static int open_file(const struct root_file *f, int dfd, const char *base, int *
 static int read_text(const struct root_file *f, int fd, size_t max, char **ret) {
         _cleanup_free_ char *text = NULL;
         size_t len;
-        /* read_full_fd() refuses a file of exactly max bytes: one more, so that
-         * only a file larger than max is refused */
-        int r = read_full_fd(fd, &text, &len, max + 1);
+        int r = read_full_fd(fd, &text, &len, max);
         if (r == -EFBIG)
                 return log_error_errno(r, "refusing the %s %s: larger than %zu bytes", f->what, f->path, max);
         if (r < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* common/: the growable string and the JSON builders' NULL convention. */
+/* common/: the growable string, the JSON builders' NULL convention, read_full_fd's bound. */
 #include <json-c/json.h>
+#include <stdio.h>
 
 #include "../tap.h"
 #include "gpujail/json-util.h"
@@ -66,8 +67,29 @@ static void test_json(void) {
         is_str(text(empty), "[]", "json: a NULL strv is an empty array");
 }
 
+/* read_full_fd() of a file of `size` bytes with a bound of `max`. */
+static int read_sized(size_t size, size_t max, size_t *ret_len) {
+        _cleanup_fclose_ FILE *f = tmpfile();
+        _cleanup_free_ char *text = NULL;
+        for (size_t i = 0; f && i < size; i++)
+                fputc('x', f);
+        if (!f || fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
+                return -EIO;
+        return read_full_fd(fileno(f), &text, ret_len, max);
+}
+
+static void test_read_bound(void) {
+        size_t len = 0;
+        ok(read_sized(10, 10, &len) == 0 && len == 10, "read_full_fd: a file of exactly max bytes is read");
+        ok(read_sized(11, 10, &len) == -EFBIG, "... one byte more is -EFBIG");
+        ok(read_sized(8192, 8192, &len) == 0 && len == 8192, "... also past the first 4 KiB buffer");
+        ok(read_sized(8193, 8192, &len) == -EFBIG, "... and one byte more there");
+        ok(read_sized(0, 10, &len) == 0 && len == 0, "... an empty file is empty");
+}
+
 int main(void) {
         test_strbuf();
+        test_read_bound();
         test_json();
         return done_testing();
 }
