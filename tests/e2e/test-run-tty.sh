@@ -27,7 +27,10 @@ chmod 0777 "$WORK"
 
 # The pane's shell inherits these (tmux keeps our environment): short lines to type.
 export J="$FAKEHOST/enter $HOST -- $GPUJAIL run"
-export INJECT=$HELPERS/tty-inject T=$TEST_TMP
+# The probe runs from $WORK, which the job sees (its cwd is bound in): the build
+# dir may be below /tmp (a clone there), which the job's private /tmp hides.
+cp "$HELPERS/tty-inject" "$WORK/tty-inject"
+export INJECT=$WORK/tty-inject T=$TEST_TMP
 tm() { tmux -S "$TEST_TMP/tmux.sock" -f /dev/null "$@"; }
 defer tm kill-server
 tm new-session -d -s t -x 250 -y 50 "cd $WORK && exec sh -i" ||
