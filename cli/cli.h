@@ -13,6 +13,7 @@ int cmd_oci(int argc, char **argv);
 int cmd_runtime(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_configure(int argc, char **argv);
+int cmd_slurm(int argc, char **argv);
 
 /* Shared option handling: --proc-root is hidden and for tests only. */
 struct gj_inventory;

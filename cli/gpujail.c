@@ -26,6 +26,7 @@ static const struct command {
         { "runtime", cmd_runtime, "OCI runtime wrapper: inject into config.json, then exec runc" },
         { "policy", cmd_policy, "check the shared-host policy: what callers who are not root may ask" },
         { "configure", cmd_configure, "wire gpujail into podman, CRI-O, containerd or Docker (their drop-ins)" },
+        { "slurm", cmd_slurm, "Slurm: gres.conf lines in gpujail's GPU order (gres-conf)" },
 };
 
 static void usage(FILE *f) {
