@@ -7,6 +7,7 @@
 static const char *program = "gpujail";
 static enum gj_log_level max_level = GJ_LOG_INFO;
 static bool use_syslog;
+static gj_log_sink_t sink;
 
 /* Debug lines carry the time since the process (or the gpujail that forked it)
  * started: GPUJAIL_DEBUG=1 shows where a start-up spends its milliseconds. */
@@ -21,6 +22,7 @@ static double ms_since_epoch(void) {
 
 void log_set_program(const char *name) { program = name; }
 void log_set_max_level(enum gj_log_level level) { max_level = level; }
+void log_set_sink(gj_log_sink_t fn) { sink = fn; }
 
 void log_set_syslog(bool on) {
         use_syslog = on;
@@ -69,6 +71,10 @@ static void log_write(enum gj_log_level level, int error, const char *fmt, va_li
         vsnprintf(line, sizeof(line), format, ap);
 #pragma GCC diagnostic pop
 
+        if (sink) {
+                sink(level, line);
+                return;
+        }
         if (level == GJ_LOG_DEBUG)
                 fprintf(stderr, "%s: [+%.3f ms, pid %d] %s\n", program, ms_since_epoch(), (int)getpid(), line);
         else

@@ -21,6 +21,7 @@ declare -A ALLOWED=(
         [launcher]="launcher kernel devices common"
         [hook]="hook kernel devices common"
         [cli]="launcher hook kernel devices common"
+        [slurm]="kernel devices common"
 )
 N=0 FAILED=0
 ok() { N=$((N + 1)); echo "ok $N - $1"; }
@@ -34,7 +35,7 @@ layer_of_header() { # gpujail/X.h -> the layer whose include/ has it
         echo "?"
 }
 
-for layer in common devices kernel launcher hook cli; do
+for layer in common devices kernel launcher hook cli slurm; do
         bad=()
         while IFS= read -r line; do
                 file=${line%%:*} inc=${line#*\"}

@@ -9,7 +9,8 @@
 #   slurm_start HOSTDIR GRES PLUGSTACK
 #                                    write the configuration into $SLURM_DIR (gres.conf
 #                                    from the file GRES, plugstack.conf from PLUGSTACK, ""
-#                                    for none), start munged, slurmctld, and slurmd inside
+#                                    for none; cgroup.conf from $SLURM_CGROUP_CONF if
+#                                    set), start munged, slurmctld, and slurmd inside
 #                                    the simulated host; wait until the node is idle
 #   slurm_stop                       stop every daemon and step we started, by pid; remove
 #                                    the cgroups Slurm made; deferred by slurm_start, so it
@@ -71,7 +72,7 @@ _slurm_write_conf() { # HOSTDIR GRES PLUGSTACK
         mkdir -p "$SLURM_DIR/state" "$SLURM_DIR/spool"
         sed -e "s,@DIR@,$SLURM_DIR,g" -e "s,@NODE@,$SLURM_NODE,g" -e "s,@CPUS@,$(nproc),g" \
                 -e "s,@NGPUS@,$ngpus,g" "$GPUJAIL_SRC/examples/slurm/slurm.conf" >"$SLURM_CONF"
-        cp "$GPUJAIL_SRC/examples/slurm/cgroup.conf" "$SLURM_DIR/cgroup.conf"
+        cp "${SLURM_CGROUP_CONF:-$GPUJAIL_SRC/examples/slurm/cgroup.conf}" "$SLURM_DIR/cgroup.conf"
         cp "$2" "$SLURM_DIR/gres.conf"
         if [[ -n $3 ]]; then cp "$3" "$SLURM_DIR/plugstack.conf"; else : >"$SLURM_DIR/plugstack.conf"; fi
 }

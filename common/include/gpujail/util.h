@@ -75,6 +75,11 @@ enum gj_log_level { GJ_LOG_ERROR, GJ_LOG_WARNING, GJ_LOG_INFO, GJ_LOG_DEBUG };
 /* "gpujail" or "gpujail-hook": the prefix of every message. */
 void log_set_program(const char *name);
 void log_set_max_level(enum gj_log_level level);
+/* Hand every message (formatted, without the program prefix) to fn instead of
+ * stderr and syslog: a plugin that lives in another program's process logs
+ * through that program (spank_gpujail.so: slurm_error). NULL: back to stderr. */
+typedef void (*gj_log_sink_t)(enum gj_log_level level, const char *line);
+void log_set_sink(gj_log_sink_t fn);
 /* Also send errors and warnings to syslog (the hook, whose stderr the runtime may drop). */
 void log_set_syslog(bool on);
 /* One audit line: always to syslog (authpriv.notice), to stderr only at debug

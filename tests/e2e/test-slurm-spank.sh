@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# spank_gpujail.so in Debian's Slurm 22.05, on a simulated 8-GPU host whose minors are
+# not in PCI order, gres.conf from `gpujail slurm gres-conf` with GPU 7 left out. The
+# kernel judges from inside each job (ENXIO allowed, EPERM denied): a task opens its
+# allocated GPUs and nothing else, not even the GPU Slurm does not know; nvidiactl and
+# nvidia-uvm only when it has a GPU; a batch script its job's GPUs; an allow= argument
+# adds a node. A node without device cgroups (ConstrainDevices=no) or a bad argument
+# fails the task, with the reason on srun's stderr and in slurmd's log, and drains
+# nothing. Slurm and every cgroup it made are gone afterwards.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/slurm-common.sh"
+SPANK=$GPUJAIL_BUILD/slurm/spank_gpujail.so
+require_built "$GPUJAIL" "$HELPERS/open-probe" "$SPANK"
+slurm_require
+HOST=$(fakehost nvidia8)
+snapshot_host before
+
+LEFT_OUT=$(hostinfo nvidia8 '.devices[7].minor')
+"$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" slurm gres-conf | grep -v "File=/dev/nvidia$LEFT_OUT\b" >"$TEST_TMP/gres.conf"
+is "$(grep -c Name=gpu "$TEST_TMP/gres.conf")" 7 "gres.conf: 7 GPUs, GPU 7 (/dev/nvidia$LEFT_OUT) left out"
+mknod "$TEST_TMP/extra" c 240 0 # a node of no driver: ENXIO when allowed
+echo "required $SPANK allow=c:240:0:rw" >"$TEST_TMP/plugstack.conf"
+slurm_start "$HOST" "$TEST_TMP/gres.conf" "$TEST_TMP/plugstack.conf" || bail_out "Slurm did not start"
+
+# What the job may open, probed from inside it: the 8 GPUs in gpujail's index order,
+# then nvidiactl, nvidia-uvm, /dev/null, the allow= node.
+PROBED="$(hostinfo nvidia8 '[.devices[] | "/dev/nvidia\(.minor)"] | join(" ")') /dev/nvidiactl /dev/nvidia-uvm /dev/null $TEST_TMP/extra"
+PROBE="$HELPERS/open-probe $PROBED | awk '{ print \$2 }' | tr '\n' ' '"
+# want GPU-INDEXES: the verdicts when exactly those GPUs are allocated.
+want() {
+        local i out=""
+        for i in 0 1 2 3 4 5 6 7; do
+                if [[ ,$1, == *,$i,* ]]; then out+="ENXIO "; else out+="EPERM "; fi
+        done
+        if [[ -n $1 ]]; then out+="ENXIO ENXIO "; else out+="EPERM EPERM "; fi
+        echo "${out}OK ENXIO"
+}
+verdicts() { tail -1 <<<"$stdout" | sed 's/ $//'; }
+
+run srun --gres=gpu:1 sh -c "echo \$SLURM_STEP_GPUS; $PROBE"
+is "$status" 0 "srun --gres=gpu:1 runs" || show
+is "$(head -1 <<<"$stdout")" 0 "Slurm gives GPU 0"
+is "$(verdicts)" "$(want 0)" \
+        "--gres=gpu:1: GPU 0 opens, the 7 others (GPU 7 too, unknown to Slurm) are denied; nvidiactl, nvidia-uvm, /dev/null, allow= open"
+
+run srun --gres=gpu:2 sh -c "echo \$SLURM_STEP_GPUS; $PROBE"
+is "$(head -1 <<<"$stdout")" 0,1 "--gres=gpu:2: Slurm gives GPUs 0,1"
+is "$(verdicts)" "$(want 0,1)" "--gres=gpu:2: GPUs 0 and 1 open (minors $(hostinfo nvidia8 '.devices[0].minor'), $(hostinfo nvidia8 '.devices[1].minor')), no other"
+
+run srun sh -c "echo none; $PROBE"
+is "$(verdicts)" "$(want "")" "no GPU asked: every GPU, nvidiactl and nvidia-uvm denied; /dev/null and allow= open"
+
+run srun -n2 --gres=gpu:1 sh -c "$PROBE; echo"
+is "$(grep -c "^$(want 0) \?$" <<<"$stdout")" 2 "two tasks of one step: each confined to GPU 0" || show
+
+cat >"$TEST_TMP/batch.sh" <<EOF
+#!/bin/sh
+echo \$SLURM_JOB_GPUS
+$PROBE
+EOF
+run sbatch --wait --gres=gpu:1 -o "$TEST_TMP/batch.out" "$TEST_TMP/batch.sh"
+is "$status" 0 "sbatch --gres=gpu:1 --wait" || show
+stdout=$(cat "$TEST_TMP/batch.out" 2>/dev/null)
+is "$(head -1 <<<"$stdout")" 0 "the batch script has SLURM_JOB_GPUS=0"
+is "$(verdicts)" "$(want 0)" "the batch script itself is confined to GPU 0"
+
+like "$(grep -c 'gpujail: task 0 (pid [0-9]*): device cgroup default-deny, GPUs 0$' "$SLURM_DIR/slurmd.log")" '^[1-9]' \
+        "slurmd's log says what each task got"
+is "$(slurm_node_state)" idle "the node is idle, not drained"
+slurm_stop
+
+# Fail closed: a task that has no device cgroup of its own.
+printf 'CgroupPlugin=cgroup/v1\nConstrainDevices=no\n' >"$TEST_TMP/cgroup-nodev.conf"
+SLURM_CGROUP_CONF=$TEST_TMP/cgroup-nodev.conf slurm_start "$HOST" "$TEST_TMP/gres.conf" "$TEST_TMP/plugstack.conf" ||
+        bail_out "Slurm did not start (ConstrainDevices=no)"
+run srun --gres=gpu:1 sh -c "echo RAN; $PROBE"
+unlike "$stdout" RAN "ConstrainDevices=no: the task does not run" || show
+like "$stderr" "gpujail: task 0 .*has no device cgroup of its own.*ConstrainDevices=yes" "srun's stderr says why"
+like "$(cat "$SLURM_DIR/slurmd.log")" "error: gpujail: cannot confine task 0 .*failing it" "so does slurmd's log"
+is "$(slurm_node_state)" idle "the node is not drained"
+slurm_stop
+
+# Fail closed: a plugstack.conf argument that is not understood.
+echo "required $SPANK allow=everything" >"$TEST_TMP/plugstack-bad.conf"
+slurm_start "$HOST" "$TEST_TMP/gres.conf" "$TEST_TMP/plugstack-bad.conf" || bail_out "Slurm did not start (bad argument)"
+run srun --gres=gpu:1 sh -c "echo RAN"
+unlike "$stdout" RAN "allow=everything: no task runs" || show
+like "$stderr$(cat "$SLURM_DIR/slurmd.log")" "gpujail: allow=everything: want TYPE:MAJOR:MINOR:ACCESS" "and the reason is logged"
+slurm_stop
+
+slurm_assert_clean "Slurm stopped: no daemon, step or cgroup left"
+assert_host_unchanged before "host mounts, gpujail cgroups and BPF programs unchanged"
+done_testing
