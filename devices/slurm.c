@@ -127,3 +127,86 @@ char *gj_selection_nvidia_indexes(const struct gj_selection *sel) {
                         strbuf_printf(&b, "%s%u", b.len ? "," : "", sel->devices[i]->vendor_index);
         return strbuf_steal(&b);
 }
+
+/* A job_<digits> component below a slurm* one: Slurm's cgroup/v1 layout
+ * (slurm_<node>/uid_U/job_J/step_S/task_T; "slurm/..." on older versions). */
+bool gj_slurm_is_job_cgroup(const char *path) {
+        bool under_slurm = false;
+        for (const char *p = path; p && *p;) {
+                size_t n = strcspn(p, "/");
+                if (n >= 5 && strncmp(p, "slurm", 5) == 0)
+                        under_slurm = true;
+                else if (under_slurm && n > 4 && strncmp(p, "job_", 4) == 0 &&
+                         strspn(p + 4, "0123456789") == n - 4)
+                        return true;
+                p += n + (p[n] == '/');
+        }
+        return false;
+}
+
+/* One devices.list line, "c 195:2 rw" or "a *:* rwm", against a node. */
+static bool list_line_allows(const char *line, const struct gj_node *node) {
+        char type, major[16], minor[16];
+        unsigned maj, min;
+
+        if (sscanf(line, "%c %15[0-9*]:%15[0-9*]", &type, major, minor) != 3)
+                return false;
+        if (type != 'a' && type != node->type)
+                return false;
+        if (!streq(major, "*") && (safe_atou(major, &maj) < 0 || maj != node->major))
+                return false;
+        return streq(minor, "*") || (safe_atou(minor, &min) == 0 && min == node->minor);
+}
+
+static bool list_allows(const char *list, const struct gj_node *node) {
+        for (const char *l = list; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "")
+                if (list_line_allows(l, node))
+                        return true;
+        return false;
+}
+
+/* devices.list is default-deny unless some line allows everything ("a *:* rwm"). */
+static bool list_is_default_deny(const char *list) {
+        for (const char *l = list; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "")
+                if (startswith(l, "a *:*"))
+                        return false;
+        return !isempty(list);
+}
+
+static int allowed_from_list(const struct gj_inventory *inv, const char *list, struct gj_selection *ret) {
+        const struct gj_device **devs = calloc(inv->n_devices + 1, sizeof(*devs));
+        size_t n = 0;
+        if (!devs)
+                return log_error_errno(-ENOMEM, "cannot read the job's device cgroup: %m");
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                const struct gj_device *d = &inv->devices[i];
+                bool all = d->n_nodes > 0;
+                for (size_t j = 0; j < d->n_nodes && all; j++)
+                        all = list_allows(list, &d->nodes[j]);
+                if (all)
+                        devs[n++] = d;
+        }
+        *ret = (struct gj_selection){ .devices = devs, .n_devices = n, .none = n == 0, .want_controls = n > 0 };
+        return 1;
+}
+
+int gj_slurm_allowed_gpus(const struct gj_inventory *inv, const char *cgroup_path,
+                          const char *devices_list, const char *job_id, const char *step_gpus,
+                          const char *job_gpus, struct gj_selection *ret, const char **ret_from) {
+        const char *from = NULL;
+        int r;
+
+        if (isempty(job_id) && !gj_slurm_is_job_cgroup(cgroup_path))
+                return 0;
+        if (gj_slurm_is_job_cgroup(cgroup_path) && list_is_default_deny(devices_list)) {
+                from = "its device cgroup";
+                r = allowed_from_list(inv, devices_list, ret);
+        } else if (!isempty(job_id)) {
+                from = step_gpus || !job_gpus ? "SLURM_STEP_GPUS" : "SLURM_JOB_GPUS";
+                r = gj_slurm_allocation(inv, job_id, step_gpus, job_gpus, ret);
+        } else
+                return 0; /* sudo dropped SLURM_*, Slurm's own cgroup lists no denials: unknown */
+        if (r > 0 && ret_from)
+                *ret_from = from;
+        return r;
+}

@@ -217,6 +217,10 @@ static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, s
                 job->refused = true;
                 return r;
         }
+        if ((r = gj_launcher_check_slurm(p->inv, &p->sel)) < 0) {
+                job->refused = true;
+                return r;
+        }
         if ((r = gj_plan_build(p->inv, &p->sel, &popts, &p->plan)) < 0)
                 return r;
         for (char **d = o->devices; d && *d; d++)

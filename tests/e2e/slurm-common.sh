@@ -18,6 +18,9 @@
 #   slurm_assert_clean "name"        no daemon, step, cgroup, mount or BPF program of the
 #                                    run is left (call after slurm_stop)
 #   srun ...                         Slurm's srun, pointed at $SLURM_CONF
+#   $SLURM_GPUJAIL                   "env LD_PRELOAD=fakesysfs.so gpujail": gpujail as a job
+#                                    runs it (srun passes the test's environment, which
+#                                    lacks the simulated host's preload that slurmd has)
 #
 # Nothing runs under systemd here: the daemons are children of the test, each pid kept.
 # munged uses the package's key and socket (/run/munge): srun and the daemons find it
@@ -28,6 +31,7 @@ SLURM_DIR=$TEST_TMP/slurm
 SLURM_CONF=$SLURM_DIR/slurm.conf
 export SLURM_CONF
 SLURM_NODE=$(hostname -s)
+SLURM_GPUJAIL="env LD_PRELOAD=${FAKESYSFS:-$GPUJAIL_BUILD/tests/fakehost/fakesysfs.so} $GPUJAIL"
 _slurm_pids=()
 _slurm_made_run_munge=""
 _slurm_stepds_before=""

@@ -46,6 +46,15 @@ is "$(head -1 <<<"$stdout")" "0,1" "Slurm gives GPUs 0,1"
 is "$(tail -1 <<<"$stdout" | sed 's/ $//')" "$(verdicts 0,1,7)" \
         "the kernel opens gpujail's GPUs 0 and 1 (minors $(hostinfo nvidia8 '.devices[0].minor'), $(hostinfo nvidia8 '.devices[1].minor')) and, without the plugin, GPU 7 that gres.conf leaves out"
 
+# gpujail run inside a job, Slurm alone: SLURM_STEP_GPUS tells the allocation.
+run srun --gres=gpu:1 $SLURM_GPUJAIL run --gpu 1 -- true
+is "$status" 125 "gpujail run --gpu 1 in a job given GPU 0: exit 125"
+like "$stderr" "GPU 1 was not allocated to this Slurm job: it may use GPU\(s\) 0 \(SLURM_STEP_GPUS\)" \
+        "and says why, from SLURM_STEP_GPUS" || show
+GPU0=/dev/nvidia$(hostinfo nvidia8 '.devices[0].minor')
+run srun --gres=gpu:1 $SLURM_GPUJAIL run --gpu 0 -- "$HELPERS/open-probe" "$GPU0"
+is "$stdout" "$GPU0 ENXIO" "gpujail run --gpu 0 in a job given GPU 0 opens it" || show
+
 slurm_stop
 slurm_assert_clean "Slurm stopped: no daemon, step or cgroup left"
 done_testing

@@ -66,6 +66,21 @@ stdout=$(cat "$TEST_TMP/batch.out" 2>/dev/null)
 is "$(head -1 <<<"$stdout")" 0 "the batch script has SLURM_JOB_GPUS=0"
 is "$(verdicts)" "$(want 0)" "the batch script itself is confined to GPU 0"
 
+# gpujail run inside a job: what Slurm allocated is allowed, the rest refused by name,
+# from the job's cgroup even when sudo-like callers lose the SLURM_* variables.
+GPU0=/dev/nvidia$(hostinfo nvidia8 '.devices[0].minor')
+run srun --gres=gpu:1 $SLURM_GPUJAIL run --gpu 0 -- "$HELPERS/open-probe" "$GPU0"
+is "$stdout" "$GPU0 ENXIO" "gpujail run --gpu 0 in a job given GPU 0: the job opens it" || show
+run srun --gres=gpu:1 $SLURM_GPUJAIL run --gpu 1 -- true
+is "$status" 125 "gpujail run --gpu 1 in a job given GPU 0: exit 125"
+like "$stderr" "GPU 1 was not allocated to this Slurm job: it may use GPU\(s\) 0 \(its device cgroup\)" \
+        "and says which GPUs the job has, not 'Operation not permitted'" || show
+run srun --gres=gpu:1 env -u SLURM_JOB_ID -u SLURM_STEP_GPUS $SLURM_GPUJAIL run --gpu 1 -- true
+like "$stderr" "GPU 1 was not allocated to this Slurm job: it may use GPU\(s\) 0 \(its device cgroup\)" \
+        "the same without SLURM_* in the environment (sudo): the job's cgroup says it" || show
+run srun $SLURM_GPUJAIL run --gpu 0 -- true
+like "$stderr" "GPU 0 was not allocated to this Slurm job: it may use GPU\(s\) none" "a job without GPUs: refused" || show
+
 like "$(grep -c 'gpujail: task 0 (pid [0-9]*): device cgroup default-deny, GPUs 0$' "$SLURM_DIR/slurmd.log")" '^[1-9]' \
         "slurmd's log says what each task got"
 is "$(slurm_node_state)" idle "the node is idle, not drained"

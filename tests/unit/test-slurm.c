@@ -72,6 +72,52 @@ static void test_gres_conf(void) {
         ok(contains(capture_end(), "no NVIDIA GPU"), "and says so");
 }
 
+/* gj_slurm_allowed_gpus as "0,2 (from)", "none (from)", "unrestricted" or "error". */
+static char *allowed(const char *cg, const char *list, const char *job, const char *step) {
+        struct gj_selection sel;
+        const char *from = NULL;
+        capture_begin();
+        int r = gj_slurm_allowed_gpus(&fx.inv, cg, list, job, step, NULL, &sel, &from);
+        (void)capture_end();
+        if (r <= 0)
+                return strdup(r < 0 ? "error" : "unrestricted");
+        _cleanup_free_ char *ids = sel.none ? strdup("none") : gj_selection_nvidia_indexes(&sel);
+        gj_selection_done(&sel);
+        return strprintf("%s (%s)", ids, from);
+}
+
+static void check_allowed(const char *cg, const char *list, const char *job, const char *step, const char *want) {
+        char *got = allowed(cg, list, job, step);
+        is_str(got, want, "cgroup %s, job %s, step gpus %s -> %s", cg ? cg : "-", job ? job : "-",
+               step ? step : "-", want);
+        free(got);
+}
+
+static void test_allowed(void) {
+        const char *task = "/slurm_gpu01/uid_1000/job_7/step_0/task_0";
+        /* What spank_gpujail.so leaves for GPU 2 (minor 0) and GPU 5 (minor 7). */
+        const char *confined = "c 195:0 rw\nc 195:7 rw\nc 195:255 rw\nc 511:0 rw\nc 1:3 rw\nc 136:* rw\n";
+
+        ok(gj_slurm_is_job_cgroup(task), "%s is a Slurm job's cgroup", task);
+        ok(gj_slurm_is_job_cgroup("/slurm/uid_0/job_12/step_batch"), "so is the older slurm/ layout");
+        ok(!gj_slurm_is_job_cgroup("/system.slice/slurmd.service"), "slurmd's own cgroup is not");
+        ok(!gj_slurm_is_job_cgroup("/user.slice/job_7"), "job_7 outside slurm* is not");
+        ok(!gj_slurm_is_job_cgroup("/slurm_x/job_7x"), "job_7x is not a job id");
+        ok(!gj_slurm_is_job_cgroup(NULL), "NULL is not");
+
+        check_allowed("/", "a *:* rwm\n", NULL, NULL, "unrestricted");
+        check_allowed(task, confined, NULL, NULL, "2,5 (its device cgroup)");
+        check_allowed(task, confined, "7", "0,1", "2,5 (its device cgroup)"); /* the cgroup wins */
+        check_allowed(task, "c 1:3 rw\nc 136:* rw\n", NULL, NULL, "none (its device cgroup)");
+        check_allowed(task, "c 195:* rw\n", NULL, NULL, "0,1,2,3,4,5,6,7 (its device cgroup)");
+        check_allowed(task, "a *:* rwm\n", "7", "3", "3 (SLURM_STEP_GPUS)"); /* Slurm alone: no list */
+        check_allowed(task, "a *:* rwm\n", NULL, NULL, "unrestricted");    /* sudo, Slurm alone */
+        check_allowed(task, NULL, NULL, NULL, "unrestricted");
+        check_allowed("/", NULL, "7", "1", "1 (SLURM_STEP_GPUS)");
+        check_allowed("/", NULL, "7", NULL, "none (SLURM_STEP_GPUS)");
+        check_allowed("/", NULL, "7", "all", "error");
+}
+
 int main(void) {
         fixture_init(&fx);
 
@@ -98,14 +144,16 @@ int main(void) {
         check_alloc("42", "-1", NULL, "error");
         check_alloc("42", " 0", NULL, "error");
 
-        struct gj_selection want, allowed;
+        test_allowed();
+
+        struct gj_selection want, allowed_sel;
         const struct gj_device *missing = NULL;
         gj_select(&fx.inv, "1,3", 0, &want);
-        gj_select(&fx.inv, "0,1,3", 0, &allowed);
-        ok(gj_selection_within(&want, &allowed, &missing), "1,3 within 0,1,3");
-        ok(!gj_selection_within(&allowed, &want, &missing) && missing && missing->index == 0,
+        gj_select(&fx.inv, "0,1,3", 0, &allowed_sel);
+        ok(gj_selection_within(&want, &allowed_sel, &missing), "1,3 within 0,1,3");
+        ok(!gj_selection_within(&allowed_sel, &want, &missing) && missing && missing->index == 0,
            "0,1,3 not within 1,3: GPU 0 is missing");
         gj_selection_done(&want);
-        gj_selection_done(&allowed);
+        gj_selection_done(&allowed_sel);
         return done_testing();
 }

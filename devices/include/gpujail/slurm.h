@@ -50,3 +50,27 @@ bool gj_selection_within(const struct gj_selection *want, const struct gj_select
 /* "0,1,3": the NVIDIA indexes of sel, as Slurm and gpujail both write them; "" for
  * none. NULL on OOM. */
 char *gj_selection_nvidia_indexes(const struct gj_selection *sel);
+
+/* Whether a cgroup path (from /proc/<pid>/cgroup, or a directory below a mount)
+ * is in a Slurm job: a job_<digits> component below a slurm* one (cgroup/v1's
+ * slurm_<node>/uid_U/job_J/step_S/task_T). false for NULL. */
+bool gj_slurm_is_job_cgroup(const char *path);
+
+/* What a caller inside a Slurm job may use: the allowed GPU set for `gpujail run`
+ * (and `--gpu auto`). In a Slurm job when job_id is set, or when cgroup_path (the
+ * caller's v1 devices cgroup, "/slurm_node/uid_0/job_7/step_0/task_0"; NULL if none)
+ * has a job_<N> component below a slurm* one: sudo drops SLURM_* variables, the
+ * cgroup stays. Then, first that answers:
+ *   devices_list  the text of that cgroup's devices.list, when it is default-deny
+ *                 (no "a *:*" line: spank_gpujail.so made it so): the GPUs all of
+ *                 whose nodes it allows, whatever the environment says;
+ *   the variables as gj_slurm_allocation() reads them, when job_id is set;
+ * Returns 0 when not in a Slurm job, or when neither answers (sudo dropped the
+ * variables and Slurm's own cgroup lists no denials): no restriction known, the
+ * kernel decides; *ret untouched. 1 with *ret the allowed set (sel->none when
+ * none), or a negative errno (logged) for a variable that is not Slurm's. *ret_from
+ * (may be NULL) names where the answer came from ("its device cgroup",
+ * "SLURM_STEP_GPUS", "SLURM_JOB_GPUS"), a static string. */
+int gj_slurm_allowed_gpus(const struct gj_inventory *inv, const char *cgroup_path,
+                          const char *devices_list, const char *job_id, const char *step_gpus,
+                          const char *job_gpus, struct gj_selection *ret, const char **ret_from);
