@@ -28,6 +28,7 @@
 #include <slurm/spank.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "gpujail/cgroup.h"
 #include "gpujail/devfs.h"
@@ -178,7 +179,13 @@ static bool is_task_cgroup(const char *dir, int task_id) {
         return slash && streq(slash + 1, want);
 }
 
-static int confine_task(pid_t pid, int task_id) {
+static double ms_since(const struct timespec *t0) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int confine_task(pid_t pid, int task_id, const struct timespec *t0) {
         _cleanup_free_ char *v1 = NULL, *v2 = NULL;
         bool done = false;
         int r;
@@ -203,7 +210,9 @@ static int confine_task(pid_t pid, int task_id) {
                                        "task %d (pid %d) has no device cgroup of its own (devices: %s, cgroup2: "
                                        "%s): set TaskPlugin=task/cgroup and ConstrainDevices=yes (cgroup.conf)",
                                        task_id, (int)pid, v1 ? v1 : "none", v2 ? v2 : "none");
-        log_info("task %d (pid %d): device cgroup default-deny, GPUs %s", task_id, (int)pid, step_gpus_text);
+        /* The time spent here (bench/slurm.sh reads it): what the plugin adds to a task's start. */
+        log_info("task %d (pid %d): device cgroup default-deny, GPUs %s (%.2f ms)", task_id, (int)pid,
+                 step_gpus_text, ms_since(t0));
         return 0;
 }
 
@@ -212,6 +221,9 @@ int slurm_spank_task_post_fork(spank_t sp, int ac, char **av) {
         uint32_t step_id = 0;
         int task_id = -1, r;
 
+        struct timespec t0;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (!spank_remote(sp))
                 return ESPANK_SUCCESS;
         if (spank_get_item(sp, S_JOB_STEPID, &step_id) == ESPANK_SUCCESS && step_id == SLURM_EXTERN_CONT) {
@@ -229,7 +241,7 @@ int slurm_spank_task_post_fork(spank_t sp, int ac, char **av) {
                 log_error("cannot plan the devices of task %d: failing it", task_id);
                 return SPANK_FAIL;
         }
-        if ((r = confine_task(pid, task_id)) < 0) {
+        if ((r = confine_task(pid, task_id, &t0)) < 0) {
                 log_error("cannot confine task %d (pid %d) to its GPUs: failing it", task_id, (int)pid);
                 return SPANK_FAIL;
         }

@@ -81,7 +81,7 @@ like "$stderr" "GPU 1 was not allocated to this Slurm job: it may use GPU\(s\) 0
 run srun $SLURM_GPUJAIL run --gpu 0 -- true
 like "$stderr" "GPU 0 was not allocated to this Slurm job: it may use GPU\(s\) none" "a job without GPUs: refused" || show
 
-like "$(grep -c 'gpujail: task 0 (pid [0-9]*): device cgroup default-deny, GPUs 0$' "$SLURM_DIR/slurmd.log")" '^[1-9]' \
+like "$(grep -c 'gpujail: task 0 (pid [0-9]*): device cgroup default-deny, GPUs 0 ([0-9.]* ms)$' "$SLURM_DIR/slurmd.log")" '^[1-9]' \
         "slurmd's log says what each task got"
 is "$(slurm_node_state)" idle "the node is idle, not drained"
 slurm_stop
