@@ -27,12 +27,16 @@
 #include <slurm/slurm.h> /* SLURM_BATCH_SCRIPT */
 #include <slurm/spank.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "gpujail/cgroup.h"
 #include "gpujail/devfs.h"
 #include "gpujail/inventory.h"
+#include "gpujail/mount.h"
 #include "gpujail/plan.h"
 #include "gpujail/slurm.h"
 #include "gpujail/util.h"
@@ -50,8 +54,12 @@ SPANK_PLUGIN(gpujail, 1);
 /* plugstack.conf arguments. */
 static struct gj_cgroup_rule extra_rules[MAX_EXTRA_RULES];
 static size_t n_extra_rules;
+static bool dev_curated; /* dev=curated */
 
-/* The step's rules, planned once (every task of a step on a node has the same). */
+/* The step's plan and rules, made once per process (every task of a step on a node
+ * has the same): in slurmstepd for the cgroups, in each task for its /dev. */
+static struct gj_inventory *step_inv;
+static struct gj_plan step_plan;
 static struct gj_cgroup_rule *step_rules;
 static size_t n_step_rules;
 static char *step_gpus_text; /* "0,1" or "none": for messages */
@@ -101,8 +109,11 @@ int slurm_spank_init(spank_t sp, int ac, char **av) {
                 if (v) {
                         if (parse_allow(v) < 0)
                                 return SPANK_FAIL;
-                } else {
-                        log_error("unknown plugstack.conf argument '%s' (allow=TYPE:MAJOR:MINOR:ACCESS)", av[i]);
+                } else if (streq(av[i], "dev=curated"))
+                        dev_curated = true;
+                else {
+                        log_error("unknown plugstack.conf argument '%s' (allow=TYPE:MAJOR:MINOR:ACCESS, "
+                                  "dev=curated)", av[i]);
                         return SPANK_FAIL;
                 }
         }
@@ -142,7 +153,7 @@ static int step_allocation(spank_t sp, struct gj_inventory **inv, struct gj_sele
         return r < 0 ? r : 0;
 }
 
-/* The step's rules: the plan's (GPU and control nodes), the defaults, allow=. */
+/* The step's plan (GPU and control nodes) and rules: the plan's, the defaults, allow=. */
 static int plan_step(spank_t sp) {
         _cleanup_inventory_ struct gj_inventory *inv = NULL;
         _cleanup_(gj_selection_done) struct gj_selection sel = {};
@@ -167,6 +178,9 @@ static int plan_step(spank_t sp) {
         step_rules = rules;
         n_step_rules = n;
         step_gpus_text = TAKE_PTR(text);
+        step_plan = plan;
+        plan = (struct gj_plan){};
+        step_inv = TAKE_PTR(inv); /* the plan points into it */
         return 0;
 }
 
@@ -214,6 +228,62 @@ static int confine_task(pid_t pid, int task_id, const struct timespec *t0) {
         log_info("task %d (pid %d): device cgroup default-deny, GPUs %s (%.2f ms)", task_id, (int)pid,
                  step_gpus_text, ms_since(t0));
         return 0;
+}
+
+/* dev=curated: the task's own mount namespace with gpujail's /dev (kernel/devfs.c:
+ * a tmpfs with the OCI default nodes, the plan's nodes, pts, fd links), except that
+ * /dev/shm stays the host's, shared by the step's tasks (MPI's shared memory).
+ * gj_devfs_setup() binds the host's nodes by their /dev paths, so the new /dev is
+ * built in a scratch tmpfs first (on /dev/shm, which we replace anyway) and then
+ * moved onto /dev; the scratch stays hidden below it and goes with the namespace. */
+static int curate_dev(void) {
+        static const char *const scratch_opts[] = { "mode=0700", "size=64k", NULL };
+        _cleanup_close_ int shm = -1, scratch = -1, shmdir = -1, scratchroot = -1, newdev = -1,
+                            devdir = -1, newshm = -1;
+        int r;
+
+        if (unshare(CLONE_NEWNS) < 0)
+                return log_error_errno(-errno, "cannot make the task a mount namespace: %m");
+        /* Slave, not private: the host's later mounts (automounts) still reach the job,
+         * nothing of ours reaches the host. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return log_error_errno(-errno, "cannot make the task's mounts slaves: %m");
+        if ((shm = gj_mount_clone_tree(AT_FDCWD, "/dev/shm", 0, 0, "/dev/shm")) < 0)
+                return shm;
+        if ((scratch = gj_mount_new_fs("tmpfs", scratch_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)) < 0)
+                return log_error_errno(scratch, "cannot make a scratch tmpfs: %m");
+        if ((shmdir = open("/dev/shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                return log_error_errno(-errno, "cannot open /dev/shm: %m");
+        if ((r = gj_mount_attach(scratch, shmdir, "a scratch tmpfs", "/dev/shm")) < 0)
+                return r;
+        if ((scratchroot = open("/dev/shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                return log_error_errno(-errno, "cannot open the scratch tmpfs: %m");
+        if ((r = gj_devfs_setup(scratchroot, &step_plan, 0)) < 0)
+                return r;
+        if ((newdev = openat(scratchroot, "dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+            (devdir = open("/dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                return log_error_errno(-errno, "cannot open the new /dev: %m");
+        if ((r = gj_mount_attach(newdev, devdir, "gpujail's /dev", "/dev")) < 0)
+                return r;
+        if ((newshm = open("/dev/shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                return log_error_errno(-errno, "cannot open the new /dev/shm: %m");
+        return gj_mount_attach(shm, newshm, "the host's /dev/shm", "/dev/shm");
+}
+
+/* In the task itself (root, before Slurm drops privileges and long before exec). */
+int slurm_spank_task_init_privileged(spank_t sp, int ac, char **av) {
+        struct timespec t0;
+        int r;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (!spank_remote(sp) || !dev_curated)
+                return ESPANK_SUCCESS;
+        if ((!step_rules && (r = plan_step(sp)) < 0) || (r = curate_dev()) < 0) {
+                log_error("cannot give the task gpujail's /dev (dev=curated): failing it");
+                return SPANK_FAIL;
+        }
+        log_info("pid %d: gpujail's /dev, GPUs %s (%.2f ms)", (int)getpid(), step_gpus_text, ms_since(&t0));
+        return ESPANK_SUCCESS;
 }
 
 int slurm_spank_task_post_fork(spank_t sp, int ac, char **av) {

@@ -6,7 +6,7 @@
 # kernel judges from inside each job (ENXIO allowed, EPERM denied): a task opens its
 # allocated GPUs and nothing else, not even the GPU Slurm does not know; nvidiactl and
 # nvidia-uvm only when it has a GPU; a batch script its job's GPUs; an allow= argument
-# adds a node. A node without device cgroups (ConstrainDevices=no) or a bad argument
+# adds a node; dev=curated gives each task gpujail's /dev. A node without device cgroups (ConstrainDevices=no) or a bad argument
 # fails the task, with the reason on srun's stderr and in slurmd's log, and drains
 # nothing. Slurm and every cgroup it made are gone afterwards.
 . "$(dirname "$0")/../lib.sh"
@@ -84,6 +84,28 @@ like "$stderr" "GPU 0 was not allocated to this Slurm job: it may use GPU\(s\) n
 like "$(grep -c 'gpujail: task 0 (pid [0-9]*): device cgroup default-deny, GPUs 0 ([0-9.]* ms)$' "$SLURM_DIR/slurmd.log")" '^[1-9]' \
         "slurmd's log says what each task got"
 is "$(slurm_node_state)" idle "the node is idle, not drained"
+slurm_stop
+
+# dev=curated: each task also gets gpujail's /dev in its own mount namespace, with the
+# host's /dev/shm (shared by the step's tasks); the host's mount table does not change.
+echo "required $SPANK dev=curated" >"$TEST_TMP/plugstack-dev.conf"
+slurm_start "$HOST" "$TEST_TMP/gres.conf" "$TEST_TMP/plugstack-dev.conf" || bail_out "Slurm did not start (dev=curated)"
+SHM_MARK=gj-slurm-test-$$
+defer rm -f "/dev/shm/$SHM_MARK"
+run srun --gres=gpu:1 bash -c "ls /dev | tr '\n' ' '; echo; echo hi >/dev/shm/$SHM_MARK; cat <(echo fd-links-work); $PROBE"
+is "$(head -1 <<<"$stdout")" "fd full null nvidia-uvm nvidia-uvm-tools ${GPU0#/dev/} nvidiactl ptmx pts random shm stderr stdin stdout tty urandom zero " \
+        "dev=curated, --gres=gpu:1: /dev holds the defaults, GPU 0 and its control nodes, nothing else" || show
+ok '[ -f "/dev/shm/$SHM_MARK" ]' "the task's /dev/shm is the host's"
+like "$stdout" fd-links-work "/dev/fd works (bash process substitution)"
+is "$(verdicts)" "ENXIO ENOENT ENOENT ENOENT ENOENT ENOENT ENOENT ENOENT ENXIO ENXIO OK EPERM" \
+        "dev=curated: GPU 0 opens, the others are not in /dev, the node of no allow= is denied" || show
+mknod "$TEST_TMP/gpu1" c 195 "$(hostinfo nvidia8 '.devices[1].minor')"
+run srun --gres=gpu:1 "$HELPERS/open-probe" "$TEST_TMP/gpu1"
+is "$stdout" "$TEST_TMP/gpu1 EPERM" "and the cgroup still denies another GPU's node made elsewhere" || show
+run srun -n2 bash -c "ls /dev | tr '\n' ' '; echo"
+is "$(sort -u <<<"$stdout")" "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero " \
+        "no GPU asked: no GPU or control node in /dev, in each of two tasks" || show
+like "$(cat "$SLURM_DIR/slurmd.log")" "gpujail: pid [0-9]+: gpujail's /dev, GPUs 0 \([0-9.]+ ms\)" "slurmd's log says so"
 slurm_stop
 
 # Fail closed: a task that has no device cgroup of its own.
