@@ -16,9 +16,12 @@
  * waits for slurmstepd's go before it execs (src/slurmd/slurmstepd/mgr.c,
  * _fork_all_tasks): the last privileged point before the job's code runs, and the
  * first where the task's own cgroup exists. A failure here fails the step's launch
- * (slurmstepd kills the waiting tasks): closed. slurm_spank_task_init, in the task
- * itself just before exec, checks again that its cgroup is confined and otherwise
- * says why on the job's stderr and refuses to run.
+ * (slurmstepd kills the waiting tasks, srun prints the reason): closed. With
+ * dev=curated, slurm_spank_task_init_privileged (in the task, root) also mounts
+ * gpujail's /dev in a mount namespace of the task's own.
+ *
+ * The plan (inventory, allocation, rules) is made once per step in slurm_spank_user_init,
+ * before slurmstepd forks the tasks, which inherit it.
  *
  * Allocation: SLURM_STEP_GPUS (SLURM_JOB_GPUS for a batch script), which Slurm sets
  * or clears for every step; Slurm's numbers are gpujail's indexes when gres.conf came
@@ -228,6 +231,23 @@ static int confine_task(pid_t pid, int task_id, const struct timespec *t0) {
         log_info("task %d (pid %d): device cgroup default-deny, GPUs %s (%.2f ms)", task_id, (int)pid,
                  step_gpus_text, ms_since(t0));
         return 0;
+}
+
+/* Once per step, in slurmstepd before it forks the tasks (privileges dropped to the
+ * user's: the inventory only reads): the tasks inherit the plan, and each of their
+ * callbacks costs only what it changes. */
+int slurm_spank_user_init(spank_t sp, int ac, char **av) {
+        struct timespec t0;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (!spank_remote(sp) || step_rules)
+                return ESPANK_SUCCESS;
+        if (plan_step(sp) < 0) {
+                log_error("cannot plan the step's devices: failing it");
+                return SPANK_FAIL;
+        }
+        log_info("step planned: GPUs %s (%.2f ms)", step_gpus_text, ms_since(&t0));
+        return ESPANK_SUCCESS;
 }
 
 /* dev=curated: the task's own mount namespace with gpujail's /dev (kernel/devfs.c:
