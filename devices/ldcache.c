@@ -87,11 +87,12 @@ static int parse_hwcaps(const uint8_t *section, uint32_t len, const uint8_t *bas
 /* Extension and section offsets are from the start of the file (ld.so's
  * cache_extension_load); the names in the hwcaps section, like every string,
  * from the new header (strings, size bytes from there). */
-static int parse_extensions(const uint8_t *file, size_t file_size, uint32_t ext, const uint8_t *strings,
-                            size_t size, struct gj_ldcache *c) {
+static int parse_extensions(const uint8_t *file, size_t file_size, uint32_t ext,
+                            const uint8_t *strings, size_t size, struct gj_ldcache *c) {
         if (ext == 0)
                 return 0;
-        if (ext % 4 != 0 || ext > file_size || file_size - ext < 8 || get32(file + ext) != EXTENSION_MAGIC)
+        if (ext % 4 != 0 || ext > file_size || file_size - ext < 8 ||
+            get32(file + ext) != EXTENSION_MAGIC)
                 return -EBADMSG;
         uint32_t count = get32(file + ext + 4);
         if (count > MAX_SECTIONS || (file_size - ext - 8) / 16 < count)
@@ -124,7 +125,9 @@ static int push_entry(struct gj_ldcache *c, int32_t flags, uint64_t hwcap, char 
                 return -ENOMEM;
         }
         c->entries = e;
-        e[c->n_entries++] = (struct gj_ldcache_entry){ .flags = flags, .hwcap = hwcap, .key = key, .value = value };
+        e[c->n_entries++] = (struct gj_ldcache_entry){
+                .flags = flags, .hwcap = hwcap, .key = key, .value = value
+        };
         return 0;
 }
 
@@ -152,7 +155,8 @@ static int parse_new(const uint8_t *file, size_t file_size, size_t off, struct g
                         return r;
                 if (!hwcap_is_valid(c, hwcap))
                         continue;
-                if ((r = push_entry(c, (int32_t)get32(e), hwcap, TAKE_PTR(key), TAKE_PTR(value))) < 0)
+                if ((r = push_entry(c, (int32_t)get32(e), hwcap, TAKE_PTR(key), TAKE_PTR(value))) <
+                    0)
                         return r;
         }
         return 0;
@@ -203,7 +207,8 @@ int gj_ldcache_parse(const void *data, size_t size, struct gj_ldcache *ret) {
 
 const char *gj_ldcache_lookup(const struct gj_ldcache *c, const char *key, int32_t flags) {
         for (size_t i = 0; i < c->n_entries; i++)
-                if (c->entries[i].flags == flags && c->entries[i].hwcap == 0 && streq(c->entries[i].key, key))
+                if (c->entries[i].flags == flags && c->entries[i].hwcap == 0 &&
+                    streq(c->entries[i].key, key))
                         return c->entries[i].value;
         return NULL;
 }
@@ -269,10 +274,12 @@ static int entry_order(const void *a, const void *b, void *userdata) {
                 return r;
         if (e1->flags != e2->flags)
                 return e1->flags < e2->flags ? 1 : -1;
-        bool x1 = e1->hwcap & GJ_LDCACHE_HWCAP_EXTENSION, x2 = e2->hwcap & GJ_LDCACHE_HWCAP_EXTENSION;
+        bool x1 = e1->hwcap & GJ_LDCACHE_HWCAP_EXTENSION,
+             x2 = e2->hwcap & GJ_LDCACHE_HWCAP_EXTENSION;
         if (x1 != x2)
                 return x1 ? -1 : 1;
-        if (x1 && (r = strcmp(c->hwcaps[e1->hwcap & UINT32_MAX], c->hwcaps[e2->hwcap & UINT32_MAX])) != 0)
+        if (x1 &&
+            (r = strcmp(c->hwcaps[e1->hwcap & UINT32_MAX], c->hwcaps[e2->hwcap & UINT32_MAX])) != 0)
                 return r;
         if (e1->hwcap != e2->hwcap)
                 return e1->hwcap > e2->hwcap ? 1 : -1;
@@ -290,7 +297,8 @@ static void pad_to(struct strbuf *b, size_t align) {
 int gj_ldcache_serialize(const struct gj_ldcache *c, char **ret, size_t *ret_size) {
         if (c->n_entries > GJ_LDCACHE_MAX / NEW_ENTRY)
                 return -E2BIG;
-        _cleanup_free_ const struct gj_ldcache_entry **order = calloc(c->n_entries + 1, sizeof(*order));
+        _cleanup_free_ const struct gj_ldcache_entry **order =
+                calloc(c->n_entries + 1, sizeof(*order));
         if (!order)
                 return -ENOMEM;
         for (size_t i = 0; i < c->n_entries; i++)
@@ -345,7 +353,8 @@ int gj_ldcache_serialize(const struct gj_ldcache *c, char **ret, size_t *ret_siz
         strbuf_append(&out, gen, sizeof(gen));
         if (c->n_hwcaps) {
                 size_t hw_off = (data_off + sizeof(generator) - 1 + 3) & ~(size_t)3;
-                uint32_t hw[4] = { EXTENSION_TAG_HWCAPS, 0, (uint32_t)hw_off, (uint32_t)(4 * c->n_hwcaps) };
+                uint32_t hw[4] = { EXTENSION_TAG_HWCAPS, 0, (uint32_t)hw_off,
+                                   (uint32_t)(4 * c->n_hwcaps) };
                 strbuf_append(&out, hw, sizeof(hw));
         }
         strbuf_append(&out, generator, sizeof(generator) - 1);

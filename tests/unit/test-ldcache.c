@@ -6,9 +6,9 @@
  */
 #include <sys/stat.h>
 
+#include "../tap.h"
 #include "gpujail/ldcache.h"
 #include "gpujail/util.h"
-#include "../tap.h"
 
 #define LDCONFIG "/sbin/ldconfig"
 
@@ -62,17 +62,22 @@ static void test_libcmp(void) {
         ok(gj_ldcache_libcmp("libfoo.so", "libfoo.so.1") < 0, "libcmp: a prefix first");
         ok(gj_ldcache_libcmp("libfoo.so.1", "libfoo.so.a") > 0, "libcmp: a digit after a letter");
         ok(gj_ldcache_libcmp("liba.so", "libb.so") < 0, "libcmp: bytes");
-        ok(gj_ldcache_libcmp("libx.so.99999999999999999999", "libx.so.1") != 0, "libcmp: absurd digit runs do not crash");
+        ok(gj_ldcache_libcmp("libx.so.99999999999999999999", "libx.so.1") != 0,
+           "libcmp: absurd digit runs do not crash");
 }
 
 static void test_bad_input(void) {
         struct gj_ldcache c;
         is_int(gj_ldcache_parse("", 0, &c), -EBADMSG, "empty: refused");
-        is_int(gj_ldcache_parse("glibc-ld.so.cache1.1", 20, &c), -EBADMSG, "header cut short: refused");
-        is_int(gj_ldcache_parse("ld.so-1.7.0\0\xff\xff\xff\x7f", 16, &c), -EBADMSG, "old nlibs past the end: refused");
+        is_int(gj_ldcache_parse("glibc-ld.so.cache1.1", 20, &c), -EBADMSG,
+               "header cut short: refused");
+        is_int(gj_ldcache_parse("ld.so-1.7.0\0\xff\xff\xff\x7f", 16, &c), -EBADMSG,
+               "old nlibs past the end: refused");
 
         struct gj_ldcache one = { 0 };
-        ok(gj_ldcache_set(&one, "libcuda.so.1", GJ_LDCACHE_FLAGS_NATIVE, "/usr/lib64/libcuda.so.1") == 0, "set on an empty cache");
+        ok(gj_ldcache_set(&one, "libcuda.so.1", GJ_LDCACHE_FLAGS_NATIVE,
+                          "/usr/lib64/libcuda.so.1") == 0,
+           "set on an empty cache");
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
         ok(gj_ldcache_serialize(&one, &data, &len) == 0, "serialize one entry");
@@ -86,10 +91,12 @@ static void test_bad_input(void) {
                 else if (r != -EBADMSG)
                         bad++;
         }
-        is_int(bad, 0, "every truncation of a cache is -EBADMSG or parses (ASan watches the reads)");
+        is_int(bad, 0,
+               "every truncation of a cache is -EBADMSG or parses (ASan watches the reads)");
 
         data[28] ^= 1; /* the other byte order */
-        is_int(gj_ldcache_parse(data, len, &c), -EBADMSG, "a cache of the other byte order is refused, as ld.so ignores it");
+        is_int(gj_ldcache_parse(data, len, &c), -EBADMSG,
+               "a cache of the other byte order is refused, as ld.so ignores it");
         data[28] ^= 1;
         uint32_t huge = 0x7fffffff;
         memcpy(data + 20, &huge, 4);
@@ -99,7 +106,8 @@ static void test_bad_input(void) {
 /* A cache this machine's ldconfig writes in a layout, from the host's libraries, touching nothing else. */
 static int make_cache(const char *format, char **ret_path) {
         _cleanup_free_ char *path = strprintf("%s/%s.cache", tmpdir, format);
-        _cleanup_free_ char *cmd = strprintf(LDCONFIG " -X -i -c %s -C '%s' 2>/dev/null", format, path);
+        _cleanup_free_ char *cmd =
+                strprintf(LDCONFIG " -X -i -c %s -C '%s' 2>/dev/null", format, path);
         if (!path || !cmd)
                 return -ENOMEM;
         if (system(cmd) != 0)
@@ -131,10 +139,12 @@ static void test_layouts(void) {
         if (make_cache("old", &old_path) == 0) {
                 ok(parse_file(old_path, &o) == 0, "old layout: parsed");
                 /* the old table has no glibc-hwcaps entries, and may repeat its last one */
-                ok(count_flags(&o, GJ_LDCACHE_FLAGS_NATIVE) >= count_flags(&n, GJ_LDCACHE_FLAGS_NATIVE),
+                ok(count_flags(&o, GJ_LDCACHE_FLAGS_NATIVE) >=
+                           count_flags(&n, GJ_LDCACHE_FLAGS_NATIVE),
                    "old layout: every native entry");
                 is_str(gj_ldcache_lookup(&o, "libc.so.6", GJ_LDCACHE_FLAGS_NATIVE),
-                       gj_ldcache_lookup(&n, "libc.so.6", GJ_LDCACHE_FLAGS_NATIVE), "old layout: same libc.so.6");
+                       gj_ldcache_lookup(&n, "libc.so.6", GJ_LDCACHE_FLAGS_NATIVE),
+                       "old layout: same libc.so.6");
         } else
                 skip("ldconfig -c old failed", "old layout");
 
@@ -149,16 +159,20 @@ static void test_layouts(void) {
         is_str(got, want, "ldconfig -p lists the same libraries, in the same order");
 
         /* an added entry is found by glibc, and replaces the old one of that name */
-        ok(gj_ldcache_set(&n, "libcuda.so.1", GJ_LDCACHE_FLAGS_NATIVE, "/usr/lib/gj-test/libcuda.so.1") == 0,
+        ok(gj_ldcache_set(&n, "libcuda.so.1", GJ_LDCACHE_FLAGS_NATIVE,
+                          "/usr/lib/gj-test/libcuda.so.1") == 0,
            "add libcuda.so.1");
-        ok(gj_ldcache_set(&n, "libcuda.so.1", GJ_LDCACHE_FLAGS_NATIVE, "/usr/lib/gj-test2/libcuda.so.1") == 0,
+        ok(gj_ldcache_set(&n, "libcuda.so.1", GJ_LDCACHE_FLAGS_NATIVE,
+                          "/usr/lib/gj-test2/libcuda.so.1") == 0,
            "set libcuda.so.1 again");
         free(data);
         data = NULL;
-        ok(gj_ldcache_serialize(&n, &data, &len) == 0 && write_all(out_path, data, len) == 0, "write it");
+        ok(gj_ldcache_serialize(&n, &data, &len) == 0 && write_all(out_path, data, len) == 0,
+           "write it");
         free(got);
         got = ldconfig_print(out_path);
-        ok(got && strstr(got, "libcuda.so.1 (libc6") && strstr(got, "=> /usr/lib/gj-test2/libcuda.so.1\n"),
+        ok(got && strstr(got, "libcuda.so.1 (libc6") &&
+                   strstr(got, "=> /usr/lib/gj-test2/libcuda.so.1\n"),
            "ldconfig -p lists libcuda.so.1 at its new path");
         ok(got && !strstr(got, "gj-test/"), "and not at the replaced one");
 
@@ -183,8 +197,10 @@ static void test_hwcaps(void) {
            "hwcaps: round trip");
         is_int(back.n_hwcaps, 1, "hwcaps: one subdirectory");
         is_str(back.n_hwcaps ? back.hwcaps[0] : NULL, "x86-64-v3", "hwcaps: its name");
-        is_str(back.n_entries ? back.entries[0].key : NULL, "libz.so.1", "descending order: libz first");
-        ok(back.n_entries == 2 && back.entries[1].hwcap == GJ_LDCACHE_HWCAP_EXTENSION, "hwcap value kept");
+        is_str(back.n_entries ? back.entries[0].key : NULL, "libz.so.1",
+               "descending order: libz first");
+        ok(back.n_entries == 2 && back.entries[1].hwcap == GJ_LDCACHE_HWCAP_EXTENSION,
+           "hwcap value kept");
         gj_ldcache_set(&back, "libcuda.so.1", GJ_LDCACHE_FLAGS_NATIVE, "/usr/lib64/libcuda.so.1");
         size_t n = 0;
         for (size_t i = 0; i < back.n_entries; i++)
