@@ -15,6 +15,7 @@
 #include "gpujail/cgroup.h"
 #include "gpujail/container-ns.h"
 #include "gpujail/devfs.h"
+#include "gpujail/driver-inject.h"
 #include "gpujail/hook-config.h"
 #include "gpujail/inventory.h"
 #include "gpujail/oci-hook.h"
@@ -104,7 +105,13 @@ static int plan_request(struct hook_ctx *c) {
         r = gj_select(c->inv, req->selector, req->select_flags, &c->sel);
         if (r < 0)
                 return r;
-        return gj_plan_build(c->inv, &c->sel, &(struct gj_plan_opts){}, &c->plan);
+        r = gj_plan_build(c->inv, &c->sel, &(struct gj_plan_opts){}, &c->plan);
+        if (r < 0)
+                return r;
+        unsigned caps;
+        if ((r = gj_driver_caps_from_config(c->bundle.config, &caps)) < 0)
+                return r;
+        return gj_plan_add_driver(&c->plan, caps);
 }
 
 /*
@@ -134,7 +141,8 @@ static int locate_container(struct hook_ctx *c) {
         return gj_refuse_own_mount_ns(c->pid);
 }
 
-static int bind_nodes(struct hook_ctx *c) {
+/* The nodes into <rootfs>/dev, and the driver's userspace into the rootfs. */
+static int fill_root(struct hook_ctx *c) {
         const char *root = c->bundle.root;
         if (!root)
                 return log_error_errno(-EBADMSG, "%s: no string \"root.path\"", c->bundle.config_path);
@@ -146,7 +154,10 @@ static int bind_nodes(struct hook_ctx *c) {
         _cleanup_close_ int devfd = gj_mkdir_p_in_root(rootfd, "dev", 0755);
         if (devfd < 0)
                 return log_error_errno(devfd, "cannot use %s/dev: %m", root);
-        return gj_devfs_bind_plan(devfd, &c->plan);
+        int r = gj_devfs_bind_plan(devfd, &c->plan);
+        if (r < 0)
+                return r;
+        return gj_driver_inject(rootfd, &c->plan.driver, root);
 }
 
 /* A container in the root cgroup of a hierarchy (a cgroup namespace seen
@@ -283,7 +294,7 @@ int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
                 if (r < 0)
                         return r;
         }
-        r = bind_nodes(&c);
+        r = fill_root(&c);
         if (r < 0)
                 return r;
 

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The driver's userspace into a container's root, executing nothing. See
+ * gpujail/driver-inject.h.
+ *
+ * Why the cache is written in C rather than by a sandboxed host ldconfig
+ * (nvidia-ctk's way): the hook then runs no program at all as root in a
+ * directory tree an image shaped, so there is no sandbox to get right
+ * (namespaces, pivot_root, seccomp, limits, a sealed binary), and the whole
+ * effect is a few hundred lines that a fuzzer and glibc's own `ldconfig -p`
+ * check. What a later `ldconfig` in the container rebuilds, the drop-in keeps.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "gpujail/driver-inject.h"
+#include "gpujail/ldcache.h"
+#include "gpujail/mount.h"
+#include "gpujail/safepath.h"
+#include "gpujail/util.h"
+
+#define ATTR_RO (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+#define ATTR_IPC (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+#define LDCONF_HEADER                                                                              \
+        "# gpujail: the NVIDIA driver libraries it binds here (kept by a later ldconfig)\n"
+
+/* A directory inside the root, made (0755) where missing below its deepest
+ * existing ancestor: existing parts resolve inside the root (an image's
+ * "lib -> usr/lib" is followed there), new parts refuse symlinks. An O_PATH fd. */
+static int open_dir_in_root(int rootfd, const char *path) {
+        int fd = gj_open_in_root(rootfd, path, O_PATH | O_DIRECTORY, 0);
+        if (fd != -ENOENT)
+                return fd;
+        _cleanup_free_ char *copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        for (char *slash = strrchr(copy, '/'); slash; slash = strrchr(copy, '/')) {
+                *slash = 0;
+                _cleanup_close_ int parent = gj_open_in_root(rootfd, copy, O_PATH | O_DIRECTORY, 0);
+                if (parent == -ENOENT)
+                        continue;
+                if (parent < 0)
+                        return parent;
+                return gj_mkdir_p_in_root(parent, path + strlen(copy) + 1, 0755);
+        }
+        return gj_mkdir_p_in_root(rootfd, path, 0755);
+}
+
+static bool same_inode(const struct stat *a, const struct stat *b) {
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* The mount point for src at <dirfd>/<name>: created empty (a directory for a
+ * directory), or what is there if it is of the same kind. 1: src is already
+ * bound there (the hook ran twice); 0 and *ret_fd otherwise. */
+static int mount_point(int dirfd, const char *name, const struct stat *src, const char *where,
+                       int *ret_fd) {
+        bool dir = S_ISDIR(src->st_mode);
+        if (dir) {
+                if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(-errno, "cannot create %s in %s: %m", name, where);
+        } else {
+                int fd = openat(dirfd, name, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                0644);
+                if (fd >= 0) {
+                        *ret_fd = fd;
+                        return 0;
+                }
+                if (errno != EEXIST)
+                        return log_error_errno(-errno, "cannot create %s in %s: %m", name, where);
+        }
+        _cleanup_close_ int existing = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (existing < 0 || fstat(existing, &st) < 0)
+                return log_error_errno(-errno, "cannot open %s in %s: %m", name, where);
+        if (same_inode(&st, src))
+                return 1;
+        if (S_ISDIR(st.st_mode) != dir || S_ISLNK(st.st_mode) || (!dir && !S_ISREG(st.st_mode)))
+                return log_error_errno(
+                        S_ISLNK(st.st_mode) ? -ELOOP : -EEXIST,
+                        "refusing to bind onto %s in %s: it exists and is not a %s: %m", name,
+                        where, dir ? "directory" : "regular file");
+        *ret_fd = TAKE_FD(existing);
+        return 0;
+}
+
+/* host_path, opened without following a symlink, bound onto <dirfd>/<name>. */
+static int bind_host_file(int dirfd, const char *name, const char *host_path, uint64_t attrs,
+                          const char *where) {
+        _cleanup_close_ int src = open(host_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (src < 0 || fstat(src, &st) < 0)
+                return log_error_errno(-errno, "cannot open %s on the host: %m", host_path);
+        if (S_ISLNK(st.st_mode))
+                return log_error_errno(-ELOOP, "refusing to bind %s: it is a symlink: %m",
+                                       host_path);
+        _cleanup_close_ int target = -1;
+        int r = mount_point(dirfd, name, &st, where, &target);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        _cleanup_close_ int tree = gj_mount_clone_tree(src, "", AT_EMPTY_PATH, attrs, host_path);
+        if (tree < 0)
+                return tree;
+        return gj_mount_attach(tree, target, host_path, where);
+}
+
+/* <dirfd>/<name> -> target, replacing a link or file there (not a directory). */
+static int replace_symlink(int dirfd, const char *name, const char *target, const char *where) {
+        _cleanup_free_ char *tmp = strprintf(".%s.gpujail", name);
+        if (!tmp)
+                return -ENOMEM;
+        (void)unlinkat(dirfd, tmp, 0); /* a leftover of a killed hook */
+        if (symlinkat(target, dirfd, tmp) < 0)
+                return log_error_errno(-errno, "cannot create the link %s in %s: %m", name, where);
+        if (renameat(dirfd, tmp, dirfd, name) < 0) {
+                int r = -errno;
+                (void)unlinkat(dirfd, tmp, 0);
+                return log_error_errno(r, "cannot place the link %s -> %s in %s: %m", name, target,
+                                       where);
+        }
+        return 0;
+}
+
+/* data into <dirfd>/<name> through a new file renamed over it: never written
+ * through what the image put there (a symlink, a fifo). */
+static int write_replacing(int dirfd, const char *name, const char *data, size_t len,
+                           const char *where) {
+        _cleanup_free_ char *tmp = strprintf(".%s.gpujail", name);
+        if (!tmp)
+                return -ENOMEM;
+        (void)unlinkat(dirfd, tmp,
+                       0); /* a leftover of a killed hook (never a directory: that fails) */
+        _cleanup_close_ int fd =
+                openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot create %s in %s: %m", tmp, where);
+        for (size_t done = 0; done < len;) {
+                ssize_t n = write(fd, data + done, len - done);
+                if (n < 0) {
+                        int r = -errno;
+                        (void)unlinkat(dirfd, tmp, 0);
+                        return log_error_errno(r, "cannot write %s in %s: %m", tmp, where);
+                }
+                done += (size_t)n;
+        }
+        if (renameat(dirfd, tmp, dirfd, name) < 0) {
+                int r = -errno;
+                (void)unlinkat(dirfd, tmp, 0);
+                return log_error_errno(r, "cannot replace %s in %s: %m", name, where);
+        }
+        return 0;
+}
+
+static const char *file_kind(mode_t m) {
+        return S_ISDIR(m)    ? "a directory"
+               : S_ISFIFO(m) ? "a fifo"
+               : S_ISLNK(m)  ? "a symlink"
+                             : "not a regular file";
+}
+
+/* The image's cache: empty when there is none or ld.so could not read it either. */
+static int read_image_ldcache(int rootfd, const char *root_name, struct gj_ldcache *ret) {
+        /* resolved inside the root, so an image's etc/ld.so.cache -> x is read there */
+        _cleanup_close_ int fd =
+                gj_open_in_root(rootfd, "etc/ld.so.cache", O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+        struct stat st;
+        if (fd == -ENOENT)
+                return 0;
+        if (fd < 0)
+                return log_error_errno(fd, "cannot open %s/etc/ld.so.cache: %m", root_name);
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(-errno, "cannot stat %s/etc/ld.so.cache: %m", root_name);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(-EINVAL, "refusing %s/etc/ld.so.cache: it is %s", root_name,
+                                       file_kind(st.st_mode));
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        int r = read_full_fd(fd, &data, &len, GJ_LDCACHE_MAX);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s/etc/ld.so.cache: %m", root_name);
+        if (gj_ldcache_parse(data, len, ret) < 0)
+                log_warning("%s/etc/ld.so.cache is not a cache this glibc reads: writing a new one",
+                            root_name);
+        return 0;
+}
+
+struct lib_dir {
+        const char *path; /* in the root, without the leading '/' */
+        int fd;
+};
+
+static int open_lib_dir(int rootfd, bool lib32, const char *root_name, struct lib_dir *ret) {
+        const char *triplet = gj_driver_lib_triplet_dir(lib32);
+        int fd = gj_open_in_root(rootfd, triplet, O_PATH | O_DIRECTORY, 0);
+        if (fd >= 0) {
+                *ret = (struct lib_dir){ .path = triplet, .fd = fd };
+                return 0;
+        }
+        if (fd != -ENOENT)
+                return log_error_errno(fd, "cannot use %s/%s: %m", root_name, triplet);
+        const char *fallback = gj_driver_lib_fallback_dir(lib32);
+        if ((fd = open_dir_in_root(rootfd, fallback)) < 0)
+                return log_error_errno(fd, "cannot use %s/%s: %m", root_name, fallback);
+        *ret = (struct lib_dir){ .path = fallback, .fd = fd };
+        return 0;
+}
+
+static const char *base_name(const char *path) {
+        const char *s = strrchr(path, '/');
+        return s ? s + 1 : path;
+}
+
+/* "libcuda.so.1" -> "libcuda.so", for the libraries that programs link by
+ * that name (-lcuda: Triton; NVIDIA's list). NULL for the others. */
+static char *dev_link_name(const char *soname) {
+        if (!startswith(soname, "libcuda.so.") && !startswith(soname, "libnvidia-opticalflow.so."))
+                return NULL;
+        return strndup(soname, (size_t)(strstr(soname, ".so.") - soname) + 3);
+}
+
+static int inject_lib(const struct gj_driver_file *f, const struct lib_dir *dir,
+                      struct gj_ldcache *cache, const char *where) {
+        const char *file = base_name(f->host_path);
+        int r = bind_host_file(dir->fd, file, f->host_path, ATTR_RO, where);
+        if (r < 0)
+                return r;
+        if (!streq(file, f->soname) && (r = replace_symlink(dir->fd, f->soname, file, where)) < 0)
+                return r;
+        _cleanup_free_ char *dev = dev_link_name(f->soname);
+        if (dev && (r = replace_symlink(dir->fd, dev, f->soname, where)) < 0)
+                return r;
+        _cleanup_free_ char *value = strprintf("/%s/%s", dir->path, f->soname);
+        if (!value)
+                return -ENOMEM;
+        int32_t flags = f->kind == GJ_DRIVER_LIB32 ? GJ_LDCACHE_FLAGS_32 : GJ_LDCACHE_FLAGS_NATIVE;
+        return gj_ldcache_set(cache, f->soname, flags, value);
+}
+
+/* A binary, firmware file or socket at its planned path. */
+static int inject_at_path(int rootfd, const struct gj_driver_file *f, const char *root_name) {
+        _cleanup_free_ char *dir = strndup(f->path, (size_t)(strrchr(f->path, '/') - f->path));
+        _cleanup_free_ char *where = strprintf("%s%s", root_name, dir ? dir : "");
+        if (!dir || !where)
+                return -ENOMEM;
+        _cleanup_close_ int dirfd = open_dir_in_root(rootfd, *dir ? dir : "/");
+        if (dirfd < 0)
+                return log_error_errno(dirfd, "cannot use %s: %m", where);
+        uint64_t attrs = f->kind == GJ_DRIVER_IPC        ? ATTR_IPC
+                         : f->kind == GJ_DRIVER_FIRMWARE ? ATTR_RO | MOUNT_ATTR_NOEXEC
+                                                         : ATTR_RO;
+        return bind_host_file(dirfd, base_name(f->path), f->host_path, attrs, where);
+}
+
+static int write_ldconfig_files(int rootfd, const struct gj_ldcache *cache, char *const *dirs,
+                                const char *root_name) {
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        int r = gj_ldcache_serialize(cache, &data, &len);
+        if (r < 0)
+                return log_error_errno(r, "cannot build the dynamic linker's cache for %s: %m",
+                                       root_name);
+        _cleanup_free_ char *etc_name = strprintf("%s/etc", root_name);
+        _cleanup_close_ int etc = open_dir_in_root(rootfd, "etc");
+        if (!etc_name)
+                return -ENOMEM;
+        if (etc < 0)
+                return log_error_errno(etc, "cannot use %s: %m", etc_name);
+        if ((r = write_replacing(etc, "ld.so.cache", data, len, etc_name)) < 0)
+                return r;
+
+        /* a later ldconfig in the container reads ld.so.conf: make sure it includes the drop-in */
+        if (faccessat(etc, "ld.so.conf", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+                static const char include[] = "include /etc/ld.so.conf.d/*.conf\n";
+                if ((r = write_replacing(etc, "ld.so.conf", include, strlen(include), etc_name)) <
+                    0)
+                        return r;
+        }
+        _cleanup_free_ char *confd_name = strprintf("%s/etc/ld.so.conf.d", root_name);
+        _cleanup_close_ int confd = open_dir_in_root(rootfd, "etc/ld.so.conf.d");
+        if (!confd_name)
+                return -ENOMEM;
+        if (confd < 0)
+                return log_error_errno(confd, "cannot use %s: %m", confd_name);
+        _cleanup_strbuf_ struct strbuf conf = { 0 };
+        strbuf_printf(&conf, LDCONF_HEADER);
+        for (char *const *d = dirs; d && *d; d++)
+                strbuf_printf(&conf, "/%s\n", *d);
+        if (!strbuf_str(&conf))
+                return -ENOMEM;
+        return write_replacing(confd, GJ_DRIVER_LDCONF, conf.data, conf.len, confd_name);
+}
+
+static void lib_dir_done(struct lib_dir *d) { closep(&d->fd); }
+
+int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *root_name) {
+        struct gj_ldcache cache = { 0 };
+        struct lib_dir dirs[2] = { { .fd = -1 }, { .fd = -1 } }; /* native, 32-bit */
+        _cleanup_strv_free_ char **dir_names = NULL;
+        int r = 0;
+
+        if (plan->n_files == 0)
+                return 0;
+        if ((r = read_image_ldcache(rootfd, root_name, &cache)) < 0)
+                return r;
+        for (size_t i = 0; i < plan->n_files && r >= 0; i++) {
+                const struct gj_driver_file *f = &plan->files[i];
+                if (f->kind != GJ_DRIVER_LIB && f->kind != GJ_DRIVER_LIB32) {
+                        r = inject_at_path(rootfd, f, root_name);
+                        continue;
+                }
+                struct lib_dir *d = &dirs[f->kind == GJ_DRIVER_LIB32];
+                if (d->fd < 0) {
+                        if ((r = open_lib_dir(rootfd, f->kind == GJ_DRIVER_LIB32, root_name, d)) <
+                            0)
+                                break;
+                        char *name = strdup(d->path);
+                        if (!name || (r = strv_push(&dir_names, name)) < 0) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                }
+                _cleanup_free_ char *where = strprintf("%s/%s", root_name, d->path);
+                r = where ? inject_lib(f, d, &cache, where) : -ENOMEM;
+        }
+        if (r >= 0 && dir_names)
+                r = write_ldconfig_files(rootfd, &cache, dir_names, root_name);
+        lib_dir_done(&dirs[0]);
+        lib_dir_done(&dirs[1]);
+        gj_ldcache_done(&cache);
+        return r;
+}

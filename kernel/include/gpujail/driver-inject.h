@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The NVIDIA driver's userspace into a container's root (kernel/driver-inject.c).
+ *
+ * Nothing is executed: no ldconfig, the image's or the host's. Host files are
+ * opened with O_NOFOLLOW and bind-mounted by fd (open_tree/move_mount),
+ * read-only, nosuid, nodev (sockets: writable, noexec), onto mount points
+ * created with O_EXCL|O_NOFOLLOW in directories resolved inside the root
+ * (RESOLVE_IN_ROOT): an image's symlink cannot send a mount, a link or a
+ * write out of its root. The dynamic-linker cache is written in C
+ * (gpujail/ldcache.h) next to the image's and renamed over it; a drop-in
+ * /etc/ld.so.conf.d/00-gpujail.conf keeps the libraries in a cache the image's
+ * own ldconfig rebuilds later.
+ */
+#pragma once
+
+#include "gpujail/driver.h"
+
+/*
+ * Put plan's files into the root at rootfd, in the caller's mount namespace
+ * (the container's): libraries into the image's library directory
+ * (usr/lib/<triplet> if the image has it, else usr/lib64), with their SONAME
+ * link (and libcuda.so), binaries into usr/bin, firmware and sockets at their
+ * host paths; then the cache and the drop-in. root_name names the root in
+ * messages. 0 when done (or nothing to do); a negative errno, logged, naming
+ * the file and where. A failure may leave what was made so far: the hook's
+ * container is not started, the launcher's namespace dies.
+ */
+int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *root_name);
+
+/* The drop-in's name under /etc/ld.so.conf.d. */
+#define GJ_DRIVER_LDCONF "00-gpujail.conf"
