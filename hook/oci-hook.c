@@ -157,7 +157,7 @@ static int fill_root(struct hook_ctx *c) {
         int r = gj_devfs_bind_plan(devfd, &c->plan);
         if (r < 0)
                 return r;
-        return gj_driver_inject(rootfd, &c->plan.driver, root);
+        return gj_driver_inject(rootfd, &c->plan.driver, root, 0);
 }
 
 /* A container in the root cgroup of a hierarchy (a cgroup namespace seen

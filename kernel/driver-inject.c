@@ -25,26 +25,99 @@
 #define LDCONF_HEADER                                                                              \
         "# gpujail: the NVIDIA driver libraries it binds here (kept by a later ldconfig)\n"
 
-/* A directory inside the root, made (0755) where missing below its deepest
- * existing ancestor: existing parts resolve inside the root (an image's
- * "lib -> usr/lib" is followed there), new parts refuse symlinks. An O_PATH fd. */
-static int open_dir_in_root(int rootfd, const char *path) {
-        int fd = gj_open_in_root(rootfd, path, O_PATH | O_DIRECTORY, 0);
-        if (fd != -ENOENT)
+struct inject {
+        int rootfd;
+        const char *root_name;
+        unsigned flags;
+        dev_t covered[16]; /* our overlays (GJ_DRIVER_INJECT_COVER), by st_dev */
+        size_t n_covered;
+};
+
+/* An overlay on the directory at dirfd whose upper layer is a fresh tmpfs:
+ * what is written there from now on lives and dies with this mount
+ * namespace, and the tree below stays as it was. Returns an fd of the
+ * directory as it is now seen (through the overlay). A directory already
+ * under one of ours is returned as it is (dirfd is taken either way). */
+static int cover_dir(struct inject *in, const char *path, int dirfd) {
+        _cleanup_close_ int fd = dirfd;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        for (size_t i = 0; i < in->n_covered; i++)
+                if (in->covered[i] == st.st_dev)
+                        return TAKE_FD(fd);
+        if (in->n_covered == ELEMENTSOF(in->covered))
+                return -E2BIG;
+        static const char *const tmpfs_opts[] = { "mode=0755", NULL };
+        _cleanup_close_ int tmpfs =
+                gj_mount_new_fs("tmpfs", tmpfs_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (tmpfs < 0)
+                return tmpfs;
+        if (mkdirat(tmpfs, "upper", 0755) < 0 || mkdirat(tmpfs, "work", 0755) < 0)
+                return -errno;
+        char lower[64], upper[64], work[64];
+        snprintf(lower, sizeof(lower), "lowerdir=/proc/self/fd/%i", fd);
+        snprintf(upper, sizeof(upper), "upperdir=/proc/self/fd/%i/upper", tmpfs);
+        snprintf(work, sizeof(work), "workdir=/proc/self/fd/%i/work", tmpfs);
+        const char *const opts[] = { lower, upper, work, NULL };
+        /* detached layers need kernel 6.15 ("fs: allow detached mounts in clone_private_mount()") */
+        _cleanup_close_ int ovl =
+                gj_mount_new_fs("overlay", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (ovl < 0)
+                return ovl;
+        int r = gj_mount_move(ovl, fd, "");
+        if (r < 0)
+                return r;
+        int top = gj_open_in_root(in->rootfd, path, O_PATH | O_DIRECTORY, 0);
+        if (top < 0)
+                return top;
+        if (fstat(top, &st) < 0) {
+                close(top);
+                return -errno;
+        }
+        in->covered[in->n_covered++] = st.st_dev;
+        return top;
+}
+
+static int maybe_cover(struct inject *in, const char *path, int fd) {
+        if (!(in->flags & GJ_DRIVER_INJECT_COVER))
                 return fd;
+        if (isempty(path) || streq(path, "/")) {
+                /* an overlay on the root itself would hide the job's writes everywhere */
+                close(fd);
+                return -EPERM;
+        }
+        return cover_dir(in, path, fd);
+}
+
+/* A directory inside the root that we may write in, made (0755) where missing
+ * below its deepest existing ancestor: existing parts resolve inside the root
+ * (an image's "lib -> usr/lib" is followed there), new parts refuse symlinks.
+ * With GJ_DRIVER_INJECT_COVER, what is written into (the directory, or the
+ * ancestor that new parts are made in) is covered first. An O_PATH fd. Does not log. */
+static int writable_dir(struct inject *in, const char *path) {
+        int fd = gj_open_in_root(in->rootfd, path, O_PATH | O_DIRECTORY, 0);
+        if (fd != -ENOENT)
+                return fd < 0 ? fd : maybe_cover(in, path, fd);
         _cleanup_free_ char *copy = strdup(path);
         if (!copy)
                 return -ENOMEM;
-        for (char *slash = strrchr(copy, '/'); slash; slash = strrchr(copy, '/')) {
+        char *slash;
+        int parent = -ENOENT;
+        while (parent == -ENOENT && (slash = strrchr(copy, '/'))) {
                 *slash = 0;
-                _cleanup_close_ int parent = gj_open_in_root(rootfd, copy, O_PATH | O_DIRECTORY, 0);
-                if (parent == -ENOENT)
-                        continue;
-                if (parent < 0)
-                        return parent;
-                return gj_mkdir_p_in_root(parent, path + strlen(copy) + 1, 0755);
+                parent = gj_open_in_root(in->rootfd, copy, O_PATH | O_DIRECTORY, 0);
         }
-        return gj_mkdir_p_in_root(rootfd, path, 0755);
+        if (parent == -ENOENT) {
+                copy[0] = 0;
+                parent = gj_open_in_root(in->rootfd, "/", O_PATH | O_DIRECTORY, 0);
+        }
+        if (parent < 0)
+                return parent;
+        _cleanup_close_ int dir = maybe_cover(in, *copy ? copy : "/", parent);
+        if (dir < 0)
+                return dir;
+        return gj_mkdir_p_in_root(dir, path + strlen(copy) + (*copy ? 1 : 0), 0755);
 }
 
 static bool same_inode(const struct stat *a, const struct stat *b) {
@@ -160,10 +233,11 @@ static const char *file_kind(mode_t m) {
 }
 
 /* The image's cache: empty when there is none or ld.so could not read it either. */
-static int read_image_ldcache(int rootfd, const char *root_name, struct gj_ldcache *ret) {
+static int read_image_ldcache(struct inject *in, struct gj_ldcache *ret) {
+        const char *root_name = in->root_name;
         /* resolved inside the root, so an image's etc/ld.so.cache -> x is read there */
         _cleanup_close_ int fd =
-                gj_open_in_root(rootfd, "etc/ld.so.cache", O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+                gj_open_in_root(in->rootfd, "etc/ld.so.cache", O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
         struct stat st;
         if (fd == -ENOENT)
                 return 0;
@@ -190,19 +264,18 @@ struct lib_dir {
         int fd;
 };
 
-static int open_lib_dir(int rootfd, bool lib32, const char *root_name, struct lib_dir *ret) {
-        const char *triplet = gj_driver_lib_triplet_dir(lib32);
-        int fd = gj_open_in_root(rootfd, triplet, O_PATH | O_DIRECTORY, 0);
-        if (fd >= 0) {
-                *ret = (struct lib_dir){ .path = triplet, .fd = fd };
-                return 0;
+static int open_lib_dir(struct inject *in, bool lib32, struct lib_dir *ret) {
+        const char *dir = gj_driver_lib_triplet_dir(lib32);
+        int fd = gj_open_in_root(in->rootfd, dir, O_PATH | O_DIRECTORY, 0);
+        if (fd >= 0)
+                fd = maybe_cover(in, dir, fd);
+        else if (fd == -ENOENT) {
+                dir = gj_driver_lib_fallback_dir(lib32);
+                fd = writable_dir(in, dir);
         }
-        if (fd != -ENOENT)
-                return log_error_errno(fd, "cannot use %s/%s: %m", root_name, triplet);
-        const char *fallback = gj_driver_lib_fallback_dir(lib32);
-        if ((fd = open_dir_in_root(rootfd, fallback)) < 0)
-                return log_error_errno(fd, "cannot use %s/%s: %m", root_name, fallback);
-        *ret = (struct lib_dir){ .path = fallback, .fd = fd };
+        if (fd < 0)
+                return log_error_errno(fd, "cannot use %s/%s: %m", in->root_name, dir);
+        *ret = (struct lib_dir){ .path = dir, .fd = fd };
         return 0;
 }
 
@@ -238,12 +311,12 @@ static int inject_lib(const struct gj_driver_file *f, const struct lib_dir *dir,
 }
 
 /* A binary, firmware file or socket at its planned path. */
-static int inject_at_path(int rootfd, const struct gj_driver_file *f, const char *root_name) {
+static int inject_at_path(struct inject *in, const struct gj_driver_file *f) {
         _cleanup_free_ char *dir = strndup(f->path, (size_t)(strrchr(f->path, '/') - f->path));
-        _cleanup_free_ char *where = strprintf("%s%s", root_name, dir ? dir : "");
+        _cleanup_free_ char *where = strprintf("%s%s", in->root_name, dir ? dir : "");
         if (!dir || !where)
                 return -ENOMEM;
-        _cleanup_close_ int dirfd = open_dir_in_root(rootfd, *dir ? dir : "/");
+        _cleanup_close_ int dirfd = writable_dir(in, *dir ? dir + 1 : "/");
         if (dirfd < 0)
                 return log_error_errno(dirfd, "cannot use %s: %m", where);
         uint64_t attrs = f->kind == GJ_DRIVER_IPC        ? ATTR_IPC
@@ -252,8 +325,9 @@ static int inject_at_path(int rootfd, const struct gj_driver_file *f, const char
         return bind_host_file(dirfd, base_name(f->path), f->host_path, attrs, where);
 }
 
-static int write_ldconfig_files(int rootfd, const struct gj_ldcache *cache, char *const *dirs,
-                                const char *root_name) {
+static int write_ldconfig_files(struct inject *in, const struct gj_ldcache *cache,
+                                char *const *dirs) {
+        const char *root_name = in->root_name;
         _cleanup_free_ char *data = NULL;
         size_t len;
         int r = gj_ldcache_serialize(cache, &data, &len);
@@ -261,7 +335,7 @@ static int write_ldconfig_files(int rootfd, const struct gj_ldcache *cache, char
                 return log_error_errno(r, "cannot build the dynamic linker's cache for %s: %m",
                                        root_name);
         _cleanup_free_ char *etc_name = strprintf("%s/etc", root_name);
-        _cleanup_close_ int etc = open_dir_in_root(rootfd, "etc");
+        _cleanup_close_ int etc = writable_dir(in, "etc");
         if (!etc_name)
                 return -ENOMEM;
         if (etc < 0)
@@ -277,7 +351,7 @@ static int write_ldconfig_files(int rootfd, const struct gj_ldcache *cache, char
                         return r;
         }
         _cleanup_free_ char *confd_name = strprintf("%s/etc/ld.so.conf.d", root_name);
-        _cleanup_close_ int confd = open_dir_in_root(rootfd, "etc/ld.so.conf.d");
+        _cleanup_close_ int confd = writable_dir(in, "etc/ld.so.conf.d");
         if (!confd_name)
                 return -ENOMEM;
         if (confd < 0)
@@ -293,7 +367,9 @@ static int write_ldconfig_files(int rootfd, const struct gj_ldcache *cache, char
 
 static void lib_dir_done(struct lib_dir *d) { closep(&d->fd); }
 
-int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *root_name) {
+int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *root_name,
+                     unsigned flags) {
+        struct inject in = { .rootfd = rootfd, .root_name = root_name, .flags = flags };
         struct gj_ldcache cache = { 0 };
         struct lib_dir dirs[2] = { { .fd = -1 }, { .fd = -1 } }; /* native, 32-bit */
         _cleanup_strv_free_ char **dir_names = NULL;
@@ -301,18 +377,17 @@ int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *
 
         if (plan->n_files == 0)
                 return 0;
-        if ((r = read_image_ldcache(rootfd, root_name, &cache)) < 0)
+        if ((r = read_image_ldcache(&in, &cache)) < 0)
                 return r;
         for (size_t i = 0; i < plan->n_files && r >= 0; i++) {
                 const struct gj_driver_file *f = &plan->files[i];
                 if (f->kind != GJ_DRIVER_LIB && f->kind != GJ_DRIVER_LIB32) {
-                        r = inject_at_path(rootfd, f, root_name);
+                        r = inject_at_path(&in, f);
                         continue;
                 }
                 struct lib_dir *d = &dirs[f->kind == GJ_DRIVER_LIB32];
                 if (d->fd < 0) {
-                        if ((r = open_lib_dir(rootfd, f->kind == GJ_DRIVER_LIB32, root_name, d)) <
-                            0)
+                        if ((r = open_lib_dir(&in, f->kind == GJ_DRIVER_LIB32, d)) < 0)
                                 break;
                         char *name = strdup(d->path);
                         if (!name || (r = strv_push(&dir_names, name)) < 0) {
@@ -324,7 +399,7 @@ int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *
                 r = where ? inject_lib(f, d, &cache, where) : -ENOMEM;
         }
         if (r >= 0 && dir_names)
-                r = write_ldconfig_files(rootfd, &cache, dir_names, root_name);
+                r = write_ldconfig_files(&in, &cache, dir_names);
         lib_dir_done(&dirs[0]);
         lib_dir_done(&dirs[1]);
         gj_ldcache_done(&cache);

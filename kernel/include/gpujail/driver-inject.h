@@ -26,7 +26,15 @@
  * the file and where. A failure may leave what was made so far: the hook's
  * container is not started, the launcher's namespace dies.
  */
-int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *root_name);
+enum gj_driver_inject_flags {
+        /* Cover each directory written in with an overlay whose upper layer is
+         * a tmpfs (kernel >= 6.15): the tree at rootfd stays as it was, and the
+         * job sees the image's files plus ours. For `run --rootfs`, whose root
+         * is a user's directory on the host that gpujail must not write to. */
+        GJ_DRIVER_INJECT_COVER = 1 << 0,
+};
+int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *root_name,
+                     unsigned flags);
 
 /* The drop-in's name under /etc/ld.so.conf.d. */
 #define GJ_DRIVER_LDCONF "00-gpujail.conf"
