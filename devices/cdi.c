@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "gpujail/cdi.h"
+#include "gpujail/driver.h"
 #include "gpujail/json-util.h"
 #include "gpujail/plan.h"
 #include "gpujail/util.h"
@@ -160,6 +161,49 @@ static int edits_for_selector(const struct gj_inventory *inv, const char *select
         return 0;
 }
 
+/* ---- the driver's userspace: mounts for every device of the spec, and the hook ---- */
+
+static struct json_object *driver_mount_json(const struct gj_driver_file *f) {
+        _cleanup_json_ struct json_object *m = json_object_new_object();
+        if (!m || gj_json_add_string(m, "hostPath", f->host_path) < 0 ||
+            gj_json_add_string(m, "containerPath", gj_driver_container_path(f)) < 0 ||
+            gj_json_add(m, "options", gj_json_new_strv((char **)gj_driver_mount_options(f))) < 0)
+                return NULL;
+        return TAKE_PTR(m);
+}
+
+static struct json_object *driver_hook_json(const struct gj_driver_plan *d, const char *hook_path) {
+        _cleanup_strv_free_ char **args = gj_driver_hook_args(d);
+        _cleanup_json_ struct json_object *hook = json_object_new_object();
+        if (!args || !hook || gj_json_add_string(hook, "hookName", "createContainer") < 0 ||
+            gj_json_add_string(hook, "path", hook_path) < 0 ||
+            gj_json_add(hook, "args", gj_json_new_strv(args)) < 0 ||
+            gj_json_add(hook, "env", gj_json_new_strv((char **)gj_driver_hook_env)) < 0)
+                return NULL;
+        return TAKE_PTR(hook);
+}
+
+static int add_driver_edits(struct json_object *spec, const struct gj_cdi_opts *o) {
+        const struct gj_driver_plan *d = o->driver;
+        if (!d || d->n_files == 0)
+                return 0;
+        _cleanup_json_ struct json_object *edits = json_object_new_object();
+        _cleanup_json_ struct json_object *mounts = json_object_new_array();
+        _cleanup_json_ struct json_object *hooks = json_object_new_array();
+        if (!edits || !mounts || !hooks)
+                return -ENOMEM;
+        for (size_t i = 0; i < d->n_files; i++)
+                if (gj_json_append(mounts, driver_mount_json(&d->files[i])) < 0)
+                        return -ENOMEM;
+        if (gj_json_append(hooks, driver_hook_json(
+                                          d, o->hook_path ?: GPUJAIL_BINDIR "/gpujail-hook")) < 0 ||
+            gj_json_add(edits, "mounts", TAKE_PTR(mounts)) < 0 ||
+            gj_json_add(edits, "hooks", TAKE_PTR(hooks)) < 0 ||
+            gj_json_add(spec, "containerEdits", TAKE_PTR(edits)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 /* Takes edits, also on failure. */
 static int add_device(struct json_object *devices, const char *name, struct json_object *edits) {
         _cleanup_json_ struct json_object *e = edits;
@@ -246,6 +290,8 @@ int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *
         r = add_device(devices, "all", edits);
         if (r < 0)
                 return r;
+        if ((r = add_driver_edits(spec, &o)) < 0)
+                return log_error_errno(r, "cannot build CDI spec: %m");
         *ret = TAKE_PTR(spec);
         return 0;
 }

@@ -422,3 +422,34 @@ const char *gj_driver_lib_triplet_dir(bool lib32) {
 }
 
 const char *gj_driver_lib_fallback_dir(bool lib32) { return lib32 ? "usr/lib32" : "usr/lib64"; }
+
+const char *const *gj_driver_mount_options(const struct gj_driver_file *f) {
+        static const char *const ro[] = { "ro", "nosuid", "nodev", "bind", NULL };
+        static const char *const ro_noexec[] = { "ro", "nosuid", "nodev", "noexec", "bind", NULL };
+        static const char *const ipc[] = { "nosuid", "nodev", "noexec", "bind", NULL };
+        return f->kind == GJ_DRIVER_IPC ? ipc : f->kind == GJ_DRIVER_FIRMWARE ? ro_noexec : ro;
+}
+
+const char *gj_driver_container_path(const struct gj_driver_file *f) {
+        return f->path ?: f->host_path;
+}
+
+const char *const gj_driver_hook_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+
+char **gj_driver_hook_args(const struct gj_driver_plan *p) {
+        _cleanup_strv_free_ char **args = NULL;
+        if (strv_push(&args, strdup("gpujail-hook")) < 0)
+                return NULL;
+        for (size_t i = 0; i < p->n_files; i++) {
+                const struct gj_driver_file *f = &p->files[i];
+                if (f->kind != GJ_DRIVER_LIB && f->kind != GJ_DRIVER_LIB32)
+                        continue;
+                if (strv_push(&args, strdup("--link")) < 0 ||
+                    strv_push(&args, strprintf("%s=%s", f->soname, gj_driver_container_path(f))) <
+                            0)
+                        return NULL;
+        }
+        if (strv_push(&args, strdup("createContainer")) < 0)
+                return NULL;
+        return TAKE_PTR(args);
+}

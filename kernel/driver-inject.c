@@ -292,11 +292,12 @@ static char *dev_link_name(const char *soname) {
         return strndup(soname, (size_t)(strstr(soname, ".so.") - soname) + 3);
 }
 
-static int inject_lib(const struct gj_driver_file *f, const struct lib_dir *dir,
+static int inject_lib(struct inject *in, const struct gj_driver_file *f, const struct lib_dir *dir,
                       struct gj_ldcache *cache, const char *where) {
-        const char *file = base_name(f->host_path);
-        int r = bind_host_file(dir->fd, file, f->host_path, ATTR_RO, where);
-        if (r < 0)
+        const char *file = base_name(f->path ?: f->host_path);
+        int r;
+        if (!(in->flags & GJ_DRIVER_INJECT_NO_BIND) &&
+            (r = bind_host_file(dir->fd, file, f->host_path, ATTR_RO, where)) < 0)
                 return r;
         if (!streq(file, f->soname) && (r = replace_symlink(dir->fd, f->soname, file, where)) < 0)
                 return r;
@@ -367,6 +368,26 @@ static int write_ldconfig_files(struct inject *in, const struct gj_ldcache *cach
 
 static void lib_dir_done(struct lib_dir *d) { closep(&d->fd); }
 
+/* A library whose place in the container the plan says (a CDI spec mounts it there). */
+static int inject_lib_at_path(struct inject *in, const struct gj_driver_file *f,
+                              struct gj_ldcache *cache, char ***dir_names) {
+        if (f->path[0] != '/')
+                return -EINVAL;
+        const char *slash = strrchr(f->path, '/');
+        _cleanup_free_ char *dir =
+                strndup(f->path + 1, (size_t)(slash - f->path) - (slash > f->path));
+        _cleanup_free_ char *where = dir ? strprintf("%s/%s", in->root_name, dir) : NULL;
+        if (!dir || !where)
+                return -ENOMEM;
+        _cleanup_(lib_dir_done) struct lib_dir d = { .path = dir,
+                                                     .fd = writable_dir(in, *dir ? dir : "/") };
+        if (d.fd < 0)
+                return log_error_errno(d.fd, "cannot use %s: %m", where);
+        if (!strv_contains(*dir_names, dir) && strv_push(dir_names, strdup(dir)) < 0)
+                return -ENOMEM;
+        return inject_lib(in, f, &d, cache, where);
+}
+
 int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *root_name,
                      unsigned flags) {
         struct inject in = { .rootfd = rootfd, .root_name = root_name, .flags = flags };
@@ -381,8 +402,15 @@ int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *
                 return r;
         for (size_t i = 0; i < plan->n_files && r >= 0; i++) {
                 const struct gj_driver_file *f = &plan->files[i];
-                if (f->kind != GJ_DRIVER_LIB && f->kind != GJ_DRIVER_LIB32) {
+                bool is_lib = f->kind == GJ_DRIVER_LIB || f->kind == GJ_DRIVER_LIB32;
+                if (!is_lib && (flags & GJ_DRIVER_INJECT_NO_BIND))
+                        continue;
+                if (!is_lib) {
                         r = inject_at_path(&in, f);
+                        continue;
+                }
+                if (f->path) {
+                        r = inject_lib_at_path(&in, f, &cache, &dir_names);
                         continue;
                 }
                 struct lib_dir *d = &dirs[f->kind == GJ_DRIVER_LIB32];
@@ -396,7 +424,7 @@ int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *
                         }
                 }
                 _cleanup_free_ char *where = strprintf("%s/%s", root_name, d->path);
-                r = where ? inject_lib(f, d, &cache, where) : -ENOMEM;
+                r = where ? inject_lib(&in, f, d, &cache, where) : -ENOMEM;
         }
         if (r >= 0 && dir_names)
                 r = write_ldconfig_files(&in, &cache, dir_names);

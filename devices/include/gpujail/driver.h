@@ -89,6 +89,19 @@ void gj_driver_plan_done(struct gj_driver_plan *p);
  */
 int gj_driver_plan_host(unsigned caps, struct gj_driver_plan *ret);
 
+/* What a spec (CDI, config.json) says for a planned file: the mount options
+ * ("ro", "nosuid", "nodev", [ "noexec",] "bind"; sockets and the MPS
+ * directory writable), and its path in the container (a library: its host
+ * path, whose directory the hook then enters in the image's cache). */
+const char *const *gj_driver_mount_options(const struct gj_driver_file *f);
+const char *gj_driver_container_path(const struct gj_driver_file *f);
+/* The args of the createContainer hook that gives a spec's libraries their
+ * links and cache entries: "gpujail-hook", "--link", "SONAME=PATH", ...,
+ * "createContainer". NULL-terminated, malloc'ed; NULL on OOM. */
+char **gj_driver_hook_args(const struct gj_driver_plan *p);
+/* That hook's own env: never the image's (see gpujail-hook --help). */
+extern const char *const gj_driver_hook_env[];
+
 /* The libraries' SONAME links' directory in an image: "usr/lib/<triplet>"
  * when the image has it (Debian-like), else "usr/lib64". 32-bit: with
  * "usr/lib/i386-linux-gnu" / "usr/lib32". */

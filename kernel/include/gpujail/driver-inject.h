@@ -19,7 +19,8 @@
 /*
  * Put plan's files into the root at rootfd, in the caller's mount namespace
  * (the container's): libraries into the image's library directory
- * (usr/lib/<triplet> if the image has it, else usr/lib64), with their SONAME
+ * (usr/lib/<triplet> if the image has it, else usr/lib64; or the directory of
+ * their path when the plan gives one), with their SONAME
  * link (and libcuda.so), binaries into usr/bin, firmware and sockets at their
  * host paths; then the cache and the drop-in. root_name names the root in
  * messages. 0 when done (or nothing to do); a negative errno, logged, naming
@@ -32,6 +33,10 @@ enum gj_driver_inject_flags {
          * job sees the image's files plus ours. For `run --rootfs`, whose root
          * is a user's directory on the host that gpujail must not write to. */
         GJ_DRIVER_INJECT_COVER = 1 << 0,
+        /* Bind nothing: the runtime mounted the libraries where their path
+         * says (a CDI spec); make their links, the cache and the drop-in
+         * only. Files that are not libraries are left out. */
+        GJ_DRIVER_INJECT_NO_BIND = 1 << 1,
 };
 int gj_driver_inject(int rootfd, const struct gj_driver_plan *plan, const char *root_name,
                      unsigned flags);
