@@ -7,6 +7,7 @@
 #include "gpujail/cdi.h"
 #include "gpujail/driver.h"
 #include "gpujail/inventory.h"
+#include "gpujail/json-util.h"
 #include "gpujail/oci-config.h"
 #include "gpujail/util.h"
 
@@ -15,6 +16,7 @@ static void cdi_usage(FILE *f) {
                 "Usage: gpujail cdi generate [--kind VENDOR/CLASS] [--format json|yaml] [--output FILE]\n"
                 "                            [--allow-missing] [--caps LIST] [--hook PATH]\n"
                 "       gpujail cdi list [--kind VENDOR/CLASS] [--spec FILE]\n"
+                "       gpujail cdi check --spec FILE\n"
                 "\n"
                 "Write a Container Device Interface spec for this host's accelerators, for podman\n"
                 "(>= 4.1), CRI-O (>= 1.24), containerd (>= 1.7, enable_cdi), Docker (>= 25) and\n"
@@ -40,7 +42,14 @@ static void cdi_usage(FILE *f) {
                 "                  them their SONAME links and ld.so.cache entries in the image.\n"
                 "  --hook PATH     gpujail-hook as the engine will run it (default\n"
                 "                  " GPUJAIL_BINDIR "/gpujail-hook).\n"
-                "  --spec FILE     (list) the names a spec file offers, instead of this host's.\n"
+                "  --spec FILE     (list) the names a spec file offers, instead of this host's;\n"
+                "                  (check) the installed spec to check.\n"
+                "\n"
+                "check says whether an installed spec still describes this host: every device\n"
+                "node exists with the numbers it names, every mounted file exists and a driver\n"
+                "library is of the loaded module's version, and the host offers the same device\n"
+                "names. One line per difference; exit status 0 when it matches, 1 when it is\n"
+                "stale (regenerate it: systemctl restart gpujail-cdi), 125 on error.\n"
                 "\n"
                 "Example: gpujail cdi generate --output /var/run/cdi/gpujail.json\n"
                 "         podman run --device " GJ_CDI_KIND_DEFAULT "=0 ...\n");
@@ -153,6 +162,61 @@ static int cdi_list(const struct cdi_args *a) {
         return fflush(stdout) == 0 ? 0 : -EIO;
 }
 
+/* Names in a but not in b, as problem lines: "device NAME is WHERE". */
+static int names_missing(char **a, char **b, const char *where, char ***problems) {
+        for (char **n = a; n && *n; n++)
+                if (!strv_contains(b, *n) &&
+                    strv_push(problems, strprintf("device %s is %s", *n, where)) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+static int module_version(char **ret) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_full_file("/proc/driver/nvidia/version", &text, NULL, 64 * 1024);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot read /proc/driver/nvidia/version: %m");
+        return gj_nvidia_version_parse(text, ret);
+}
+
+/* 0: matches, 1: stale, negative: error (logged). */
+static int cdi_check(const struct cdi_args *a) {
+        if (!a->spec)
+                return log_error_errno(-EINVAL, "'gpujail cdi check' needs --spec FILE");
+        _cleanup_json_ struct json_object *spec = NULL;
+        int r = read_spec_file(a->spec, &spec);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **problems = NULL, **theirs = NULL, **ours = NULL;
+        _cleanup_free_ char *version = NULL;
+        if ((r = module_version(&version)) < 0)
+                return r;
+        if ((r = gj_cdi_spec_check(spec, version, &problems)) < 0 ||
+            (r = gj_cdi_spec_names(spec, &theirs)) < 0)
+                return log_error_errno(r, "%s is not a CDI spec: %m", a->spec);
+        struct json_object *kind = json_object_object_get(spec, "kind");
+        struct cdi_args host = { .kind = json_object_get_string(kind), .allow_missing = true };
+        _cleanup_json_ struct json_object *fresh = NULL;
+        if ((r = build_spec(&host, &fresh)) < 0 && r != -ENOENT)
+                return r;
+        if (fresh && (r = gj_cdi_spec_names(fresh, &ours)) < 0)
+                return log_error_errno(r, "cannot list this host's CDI devices: %m");
+        if ((r = names_missing(ours, theirs, "on this host but not in the spec", &problems)) < 0 ||
+            (r = names_missing(theirs, ours, "in the spec but not on this host", &problems)) < 0)
+                return log_error_errno(r, "cannot check %s: %m", a->spec);
+        for (char **p = problems; p && *p; p++)
+                printf("%s: %s\n", a->spec, *p);
+        if (!problems)
+                printf("%s matches this host\n", a->spec);
+        if (fflush(stdout) != 0)
+                return -EIO;
+        return problems ? 1 : 0;
+}
+
 int cmd_cdi(int argc, char **argv) {
         enum { ARG_ALLOW_MISSING = 0x100, ARG_CAPS, ARG_HOOK };
         static const struct option options[] = {
@@ -220,8 +284,11 @@ int cmd_cdi(int argc, char **argv) {
                 r = cdi_generate(&a);
         else if (streq(verb, "list"))
                 r = cdi_list(&a);
-        else {
-                log_error("unknown 'cdi' command '%s': expected generate or list", verb);
+        else if (streq(verb, "check")) {
+                r = cdi_check(&a);
+                return r < 0 ? GJ_EXIT_FAILURE : r;
+        } else {
+                log_error("unknown 'cdi' command '%s': expected generate, list or check", verb);
                 return GJ_EXIT_FAILURE;
         }
         return r < 0 ? GJ_EXIT_FAILURE : 0;

@@ -220,8 +220,7 @@ static int plan_add(struct gj_driver_plan *p, enum gj_driver_file_kind kind, cha
         return 0;
 }
 
-/* "libcuda.so.550.54.15" -> "550.54.15"; NULL when the name has no ".so." */
-static const char *file_version(const char *path) {
+const char *gj_driver_file_version(const char *path) {
         const char *base = strrchr(path, '/');
         const char *so = strstr(base ? base + 1 : path, ".so.");
         return so ? so + 4 : NULL;
@@ -243,7 +242,7 @@ static int add_libs_of(const struct gj_driver_host *host, const char *prefix, in
                                 e->value, e->key);
                         continue;
                 }
-                const char *v = file_version(real);
+                const char *v = gj_driver_file_version(real);
                 if (!v || !strchr(v, '.'))
                         continue; /* libfoo.so.1 that is not NVIDIA's versioned file: not the driver's */
                 if (!streq(v, host->version))
@@ -334,7 +333,7 @@ static bool host_has_driver_libs(const struct gj_driver_host *host) {
                     (!startswith(e->key, "libcuda.so") && !startswith(e->key, "libnvidia-")))
                         continue;
                 _cleanup_free_ char *real = host_realpath(host, e->value);
-                if (real && streq_ptr(file_version(real), host->version))
+                if (real && streq_ptr(gj_driver_file_version(real), host->version))
                         return true;
         }
         return false;

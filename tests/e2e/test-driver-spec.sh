@@ -36,6 +36,25 @@ ok "jq -e '.containerEdits.hooks[0].env | length > 0' '$spec' >/dev/null" "the h
 run "$VALIDATE" cdi "$spec"
 if [[ $status -eq 77 ]]; then skip "$output" "spec validates"; else is "$status" 0 "the spec validates against the CDI schema" || show; fi
 
+# ---- cdi check: does an installed spec still describe the host?
+run in_cdi_ns "$WRAP" "$GPUJAIL" cdi check --spec /run/cdi/nvidia.json
+is "$status" 0 "cdi check: the spec just generated matches" || show
+like "$stdout" "matches this host" "and says so"
+upgraded=$(fakehost_private $SHAPE upgraded)
+sed -i "s/$DRIVER_VERSION/560.35.03/" "$upgraded/proc/driver/nvidia/version"
+run on_host "$upgraded" -- "$WRAP" "$GPUJAIL" cdi check --spec "$spec"
+is "$status" 1 "cdi check after a driver upgrade (module 560.35.03): stale, exit 1"
+like "$stdout" "libcuda.so.$DRIVER_VERSION is of driver $DRIVER_VERSION, the loaded module is 560.35.03" \
+        "naming the library and both versions"
+jq '(.devices[0].containerEdits.deviceNodes[] | select(.path == "/dev/nvidia-uvm") | .major) |= . + 1
+    | .devices += [.devices[0] | .name = "9"]' "$spec" >"$TEST_TMP/stale.json"
+run in_cdi_ns "$WRAP" "$GPUJAIL" cdi check --spec "$TEST_TMP/stale.json"
+is "$status" 1 "cdi check of a spec with another nvidia-uvm major and a GPU the host lacks: exit 1"
+like "$stdout" "device node /dev/nvidia-uvm is [0-9]+:0 on this host, the spec says [0-9]+:0" "names the node and both numbers"
+like "$stdout" "device nvidia.com/gpu=9 is in the spec but not on this host" "names the device the host lacks"
+run "$GPUJAIL" cdi check --spec "$TEST_TMP/nonexistent.json"
+is "$status" 125 "cdi check of a file that is not there: 125"
+
 run in_cdi_ns "$WRAP" "$GPUJAIL" cdi generate --kind nvidia.com/gpu --caps none
 is "$(jq -r '.containerEdits // "none"' <<<"$stdout")" none "--caps none: no driver in the spec"
 

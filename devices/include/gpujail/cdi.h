@@ -72,5 +72,14 @@ int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *
  * order, NULL-terminated. -EBADMSG (not logged) if the document is not a spec. */
 int gj_cdi_spec_names(struct json_object *spec, char ***ret);
 
+/* Does a spec still describe this host? Every device node (hostPath, else
+ * path) must exist as the character device the spec says, every mount's
+ * hostPath must exist, and a mounted library with a driver version in its
+ * name ("libcuda.so.535.104.05") must be of module_version (NULL: not
+ * checked). Reads the host (stat). 0 and *ret_problems (one line each,
+ * NULL-terminated; NULL when it matches); -EBADMSG (not logged) if the
+ * document is not a spec; -ENOMEM. */
+int gj_cdi_spec_check(struct json_object *spec, const char *module_version, char ***ret_problems);
+
 /* YAML text for a spec (block style, every string double-quoted): malloc'ed, NULL on OOM. */
 char *gj_cdi_spec_to_yaml(struct json_object *spec);

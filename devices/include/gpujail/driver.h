@@ -89,6 +89,10 @@ void gj_driver_plan_done(struct gj_driver_plan *p);
  */
 int gj_driver_plan_host(unsigned caps, struct gj_driver_plan *ret);
 
+/* "libcuda.so.550.54.15" -> "550.54.15" (a pointer into path); NULL when the
+ * file name has no ".so.". */
+const char *gj_driver_file_version(const char *path);
+
 /* What a spec (CDI, config.json) says for a planned file: the mount options
  * ("ro", "nosuid", "nodev", [ "noexec",] "bind"; sockets and the MPS
  * directory writable), and its path in the container (a library: its host
