@@ -220,6 +220,15 @@ static int plan_add(struct gj_driver_plan *p, enum gj_driver_file_kind kind, cha
         return 0;
 }
 
+const char *gj_driver_file_kind_name(enum gj_driver_file_kind kind) {
+        static const char *const names[] = {
+                [GJ_DRIVER_LIB] = "library", [GJ_DRIVER_LIB32] = "library32",
+                [GJ_DRIVER_BIN] = "binary",  [GJ_DRIVER_FIRMWARE] = "firmware",
+                [GJ_DRIVER_IPC] = "ipc",
+        };
+        return (size_t)kind < ELEMENTSOF(names) ? names[kind] : "?";
+}
+
 const char *gj_driver_file_version(const char *path) {
         const char *base = strrchr(path, '/');
         const char *so = strstr(base ? base + 1 : path, ".so.");

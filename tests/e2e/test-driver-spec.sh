@@ -36,6 +36,16 @@ ok "jq -e '.containerEdits.hooks[0].env | length > 0' '$spec' >/dev/null" "the h
 run "$VALIDATE" cdi "$spec"
 if [[ $status -eq 77 ]]; then skip "$output" "spec validates"; else is "$status" 0 "the spec validates against the CDI schema" || show; fi
 
+# ---- plan --caps: what a container would get
+run on_fakehost $SHAPE -- "$WRAP" "$GPUJAIL" plan --gpu 0 --caps utility,compute --json
+is "$(jq -r '.driver.files[] | select(.soname == "libcuda.so.1") | .hostPath' <<<"$stdout")" \
+        "$drv/lib/libcuda.so.$DRIVER_VERSION" "plan --caps --json: libcuda.so.1 and its host file"
+is "$(jq -r '.driver.version + " " + .driver.capabilities' <<<"$stdout")" "$DRIVER_VERSION compute,utility" \
+        "plan --caps --json: the module's version and the capabilities"
+run on_fakehost $SHAPE -- "$WRAP" "$GPUJAIL" plan --gpu 0 --caps utility
+like "$stdout" "library +libnvidia-ml.so.1 -> $drv/lib/libnvidia-ml.so.$DRIVER_VERSION" "plan --caps utility: libnvidia-ml listed"
+unlike "$stdout" "libcuda" "plan --caps utility: no libcuda"
+
 # ---- cdi check: does an installed spec still describe the host?
 run in_cdi_ns "$WRAP" "$GPUJAIL" cdi check --spec /run/cdi/nvidia.json
 is "$status" 0 "cdi check: the spec just generated matches" || show

@@ -50,6 +50,9 @@ enum gj_driver_file_kind {
         GJ_DRIVER_IPC,      /* a socket or the MPS pipe directory, at its host path, writable */
 };
 
+/* "library", "library32", "binary", "firmware", "ipc" (plan output, docs/driver.md). */
+const char *gj_driver_file_kind_name(enum gj_driver_file_kind kind);
+
 struct gj_driver_file {
         enum gj_driver_file_kind kind;
         char *host_path; /* the real file on the host (no symlink in it) */
