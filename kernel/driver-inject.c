@@ -19,6 +19,7 @@
 #include "gpujail/mount.h"
 #include "gpujail/safepath.h"
 #include "gpujail/util.h"
+#include "kernel-syscalls.h"
 
 #define ATTR_RO (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 #define ATTR_IPC (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
@@ -226,28 +227,33 @@ static int write_replacing(int dirfd, const char *name, const char *data, size_t
 }
 
 static const char *file_kind(mode_t m) {
-        return S_ISDIR(m)    ? "a directory"
-               : S_ISFIFO(m) ? "a fifo"
-               : S_ISLNK(m)  ? "a symlink"
-                             : "not a regular file";
+        return S_ISDIR(m)                 ? "a directory"
+               : S_ISFIFO(m)              ? "a fifo"
+               : S_ISCHR(m) || S_ISBLK(m) ? "a device node"
+               : S_ISLNK(m)               ? "a symlink"
+                                          : "not a regular file";
 }
 
 /* The image's cache: empty when there is none or ld.so could not read it either. */
 static int read_image_ldcache(struct inject *in, struct gj_ldcache *ret) {
         const char *root_name = in->root_name;
-        /* resolved inside the root, so an image's etc/ld.so.cache -> x is read there */
-        _cleanup_close_ int fd =
-                gj_open_in_root(in->rootfd, "etc/ld.so.cache", O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+        /* resolved inside the root, so an image's etc/ld.so.cache -> x is read there; looked at
+         * (O_PATH) before it is opened: a fifo or a device node of the image's is never opened */
+        _cleanup_close_ int path = gj_open_in_root(in->rootfd, "etc/ld.so.cache", O_PATH, 0);
         struct stat st;
-        if (fd == -ENOENT)
+        if (path == -ENOENT)
                 return 0;
-        if (fd < 0)
-                return log_error_errno(fd, "cannot open %s/etc/ld.so.cache: %m", root_name);
-        if (fstat(fd, &st) < 0)
+        if (path < 0)
+                return log_error_errno(path, "cannot open %s/etc/ld.so.cache: %m", root_name);
+        if (fstat(path, &st) < 0)
                 return log_error_errno(-errno, "cannot stat %s/etc/ld.so.cache: %m", root_name);
         if (!S_ISREG(st.st_mode))
                 return log_error_errno(-EINVAL, "refusing %s/etc/ld.so.cache: it is %s", root_name,
                                        file_kind(st.st_mode));
+        char proc[PROC_FD_PATH_MAX];
+        _cleanup_close_ int fd = open(proc_fd_path(proc, path), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot open %s/etc/ld.so.cache: %m", root_name);
         _cleanup_free_ char *data = NULL;
         size_t len;
         int r = read_full_fd(fd, &data, &len, GJ_LDCACHE_MAX);
