@@ -17,7 +17,7 @@ SECS=${1:-60}
 shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} = 0 ] && TARGETS=(fuzz-nvidia-info fuzz-proc-devices fuzz-selector fuzz-oci-state
-        fuzz-oci-config fuzz-cdi fuzz-annotations fuzz-policy fuzz-hook-config)
+        fuzz-oci-config fuzz-cdi fuzz-annotations fuzz-policy fuzz-hook-config fuzz-ldcache)
 B=${GJ_FUZZ_BUILD:-build-fuzz}
 
 command -v clang >/dev/null || { echo "bench/fuzz.sh: needs clang (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }

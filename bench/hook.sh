@@ -14,6 +14,11 @@
 #   gpu1     annotation gpujail.io/gpus=0   on nvidia8
 #   gpu8     annotation gpujail.io/gpus=all on nvidia8
 #            (the annotation: the hook's default /etc/gpujail/hook.conf leaves the image's env out)
+#   drv1     gpu1 plus the driver's userspace (default capabilities utility,compute) from a
+#            fake driver of ~40 libraries (tests/helpers/mkfakedrv --all) whose ld.so.cache is
+#            bound over /etc/ld.so.cache for the whole run; its image carries a copy of this
+#            machine's ld.so.cache (hundreds of entries), as a real one does. The other variants
+#            say gpujail.io/capabilities=none, so drv1 - gpu1 is what the injection adds.
 #   hook1    the hook alone, timed by a wrapper inside runc (createRuntime, 1 GPU)
 # Prints mean and median per variant and the median added over base.
 # Target: the hook adds < 5 ms (nvidia-container-cli: 0.5-2.5 s per container).
@@ -31,6 +36,7 @@ for c in runc jq busybox cc python3; do command -v $c >/dev/null || { echo "need
 work=$(mktemp -d /tmp/gpujail-bench-hook.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf --one-file-system "$work"' EXIT
 "$here/tests/fakehost/mkhost" nvidia8 "$work/host" >/dev/null
+"$here/tests/helpers/mkfakedrv" "$work/fakedrv" 550.54.15 --all >/dev/null
 
 # rootfs and bundles
 mkdir -p "$work/rootfs/bin" "$work/rootfs/dev" "$work/rootfs/proc" "$work/rootfs/sys"
@@ -39,12 +45,18 @@ ln -s busybox "$work/rootfs/bin/true"
 hook=$GPUJAIL_BUILD/cli/gpujail-hook
 [[ -x $hook ]] || { echo "no $hook: build first" >&2; exit 1; }
 
-mkbundle() { # NAME HOOK?(0/1) SELECTOR [HOOK-PATH]
-        local b=$work/$1
+cp -a "$work/rootfs" "$work/rootfs-drv"
+mkdir -p "$work/rootfs-drv/etc"
+cp /etc/ld.so.cache "$work/rootfs-drv/etc/ld.so.cache"
+
+mkbundle() { # NAME HOOK?(0/1) SELECTOR [HOOK-PATH] [CAPS]
+        local b=$work/$1 root=$work/rootfs
+        [[ $1 == drv1 ]] && root=$work/rootfs-drv
         mkdir -p "$b"
         runc spec --bundle "$b"
-        jq --arg root "$work/rootfs" --arg hook "${4:-$hook}" --argjson h "$2" --arg sel "$3" '
+        jq --arg root "$root" --arg hook "${4:-$hook}" --argjson h "$2" --arg sel "$3" --arg caps "${5:-none}" '
                 .root.path = $root | .process.terminal = false | .process.args = ["/bin/true"]
+                | .annotations["gpujail.io/capabilities"] = $caps
                 | if $sel == "" then . else .annotations["gpujail.io/gpus"] = $sel end
                 | if $h == 1 then .hooks.createRuntime = [{path: $hook, args: ["gpujail-hook", "createRuntime"],
                         env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LD_PRELOAD=@PRELOAD@"]}] else . end' \
@@ -55,6 +67,7 @@ mkbundle true 1 "" /bin/true
 mkbundle nothing 1 ""
 mkbundle gpu1 1 0
 mkbundle gpu8 1 all
+mkbundle drv1 1 0 "$hook" utility,compute
 mkbundle timed 1 0
 cat >"$work/timed-hook" <<EOF
 #!/usr/bin/python3 -I
@@ -77,11 +90,11 @@ cat >"$work/bench.py" <<'EOF'
 import json, os, statistics, subprocess, sys, time
 work, n, hook = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 pre = os.environ["GPUJAIL_TEST_PRELOAD"]
-for v in ("true", "nothing", "gpu1", "gpu8"):
+for v in ("true", "nothing", "gpu1", "gpu8", "drv1"):
     p = f"{work}/{v}/config.json"
     s = open(p).read().replace("@PRELOAD@", pre)
     open(p, "w").write(s)
-variants = ["base", "true", "nothing", "gpu1", "gpu8"]
+variants = ["base", "true", "nothing", "gpu1", "gpu8", "drv1"]
 times = {v: [] for v in variants + ["hook1"]}
 cpu_times = []
 
@@ -125,6 +138,7 @@ print(f"runc run /bin/true on simulated nvidia8, N={n} each, interleaved")
 print(f"{'variant':<34}{'mean ms':>9}{'median ms':>11}{'added (median)':>16}")
 label = {"base": "runc, no hook", "true": "/bin/true as the hook (any hook)", "nothing": "hook, nothing requested",
          "gpu1": "hook, 1 GPU (gpujail.io/gpus=0)", "gpu8": "hook, 8 GPUs (=all)",
+         "drv1": "hook, 1 GPU + driver (~40 libs)",
          "hook1": "hook alone, 1 GPU (wrapper-timed)"}
 for v in variants + ["hook1"]:
     m, md = statistics.mean(times[v]), statistics.median(times[v])
@@ -132,9 +146,11 @@ for v in variants + ["hook1"]:
     print(f"{label[v]:<34}{m:9.2f}{md:11.2f}{added:>16}")
 floor = statistics.median(times["true"])
 print("gpujail-hook over any hook (/bin/true): " + ", ".join(
-    f"{label[v].split(', ')[1]} {statistics.median(times[v]) - floor:+.2f} ms" for v in ("nothing", "gpu1", "gpu8")))
+    f"{label[v].split(', ')[1]} {statistics.median(times[v]) - floor:+.2f} ms" for v in ("nothing", "gpu1", "gpu8", "drv1")))
+print(f"driver injection (drv1 - gpu1, medians): {statistics.median(times['drv1']) - statistics.median(times['gpu1']):+.2f} ms")
 print(f"{'hook alone, 1 GPU: CPU user+sys':<34}{statistics.mean(cpu_times):9.2f}{statistics.median(cpu_times):11.2f}")
 print(f"load average: {open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} CPUs "
       "(wall times stretch with load; the CPU time does not)")
 EOF
-"$here/tests/fakehost/enter" "$work/host" -- python3 "$work/bench.py" "$work" "$n" "$hook"
+"$here/tests/fakehost/enter" "$work/host" -- bash -c 'mount --bind "$1/fakedrv/ld.so.cache" /etc/ld.so.cache &&
+        exec python3 "$1/bench.py" "$@"' _ "$work" "$n" "$hook"

@@ -32,7 +32,10 @@ int cli_print_json(struct json_object *obj);
 /* Inject the plan for `selector` into a bundle read by gj_bundle_read() and
  * write its config.json back, atomically, with its mode (cli/cmd-oci.c; also
  * used by `gpujail runtime`). bundle->config is edited in place. `origin` names
- * where the selector came from, for messages. Negative errno, logged. */
+ * where the selector came from, for messages. The NVIDIA driver's userspace
+ * for `caps` (NULL: what config.json asks, gpujail/driver.h) goes in as mounts
+ * and a createContainer hook at `hook_path` (NULL: the installed gpujail-hook).
+ * Negative errno, logged. */
 struct gj_bundle;
 int cli_oci_inject_bundle(struct gj_bundle *bundle, const char *selector, unsigned select_flags,
-                          const char *origin);
+                          const char *origin, const char *caps, const char *hook_path);

@@ -5,14 +5,18 @@
 
 #include "cli.h"
 #include "gpujail/cdi.h"
+#include "gpujail/driver.h"
+#include "gpujail/inventory.h"
+#include "gpujail/json-util.h"
 #include "gpujail/oci-config.h"
 #include "gpujail/util.h"
 
 static void cdi_usage(FILE *f) {
         fprintf(f,
                 "Usage: gpujail cdi generate [--kind VENDOR/CLASS] [--format json|yaml] [--output FILE]\n"
-                "                            [--allow-missing]\n"
+                "                            [--allow-missing] [--caps LIST] [--hook PATH]\n"
                 "       gpujail cdi list [--kind VENDOR/CLASS] [--spec FILE]\n"
+                "       gpujail cdi check --spec FILE\n"
                 "\n"
                 "Write a Container Device Interface spec for this host's accelerators, for podman\n"
                 "(>= 4.1), CRI-O (>= 1.24), containerd (>= 1.7, enable_cdi), Docker (>= 25) and\n"
@@ -20,7 +24,8 @@ static void cdi_usage(FILE *f) {
                 "its UUID (PCI bus id when it has none), plus 'all'; each lists every device node it\n"
                 "needs (its own and the control nodes) with the cgroup permission 'rw'.\n"
                 "\n"
-                "  --kind K        default " GJ_CDI_KIND_DEFAULT ", which covers every accelerator and does\n"
+                "  --kind K        default " GJ_CDI_KIND_DEFAULT
+                ", which covers every accelerator and does\n"
                 "                  not collide with NVIDIA's or AMD's own specs. nvidia.com/gpu,\n"
                 "                  amd.com/gpu or intel.com/gpu make a drop-in for that vendor's spec:\n"
                 "                  only its devices, numbered as the vendor numbers them.\n"
@@ -28,7 +33,23 @@ static void cdi_usage(FILE *f) {
                 "  --output FILE   write FILE atomically (mode 0644) instead of stdout; engines\n"
                 "                  read /etc/cdi and /var/run/cdi.\n"
                 "  --allow-missing describe nodes that are missing or wrong on this host anyway.\n"
-                "  --spec FILE     (list) the names a spec file offers, instead of this host's.\n"
+                "  --caps LIST     the NVIDIA driver userspace every device of the spec brings\n"
+                "                  (NVIDIA_DRIVER_CAPABILITIES words: compute, utility, video,\n"
+                "                  graphics, display, ngx, compat32, all; or none). Default\n"
+                "                  utility,compute: libcuda, libnvidia-ml, nvidia-smi... of the\n"
+                "                  loaded module's version, mounted read-only at their host paths,\n"
+                "                  and a createContainer hook (gpujail-hook --link) that gives\n"
+                "                  them their SONAME links and ld.so.cache entries in the image.\n"
+                "  --hook PATH     gpujail-hook as the engine will run it (default\n"
+                "                  " GPUJAIL_BINDIR "/gpujail-hook).\n"
+                "  --spec FILE     (list) the names a spec file offers, instead of this host's;\n"
+                "                  (check) the installed spec to check.\n"
+                "\n"
+                "check says whether an installed spec still describes this host: every device\n"
+                "node exists with the numbers it names, every mounted file exists and a driver\n"
+                "library is of the loaded module's version, and the host offers the same device\n"
+                "names. One line per difference; exit status 0 when it matches, 1 when it is\n"
+                "stale (regenerate it: systemctl restart gpujail-cdi), 125 on error.\n"
                 "\n"
                 "Example: gpujail cdi generate --output /var/run/cdi/gpujail.json\n"
                 "         podman run --device " GJ_CDI_KIND_DEFAULT "=0 ...\n");
@@ -49,18 +70,41 @@ static int spec_text(struct json_object *spec, bool yaml, char **ret) {
         return 0;
 }
 
-static int build_spec(const char *kind, bool allow_missing, struct json_object **ret) {
+struct cdi_args {
+        const char *kind, *format, *output, *spec, *hook;
+        bool allow_missing;
+        unsigned caps;
+};
+
+static bool has_nvidia(const struct gj_inventory *inv) {
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (inv->devices[i].vendor == GJ_VENDOR_NVIDIA)
+                        return true;
+        return false;
+}
+
+static int build_spec(const struct cdi_args *a, struct json_object **ret) {
         struct gj_inventory *inv = NULL;
         int r = cli_load_inventory(false, &inv);
         if (r != 0)
                 return -EIO; /* logged */
-        struct gj_cdi_opts opts = { .kind = kind, .allow_bad_nodes = allow_missing };
-        r = gj_cdi_spec_build(inv, &opts, ret);
+        struct gj_driver_plan driver = { 0 };
+        int vendor = gj_cdi_kind_vendor(a->kind ?: GJ_CDI_KIND_DEFAULT);
+        if (a->caps && (vendor < 0 || vendor == GJ_VENDOR_NVIDIA) && has_nvidia(inv))
+                r = gj_driver_plan_host(a->caps, &driver);
+        struct gj_cdi_opts opts = { .kind = a->kind,
+                                    .allow_bad_nodes = a->allow_missing,
+                                    .driver = &driver,
+                                    .hook_path = a->hook };
+        if (r >= 0)
+                r = gj_cdi_spec_build(inv, &opts, ret);
+        gj_driver_plan_done(&driver);
         gj_inventory_free(inv);
         return r;
 }
 
-static int cdi_generate(const char *kind, const char *format, const char *output, bool allow_missing) {
+static int cdi_generate(const struct cdi_args *a) {
+        const char *format = a->format, *output = a->output;
         bool yaml;
         if (streq(format, "json"))
                 yaml = false;
@@ -70,7 +114,7 @@ static int cdi_generate(const char *kind, const char *format, const char *output
                 return log_error_errno(-EINVAL, "unknown format '%s': expected json or yaml", format);
 
         struct json_object *spec = NULL;
-        int r = build_spec(kind, allow_missing, &spec);
+        int r = build_spec(a, &spec);
         if (r < 0)
                 return r;
         _cleanup_free_ char *text = NULL;
@@ -98,9 +142,11 @@ static int read_spec_file(const char *path, struct json_object **ret) {
         return gj_oci_config_parse(path, text, len, ret);
 }
 
-static int cdi_list(const char *kind, const char *spec_path) {
+static int cdi_list(const struct cdi_args *a) {
+        const char *spec_path = a->spec;
         struct json_object *spec = NULL;
-        int r = spec_path ? read_spec_file(spec_path, &spec) : build_spec(kind, true, &spec);
+        struct cdi_args all = { .kind = a->kind, .allow_missing = true };
+        int r = spec_path ? read_spec_file(spec_path, &spec) : build_spec(&all, &spec);
         if (r < 0)
                 return r;
         _cleanup_strv_free_ char **names = NULL;
@@ -116,8 +162,63 @@ static int cdi_list(const char *kind, const char *spec_path) {
         return fflush(stdout) == 0 ? 0 : -EIO;
 }
 
+/* Names in a but not in b, as problem lines: "device NAME is WHERE". */
+static int names_missing(char **a, char **b, const char *where, char ***problems) {
+        for (char **n = a; n && *n; n++)
+                if (!strv_contains(b, *n) &&
+                    strv_push(problems, strprintf("device %s is %s", *n, where)) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+static int module_version(char **ret) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_full_file("/proc/driver/nvidia/version", &text, NULL, 64 * 1024);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot read /proc/driver/nvidia/version: %m");
+        return gj_nvidia_version_parse(text, ret);
+}
+
+/* 0: matches, 1: stale, negative: error (logged). */
+static int cdi_check(const struct cdi_args *a) {
+        if (!a->spec)
+                return log_error_errno(-EINVAL, "'gpujail cdi check' needs --spec FILE");
+        _cleanup_json_ struct json_object *spec = NULL;
+        int r = read_spec_file(a->spec, &spec);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **problems = NULL, **theirs = NULL, **ours = NULL;
+        _cleanup_free_ char *version = NULL;
+        if ((r = module_version(&version)) < 0)
+                return r;
+        if ((r = gj_cdi_spec_check(spec, version, &problems)) < 0 ||
+            (r = gj_cdi_spec_names(spec, &theirs)) < 0)
+                return log_error_errno(r, "%s is not a CDI spec: %m", a->spec);
+        struct json_object *kind = json_object_object_get(spec, "kind");
+        struct cdi_args host = { .kind = json_object_get_string(kind), .allow_missing = true };
+        _cleanup_json_ struct json_object *fresh = NULL;
+        if ((r = build_spec(&host, &fresh)) < 0 && r != -ENOENT)
+                return r;
+        if (fresh && (r = gj_cdi_spec_names(fresh, &ours)) < 0)
+                return log_error_errno(r, "cannot list this host's CDI devices: %m");
+        if ((r = names_missing(ours, theirs, "on this host but not in the spec", &problems)) < 0 ||
+            (r = names_missing(theirs, ours, "in the spec but not on this host", &problems)) < 0)
+                return log_error_errno(r, "cannot check %s: %m", a->spec);
+        for (char **p = problems; p && *p; p++)
+                printf("%s: %s\n", a->spec, *p);
+        if (!problems)
+                printf("%s matches this host\n", a->spec);
+        if (fflush(stdout) != 0)
+                return -EIO;
+        return problems ? 1 : 0;
+}
+
 int cmd_cdi(int argc, char **argv) {
-        enum { ARG_ALLOW_MISSING = 0x100 };
+        enum { ARG_ALLOW_MISSING = 0x100, ARG_CAPS, ARG_HOOK };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "kind", required_argument, NULL, 'k' },
@@ -125,10 +226,11 @@ int cmd_cdi(int argc, char **argv) {
                 { "output", required_argument, NULL, 'o' },
                 { "spec", required_argument, NULL, 's' },
                 { "allow-missing", no_argument, NULL, ARG_ALLOW_MISSING },
+                { "caps", required_argument, NULL, ARG_CAPS },
+                { "hook", required_argument, NULL, ARG_HOOK },
                 {},
         };
-        const char *kind = NULL, *format = "json", *output = NULL, *spec = NULL;
-        bool allow_missing = false;
+        struct cdi_args a = { .format = "json", .caps = GJ_DRIVER_CAPS_DEFAULT };
         int c;
 
         if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
@@ -143,19 +245,30 @@ int cmd_cdi(int argc, char **argv) {
                         cdi_usage(stdout);
                         return 0;
                 case 'k':
-                        kind = optarg;
+                        a.kind = optarg;
                         break;
                 case 'f':
-                        format = optarg;
+                        a.format = optarg;
                         break;
                 case 'o':
-                        output = optarg;
+                        a.output = optarg;
                         break;
                 case 's':
-                        spec = optarg;
+                        a.spec = optarg;
                         break;
                 case ARG_ALLOW_MISSING:
-                        allow_missing = true;
+                        a.allow_missing = true;
+                        break;
+                case ARG_CAPS:
+                        if (gj_driver_caps_parse(optarg, &a.caps) < 0)
+                                return GJ_EXIT_FAILURE;
+                        break;
+                case ARG_HOOK:
+                        if (optarg[0] != '/') {
+                                log_error("--hook %s: expected an absolute path", optarg);
+                                return GJ_EXIT_FAILURE;
+                        }
+                        a.hook = optarg;
                         break;
                 default:
                         cdi_usage(stderr);
@@ -168,11 +281,14 @@ int cmd_cdi(int argc, char **argv) {
 
         int r;
         if (streq(verb, "generate"))
-                r = cdi_generate(kind, format, output, allow_missing);
+                r = cdi_generate(&a);
         else if (streq(verb, "list"))
-                r = cdi_list(kind, spec);
-        else {
-                log_error("unknown 'cdi' command '%s': expected generate or list", verb);
+                r = cdi_list(&a);
+        else if (streq(verb, "check")) {
+                r = cdi_check(&a);
+                return r < 0 ? GJ_EXIT_FAILURE : r;
+        } else {
+                log_error("unknown 'cdi' command '%s': expected generate, list or check", verb);
                 return GJ_EXIT_FAILURE;
         }
         return r < 0 ? GJ_EXIT_FAILURE : 0;

@@ -12,6 +12,7 @@
 static void oci_usage(FILE *f) {
         fprintf(f,
                 "Usage: gpujail oci inject --gpu SELECTOR [--bundle DIR] [--nvidia-indexes]\n"
+                "                          [--caps LIST] [--hook PATH]\n"
                 "\n"
                 "Edit an OCI bundle's config.json so that the runtime itself gives the container the\n"
                 "selected GPUs: linux.devices for exactly the plan's nodes (the GPUs' own and their\n"
@@ -23,7 +24,15 @@ static void oci_usage(FILE *f) {
                 "\n"
                 "  --gpu SEL          0,2 | all | none | GPU-<uuid> | 0000:3b:00.0 | nvidia:1 ...\n"
                 "  --bundle DIR       the bundle (default: the current directory)\n"
-                "  --nvidia-indexes   bare indexes count NVIDIA GPUs only (NVIDIA_VISIBLE_DEVICES)\n");
+                "  --nvidia-indexes   bare indexes count NVIDIA GPUs only (NVIDIA_VISIBLE_DEVICES)\n"
+                "  --caps LIST        the NVIDIA driver userspace to add with NVIDIA GPUs (mounts,\n"
+                "                     and a createContainer hook for its links and ld.so.cache\n"
+                "                     entries): compute,utility,video,graphics,display,ngx,\n"
+                "                     compat32, all or none. Default: the bundle's annotation\n"
+                "                     gpujail.io/capabilities, else its NVIDIA_DRIVER_CAPABILITIES,\n"
+                "                     else utility,compute\n"
+                "  --hook PATH        gpujail-hook as the runtime will run it (default\n"
+                "                     " GPUJAIL_BINDIR "/gpujail-hook)\n");
 }
 
 static int plan_for(const struct gj_inventory *inv, const char *selector, unsigned flags, const char *origin,
@@ -40,17 +49,23 @@ static int plan_for(const struct gj_inventory *inv, const char *selector, unsign
 }
 
 int cli_oci_inject_bundle(struct gj_bundle *bundle, const char *selector, unsigned select_flags,
-                          const char *origin) {
+                          const char *origin, const char *caps_text, const char *hook_path) {
+        unsigned caps;
+        int r = caps_text ? gj_driver_caps_parse(caps_text, &caps)
+                          : gj_driver_caps_from_config(bundle->config, &caps);
+        if (r < 0)
+                return r;
         _cleanup_inventory_ struct gj_inventory *inv = NULL;
         if (cli_load_inventory(false, &inv) != 0)
                 return -EIO; /* logged */
         _cleanup_(gj_plan_done) struct gj_plan plan = {};
-        int r = plan_for(inv, selector, select_flags, origin, &plan);
-        if (r < 0)
+        if ((r = plan_for(inv, selector, select_flags, origin, &plan)) < 0 ||
+            (r = gj_plan_add_driver(&plan, caps)) < 0)
                 return r;
         /* On error the document is dropped by the caller: never written half-edited. */
-        r = gj_oci_config_inject(bundle->config, &plan);
-        if (r < 0)
+        if ((r = gj_oci_config_inject(bundle->config, &plan)) < 0 ||
+            (r = gj_oci_config_inject_driver(bundle->config, &plan.driver,
+                                             hook_path ?: GPUJAIL_BINDIR "/gpujail-hook")) < 0)
                 return r;
         _cleanup_free_ char *text = gj_oci_config_format(bundle->config);
         if (!text)
@@ -62,25 +77,28 @@ int cli_oci_inject_bundle(struct gj_bundle *bundle, const char *selector, unsign
         return 0;
 }
 
-static int oci_inject(const char *dir, const char *selector, unsigned select_flags) {
+static int oci_inject(const char *dir, const char *selector, unsigned select_flags,
+                      const char *caps, const char *hook) {
         _cleanup_(gj_bundle_done) struct gj_bundle bundle = {};
         /* Read before planning: a broken config.json is reported as such. */
         int r = gj_bundle_read(dir, &(struct gj_bundle_opts){}, &bundle);
         if (r < 0)
                 return r;
-        return cli_oci_inject_bundle(&bundle, selector, select_flags, "--gpu");
+        return cli_oci_inject_bundle(&bundle, selector, select_flags, "--gpu", caps, hook);
 }
 
 int cmd_oci(int argc, char **argv) {
-        enum { ARG_NVIDIA_INDEXES = 0x100 };
+        enum { ARG_NVIDIA_INDEXES = 0x100, ARG_CAPS, ARG_HOOK };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "gpu", required_argument, NULL, 'g' },
                 { "bundle", required_argument, NULL, 'b' },
                 { "nvidia-indexes", no_argument, NULL, ARG_NVIDIA_INDEXES },
+                { "caps", required_argument, NULL, ARG_CAPS },
+                { "hook", required_argument, NULL, ARG_HOOK },
                 {},
         };
-        const char *gpu = NULL, *bundle = ".";
+        const char *gpu = NULL, *bundle = ".", *caps = NULL, *hook = NULL;
         unsigned flags = 0;
         int c;
 
@@ -107,6 +125,16 @@ int cmd_oci(int argc, char **argv) {
                 case ARG_NVIDIA_INDEXES:
                         flags |= GJ_SELECT_NVIDIA_INDEXES;
                         break;
+                case ARG_CAPS:
+                        caps = optarg;
+                        break;
+                case ARG_HOOK:
+                        if (optarg[0] != '/') {
+                                log_error("--hook %s: expected an absolute path", optarg);
+                                return GJ_EXIT_FAILURE;
+                        }
+                        hook = optarg;
+                        break;
                 default:
                         oci_usage(stderr);
                         return GJ_EXIT_FAILURE;
@@ -119,5 +147,5 @@ int cmd_oci(int argc, char **argv) {
                 log_error("'gpujail oci inject' needs --gpu SELECTOR (e.g. --gpu 0, --gpu all)");
                 return GJ_EXIT_FAILURE;
         }
-        return oci_inject(bundle, gpu, flags) < 0 ? GJ_EXIT_FAILURE : 0;
+        return oci_inject(bundle, gpu, flags, caps, hook) < 0 ? GJ_EXIT_FAILURE : 0;
 }

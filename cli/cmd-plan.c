@@ -26,6 +26,9 @@ static void plan_usage(FILE *f) {
                 "      --allow-mknod     add 'm' to the cgroup rules\n"
                 "      --allow-bad-nodes plan even where a node is missing or has the wrong\n"
                 "                        major:minor (injection would refuse; see 'gpujail list')\n"
+                "      --caps LIST       also show the NVIDIA driver userspace a container with\n"
+                "                        these capabilities gets (compute,utility,video,graphics,\n"
+                "                        display,ngx,compat32,all): docs/driver.md\n"
                 "  -h, --help            this text\n"
                 "\n"
                 "Selectors: a comma-separated list; spaces around items are ignored.\n"
@@ -107,8 +110,24 @@ static void print_plan(const struct gj_plan *plan, const struct gj_selection *se
                 printf("  %s\n", plan->env[i]);
 }
 
+static void print_driver(const struct gj_driver_plan *d) {
+        if (!d->version) {
+                printf("\nDriver userspace: none (no NVIDIA node, or no NVIDIA module loaded)\n");
+                return;
+        }
+        _cleanup_free_ char *caps = gj_driver_caps_format(d->caps);
+        printf("\nDriver userspace (module %s, %s), bound read-only:\n", d->version, caps ?: "?");
+        if (d->n_files == 0)
+                printf("  (none found on this host)\n");
+        for (size_t i = 0; i < d->n_files; i++) {
+                const struct gj_driver_file *f = &d->files[i];
+                printf("  %-9s %s -> %s\n", gj_driver_file_kind_name(f->kind), f->soname ?: f->path,
+                       f->host_path);
+        }
+}
+
 int cmd_plan(int argc, char **argv) {
-        enum { ARG_JSON = 0x100, ARG_NVIDIA, ARG_CUDA, ARG_MKNOD, ARG_BAD };
+        enum { ARG_JSON = 0x100, ARG_NVIDIA, ARG_CUDA, ARG_MKNOD, ARG_BAD, ARG_CAPS };
         static const struct option options[] = {
                 { "gpu", required_argument, NULL, 'g' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -116,13 +135,14 @@ int cmd_plan(int argc, char **argv) {
                 { "cuda-env", no_argument, NULL, ARG_CUDA },
                 { "allow-mknod", no_argument, NULL, ARG_MKNOD },
                 { "allow-bad-nodes", no_argument, NULL, ARG_BAD },
+                { "caps", required_argument, NULL, ARG_CAPS },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         struct gj_plan_opts opts = {};
         const char *spec = NULL;
-        bool json = false;
-        unsigned flags = 0;
+        bool json = false, driver = false;
+        unsigned flags = 0, caps = 0;
         int c;
 
         optind = 1;
@@ -145,6 +165,11 @@ int cmd_plan(int argc, char **argv) {
                         break;
                 case ARG_BAD:
                         opts.allow_bad_nodes = true;
+                        break;
+                case ARG_CAPS:
+                        if (gj_driver_caps_parse(optarg, &caps) < 0)
+                                return GJ_EXIT_FAILURE;
+                        driver = true;
                         break;
                 case 'h':
                         plan_usage(stdout);
@@ -176,9 +201,13 @@ int cmd_plan(int argc, char **argv) {
         _cleanup_(gj_plan_done) struct gj_plan plan = {};
         if (gj_plan_build(inv, &sel, &opts, &plan) < 0)
                 return GJ_EXIT_FAILURE;
+        if (driver && gj_plan_add_driver(&plan, caps) < 0)
+                return GJ_EXIT_FAILURE;
 
         if (json)
                 return cli_print_json(gj_plan_to_json(&plan));
         print_plan(&plan, &sel);
+        if (driver)
+                print_driver(&plan.driver);
         return fflush(stdout) == 0 ? 0 : GJ_EXIT_FAILURE;
 }

@@ -30,7 +30,14 @@ static void help(FILE *f) {
                 "  -g, --gpu SEL          accelerators to give: 0,2 | all | none | GPU-<uuid> |\n"
                 "                         0000:3b:00.0 | nvidia:1 ... (default: no GPU and\n"
                 "                         no control node; 'none' gives NVIDIA's control nodes)\n"
-                "      --rootfs DIR       run in DIR (an unpacked image) instead of the host's root\n"
+                "      --rootfs DIR       run in DIR (an unpacked image) instead of the host's root;\n"
+                "                         with NVIDIA GPUs the host's driver userspace is bound\n"
+                "                         in (libcuda, nvidia-smi...: see --caps); DIR itself is\n"
+                "                         not written: the directories that receive it are\n"
+                "                         covered by a tmpfs overlay for the job\n"
+                "      --caps LIST        which driver userspace --rootfs gets, NVIDIA's words:\n"
+                "                         compute,utility,video,graphics,display,ngx,compat32,\n"
+                "                         all, or none (default: utility,compute)\n"
                 "  -v, --bind SRC[:DST][:ro]  bind a host path (repeatable; rw unless :ro)\n"
                 "      --device PATH      also give this host device node (repeatable)\n"
                 "      --net host|none    the host's network (default) or only loopback\n"
@@ -72,6 +79,7 @@ enum {
         OPT_CAP_ADD,
         OPT_ALLOW_MKNOD,
         OPT_SET_CUDA_ENV,
+        OPT_CAPS,
 };
 
 static const struct option options[] = {
@@ -87,6 +95,7 @@ static const struct option options[] = {
         { "cap-add", required_argument, NULL, OPT_CAP_ADD },
         { "allow-mknod", no_argument, NULL, OPT_ALLOW_MKNOD },
         { "set-cuda-env", no_argument, NULL, OPT_SET_CUDA_ENV },
+        { "caps", required_argument, NULL, OPT_CAPS },
         { "help", no_argument, NULL, 'h' },
         {},
 };
@@ -142,6 +151,9 @@ static int parse_options(int argc, char **argv, struct gj_launch_opts *o) {
                 case OPT_CAP_ADD: r = strv_push(&o->cap_add, strdup(optarg)); break;
                 case OPT_ALLOW_MKNOD: o->allow_mknod = true; break;
                 case OPT_SET_CUDA_ENV: o->set_cuda_env = true; break;
+                case OPT_CAPS:
+                        r = gj_driver_caps_parse(optarg, &o->driver_caps);
+                        break;
                 case 'h': help(stdout); return 1;
                 default: return -EINVAL;
                 }
@@ -155,7 +167,7 @@ static int parse_options(int argc, char **argv, struct gj_launch_opts *o) {
 }
 
 int cmd_run(int argc, char **argv) {
-        struct gj_launch_opts o = { 0 };
+        struct gj_launch_opts o = { .driver_caps = GJ_DRIVER_CAPS_DEFAULT };
         int r = parse_options(argc, argv, &o), status = GJ_EXIT_FAILURE;
         if (r > 0)
                 status = 0;

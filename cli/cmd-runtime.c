@@ -110,7 +110,8 @@ static int prepare_bundle(int n, char **args, const char *kind, bool ignore_env)
         }
         if (req->source == GJ_REQUEST_NONE)
                 return 0;
-        return cli_oci_inject_bundle(&bundle, req->selector, req->select_flags, req->origin);
+        return cli_oci_inject_bundle(&bundle, req->selector, req->select_flags, req->origin, NULL,
+                                     NULL);
 }
 
 int cmd_runtime(int argc, char **argv) {

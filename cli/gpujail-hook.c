@@ -26,6 +26,11 @@ static void help(void) {
                "\n"
                "Options:\n"
                "  --cdi-kind KIND   CDI kind whose names are ours (default gpujail.io/gpu)\n"
+               "  --link SONAME=PATH  instead: the library the runtime mounted at PATH in\n"
+               "                    the container (a CDI spec's mounts) gets its SONAME link,\n"
+               "                    an entry in the image's /etc/ld.so.cache and a drop-in in\n"
+               "                    /etc/ld.so.conf.d (repeatable; written by 'gpujail cdi\n"
+               "                    generate'; nothing is executed)\n"
                "  --debug           log what is decided\n"
                "  -h, --help        this text\n"
                "  --version         print the version\n"
@@ -38,12 +43,11 @@ static void help(void) {
 
 int main(int argc, char **argv) {
         static const struct option options[] = {
-                { "cdi-kind", required_argument, NULL, 'k' },
-                { "debug", no_argument, NULL, 'd' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                {},
+                { "cdi-kind", required_argument, NULL, 'k' }, { "debug", no_argument, NULL, 'd' },
+                { "link", required_argument, NULL, 'l' },     { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },        {},
         };
+        _cleanup_strv_free_ char **links = NULL;
         struct gj_hook_opts opts = {};
         int c;
 
@@ -58,6 +62,12 @@ int main(int argc, char **argv) {
                         break;
                 case 'd':
                         log_set_max_level(GJ_LOG_DEBUG);
+                        break;
+                case 'l':
+                        if (strv_push(&links, strdup(optarg)) < 0) {
+                                log_error("out of memory");
+                                return GJ_EXIT_FAILURE;
+                        }
                         break;
                 case 'h':
                         help();
@@ -80,6 +90,7 @@ int main(int argc, char **argv) {
                 return GJ_EXIT_FAILURE;
         }
         opts.stage = (enum gj_hook_stage)stage;
+        opts.links = links;
 
         return gj_hook_run(&opts, STDIN_FILENO) < 0 ? GJ_EXIT_FAILURE : 0;
 }

@@ -13,10 +13,14 @@
  * yields each control node once.
  */
 #include <ctype.h>
-#include <strings.h>
+#include <inttypes.h>
 #include <json-c/json.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "gpujail/cdi.h"
+#include "gpujail/driver.h"
 #include "gpujail/json-util.h"
 #include "gpujail/plan.h"
 #include "gpujail/util.h"
@@ -160,6 +164,49 @@ static int edits_for_selector(const struct gj_inventory *inv, const char *select
         return 0;
 }
 
+/* ---- the driver's userspace: mounts for every device of the spec, and the hook ---- */
+
+static struct json_object *driver_mount_json(const struct gj_driver_file *f) {
+        _cleanup_json_ struct json_object *m = json_object_new_object();
+        if (!m || gj_json_add_string(m, "hostPath", f->host_path) < 0 ||
+            gj_json_add_string(m, "containerPath", gj_driver_container_path(f)) < 0 ||
+            gj_json_add(m, "options", gj_json_new_strv((char **)gj_driver_mount_options(f))) < 0)
+                return NULL;
+        return TAKE_PTR(m);
+}
+
+static struct json_object *driver_hook_json(const struct gj_driver_plan *d, const char *hook_path) {
+        _cleanup_strv_free_ char **args = gj_driver_hook_args(d);
+        _cleanup_json_ struct json_object *hook = json_object_new_object();
+        if (!args || !hook || gj_json_add_string(hook, "hookName", "createContainer") < 0 ||
+            gj_json_add_string(hook, "path", hook_path) < 0 ||
+            gj_json_add(hook, "args", gj_json_new_strv(args)) < 0 ||
+            gj_json_add(hook, "env", gj_json_new_strv((char **)gj_driver_hook_env)) < 0)
+                return NULL;
+        return TAKE_PTR(hook);
+}
+
+static int add_driver_edits(struct json_object *spec, const struct gj_cdi_opts *o) {
+        const struct gj_driver_plan *d = o->driver;
+        if (!d || d->n_files == 0)
+                return 0;
+        _cleanup_json_ struct json_object *edits = json_object_new_object();
+        _cleanup_json_ struct json_object *mounts = json_object_new_array();
+        _cleanup_json_ struct json_object *hooks = json_object_new_array();
+        if (!edits || !mounts || !hooks)
+                return -ENOMEM;
+        for (size_t i = 0; i < d->n_files; i++)
+                if (gj_json_append(mounts, driver_mount_json(&d->files[i])) < 0)
+                        return -ENOMEM;
+        if (gj_json_append(hooks, driver_hook_json(
+                                          d, o->hook_path ?: GPUJAIL_BINDIR "/gpujail-hook")) < 0 ||
+            gj_json_add(edits, "mounts", TAKE_PTR(mounts)) < 0 ||
+            gj_json_add(edits, "hooks", TAKE_PTR(hooks)) < 0 ||
+            gj_json_add(spec, "containerEdits", TAKE_PTR(edits)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 /* Takes edits, also on failure. */
 static int add_device(struct json_object *devices, const char *name, struct json_object *edits) {
         _cleanup_json_ struct json_object *e = edits;
@@ -246,6 +293,8 @@ int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *
         r = add_device(devices, "all", edits);
         if (r < 0)
                 return r;
+        if ((r = add_driver_edits(spec, &o)) < 0)
+                return log_error_errno(r, "cannot build CDI spec: %m");
         *ret = TAKE_PTR(spec);
         return 0;
 }
@@ -276,6 +325,106 @@ int gj_cdi_spec_names(struct json_object *spec, char ***ret) {
 }
 
 /* ---- YAML: block style, strings as JSON (= YAML double-quoted) scalars ---- */
+
+/* ---- is a spec stale? ---- */
+
+static const char *member_string(struct json_object *o, const char *key) {
+        struct json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+                       ? json_object_get_string(v)
+                       : NULL;
+}
+
+/* One line per problem: a node shared by every device is named once. Takes line. */
+static int add_problem(char ***problems, char *line) {
+        if (!line)
+                return -ENOMEM;
+        if (strv_contains(*problems, line)) {
+                free(line);
+                return 0;
+        }
+        return strv_push(problems, line);
+}
+
+static int check_node(struct json_object *n, char ***problems) {
+        const char *path = member_string(n, "hostPath") ?: member_string(n, "path");
+        struct json_object *maj, *min;
+        struct stat st;
+        if (!path)
+                return 0;
+        if (stat(path, &st) < 0)
+                return add_problem(problems,
+                                   strprintf("device node %s: %s", path, strerror(errno)));
+        if (!S_ISCHR(st.st_mode))
+                return add_problem(problems,
+                                   strprintf("device node %s is not a character device", path));
+        if (!json_object_object_get_ex(n, "major", &maj) ||
+            !json_object_object_get_ex(n, "minor", &min))
+                return 0;
+        if ((int64_t)major(st.st_rdev) != json_object_get_int64(maj) ||
+            (int64_t)minor(st.st_rdev) != json_object_get_int64(min))
+                return add_problem(
+                        problems,
+                        strprintf("device node %s is %u:%u on this host, the spec says %" PRId64
+                                  ":%" PRId64,
+                                  path, major(st.st_rdev), minor(st.st_rdev),
+                                  json_object_get_int64(maj), json_object_get_int64(min)));
+        return 0;
+}
+
+static int check_mount(struct json_object *m, const char *module_version, char ***problems) {
+        const char *path = member_string(m, "hostPath");
+        struct stat st;
+        if (!path)
+                return 0;
+        if (stat(path, &st) < 0)
+                return add_problem(problems, strprintf("mount %s: %s", path, strerror(errno)));
+        const char *v = gj_driver_file_version(path);
+        if (v && strchr(v, '.') && module_version && !streq(v, module_version))
+                return add_problem(problems,
+                                   strprintf("mount %s is of driver %s, the loaded module is %s",
+                                             path, v, module_version));
+        return 0;
+}
+
+static int check_edits(struct json_object *edits, const char *module_version, char ***problems) {
+        struct json_object *a;
+        int r;
+        if (!edits)
+                return 0;
+        if (json_object_object_get_ex(edits, "deviceNodes", &a) &&
+            json_object_is_type(a, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(a); i++)
+                        if ((r = check_node(json_object_array_get_idx(a, i), problems)) < 0)
+                                return r;
+        if (json_object_object_get_ex(edits, "mounts", &a) &&
+            json_object_is_type(a, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(a); i++)
+                        if ((r = check_mount(json_object_array_get_idx(a, i), module_version,
+                                             problems)) < 0)
+                                return r;
+        return 0;
+}
+
+int gj_cdi_spec_check(struct json_object *spec, const char *module_version, char ***ret_problems) {
+        _cleanup_strv_free_ char **problems = NULL;
+        struct json_object *devices, *edits;
+        int r;
+        if (!json_object_object_get_ex(spec, "devices", &devices) ||
+            !json_object_is_type(devices, json_type_array))
+                return -EBADMSG;
+        for (size_t i = 0; i < json_object_array_length(devices); i++) {
+                struct json_object *d = json_object_array_get_idx(devices, i);
+                if (json_object_object_get_ex(d, "containerEdits", &edits) &&
+                    (r = check_edits(edits, module_version, &problems)) < 0)
+                        return r;
+        }
+        if (json_object_object_get_ex(spec, "containerEdits", &edits) &&
+            (r = check_edits(edits, module_version, &problems)) < 0)
+                return r;
+        *ret_problems = TAKE_PTR(problems);
+        return 0;
+}
 
 static bool is_empty_container(struct json_object *o) {
         if (json_object_is_type(o, json_type_object))

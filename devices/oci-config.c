@@ -6,6 +6,7 @@
  */
 #include <json-c/json.h>
 
+#include "gpujail/driver.h"
 #include "gpujail/json-util.h"
 #include "gpujail/oci-config.h"
 #include "gpujail/util.h"
@@ -199,6 +200,72 @@ int gj_oci_config_inject(struct json_object *config, const struct gj_plan *plan)
                 if ((r = rules_append(rules, &plan->rules[i])) < 0)
                         return r;
         return inject_env(config, plan->env);
+}
+
+/* ---- the driver's userspace: mounts and the links/cache hook ---- */
+
+static int mount_put(struct json_object *mounts, const struct gj_driver_file *f) {
+        const char *dest = gj_driver_container_path(f);
+        for (size_t i = 0; i < json_object_array_length(mounts);) {
+                const char *d = string_member(json_object_array_get_idx(mounts, i), "destination");
+                if (d && streq(d, dest))
+                        json_object_array_del_idx(mounts, i, 1);
+                else
+                        i++;
+        }
+        _cleanup_json_ struct json_object *m = json_object_new_object();
+        if (!m || gj_json_add_string(m, "destination", dest) < 0 ||
+            gj_json_add_string(m, "type", "bind") < 0 ||
+            gj_json_add_string(m, "source", f->host_path) < 0 ||
+            gj_json_add(m, "options", gj_json_new_strv((char **)gj_driver_mount_options(f))) < 0 ||
+            gj_json_append(mounts, TAKE_PTR(m)) < 0)
+                return log_error_errno(-ENOMEM, "cannot edit config.json: %m");
+        return 0;
+}
+
+/* Ours from an earlier edit: our hook path, and "--link" as its first argument. */
+static bool is_links_hook(struct json_object *h, const char *hook_path) {
+        struct json_object *args;
+        const char *path = string_member(h, "path");
+        if (!path || !streq(path, hook_path) || !json_object_object_get_ex(h, "args", &args) ||
+            !json_object_is_type(args, json_type_array) || json_object_array_length(args) < 2)
+                return false;
+        const char *first = json_object_get_string(json_object_array_get_idx(args, 1));
+        return first && streq(first, "--link");
+}
+
+static int hook_put(struct json_object *hooks, const struct gj_driver_plan *d,
+                    const char *hook_path) {
+        for (size_t i = 0; i < json_object_array_length(hooks);) {
+                if (is_links_hook(json_object_array_get_idx(hooks, i), hook_path))
+                        json_object_array_del_idx(hooks, i, 1);
+                else
+                        i++;
+        }
+        _cleanup_strv_free_ char **args = gj_driver_hook_args(d);
+        _cleanup_json_ struct json_object *h = json_object_new_object();
+        if (!args || !h || gj_json_add_string(h, "path", hook_path) < 0 ||
+            gj_json_add(h, "args", gj_json_new_strv(args)) < 0 ||
+            gj_json_add(h, "env", gj_json_new_strv((char **)gj_driver_hook_env)) < 0 ||
+            gj_json_append(hooks, TAKE_PTR(h)) < 0)
+                return log_error_errno(-ENOMEM, "cannot edit config.json: %m");
+        return 0;
+}
+
+int gj_oci_config_inject_driver(struct json_object *config, const struct gj_driver_plan *driver,
+                                const char *hook_path) {
+        struct json_object *mounts, *hooks, *create;
+        int r;
+        if (!driver || driver->n_files == 0)
+                return 0;
+        if ((r = ensure_member(config, "", "mounts", json_type_array, &mounts)) < 0 ||
+            (r = ensure_member(config, "", "hooks", json_type_object, &hooks)) < 0 ||
+            (r = ensure_member(hooks, "hooks.", "createContainer", json_type_array, &create)) < 0)
+                return r;
+        for (size_t i = 0; i < driver->n_files; i++)
+                if ((r = mount_put(mounts, &driver->files[i])) < 0)
+                        return r;
+        return hook_put(create, driver, hook_path);
 }
 
 char *gj_oci_config_format(struct json_object *config) {

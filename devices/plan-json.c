@@ -95,12 +95,37 @@ static struct json_object *rules_to_json(const struct gj_plan *plan) {
         return TAKE_PTR(a);
 }
 
+/* "driver": only when one was planned (gpujail plan --caps). */
+static struct json_object *driver_to_json(const struct gj_driver_plan *d) {
+        _cleanup_free_ char *caps = gj_driver_caps_format(d->caps);
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        _cleanup_json_ struct json_object *files = json_object_new_array();
+        if (!caps || !o || !files || gj_json_add_string(o, "version", d->version) < 0 ||
+            gj_json_add_string(o, "capabilities", caps) < 0)
+                return NULL;
+        for (size_t i = 0; i < d->n_files; i++) {
+                const struct gj_driver_file *f = &d->files[i];
+                _cleanup_json_ struct json_object *e = json_object_new_object();
+                if (!e || gj_json_add_string(e, "kind", gj_driver_file_kind_name(f->kind)) < 0 ||
+                    gj_json_add_string(e, "hostPath", f->host_path) < 0 ||
+                    gj_json_add_string(e, "path", f->path) < 0 ||
+                    gj_json_add_string(e, "soname", f->soname) < 0 ||
+                    gj_json_append(files, TAKE_PTR(e)) < 0)
+                        return NULL;
+        }
+        if (gj_json_add(o, "files", TAKE_PTR(files)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
 struct json_object *gj_plan_to_json(const struct gj_plan *plan) {
         _cleanup_json_ struct json_object *root = json_object_new_object();
         if (!root || gj_json_add(root, "devices", devices_to_json(plan)) < 0 ||
             gj_json_add(root, "nodes", nodes_to_json(plan)) < 0 ||
             gj_json_add(root, "cgroup_rules", rules_to_json(plan)) < 0 ||
             gj_json_add(root, "env", gj_json_new_strv(plan->env)) < 0)
+                return NULL;
+        if (plan->driver.version && gj_json_add(root, "driver", driver_to_json(&plan->driver)) < 0)
                 return NULL;
         return TAKE_PTR(root);
 }

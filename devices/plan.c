@@ -309,9 +309,21 @@ int gj_plan_build(const struct gj_inventory *inv, const struct gj_selection *sel
         return 0;
 }
 
+int gj_plan_add_driver(struct gj_plan *plan, unsigned caps) {
+        bool nvidia = false;
+        for (size_t i = 0; i < plan->n_nodes; i++)
+                nvidia |= startswith(plan->nodes[i].host_path ?: plan->nodes[i].path,
+                                     "/dev/nvidia") != NULL;
+        if (!nvidia || caps == 0)
+                return 0;
+        gj_driver_plan_done(&plan->driver);
+        return gj_driver_plan_host(caps, &plan->driver);
+}
+
 void gj_plan_done(struct gj_plan *plan) {
         if (!plan)
                 return;
+        gj_driver_plan_done(&plan->driver);
         for (size_t i = 0; i < plan->n_nodes; i++)
                 plan_node_done(&plan->nodes[i]);
         free(plan->nodes);

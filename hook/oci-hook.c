@@ -15,6 +15,7 @@
 #include "gpujail/cgroup.h"
 #include "gpujail/container-ns.h"
 #include "gpujail/devfs.h"
+#include "gpujail/driver-inject.h"
 #include "gpujail/hook-config.h"
 #include "gpujail/inventory.h"
 #include "gpujail/oci-hook.h"
@@ -104,7 +105,13 @@ static int plan_request(struct hook_ctx *c) {
         r = gj_select(c->inv, req->selector, req->select_flags, &c->sel);
         if (r < 0)
                 return r;
-        return gj_plan_build(c->inv, &c->sel, &(struct gj_plan_opts){}, &c->plan);
+        r = gj_plan_build(c->inv, &c->sel, &(struct gj_plan_opts){}, &c->plan);
+        if (r < 0)
+                return r;
+        unsigned caps;
+        if ((r = gj_driver_caps_from_config(c->bundle.config, &caps)) < 0)
+                return r;
+        return gj_plan_add_driver(&c->plan, caps);
 }
 
 /*
@@ -134,7 +141,8 @@ static int locate_container(struct hook_ctx *c) {
         return gj_refuse_own_mount_ns(c->pid);
 }
 
-static int bind_nodes(struct hook_ctx *c) {
+/* The nodes into <rootfs>/dev, and the driver's userspace into the rootfs. */
+static int fill_root(struct hook_ctx *c) {
         const char *root = c->bundle.root;
         if (!root)
                 return log_error_errno(-EBADMSG, "%s: no string \"root.path\"", c->bundle.config_path);
@@ -146,7 +154,10 @@ static int bind_nodes(struct hook_ctx *c) {
         _cleanup_close_ int devfd = gj_mkdir_p_in_root(rootfd, "dev", 0755);
         if (devfd < 0)
                 return log_error_errno(devfd, "cannot use %s/dev: %m", root);
-        return gj_devfs_bind_plan(devfd, &c->plan);
+        int r = gj_devfs_bind_plan(devfd, &c->plan);
+        if (r < 0)
+                return r;
+        return gj_driver_inject(rootfd, &c->plan.driver, root, 0);
 }
 
 /* A container in the root cgroup of a hierarchy (a cgroup namespace seen
@@ -232,6 +243,53 @@ static int allow_in_cgroups(struct hook_ctx *c, const char **ret_mechanism) {
         return 0;
 }
 
+/* --link SONAME=PATH...: the libraries a CDI spec mounted, as a driver plan. */
+static int links_plan(char *const *links, struct gj_driver_plan *ret) {
+        size_t n = strv_length(links);
+        ret->files = calloc(n, sizeof(*ret->files));
+        if (!ret->files)
+                return log_error_errno(-ENOMEM, "cannot parse --link: %m");
+        for (size_t i = 0; i < n; i++) {
+                const char *eq = strchr(links[i], '=');
+                if (!eq || eq == links[i] || memchr(links[i], '/', (size_t)(eq - links[i])) ||
+                    eq[1] != '/')
+                        return log_error_errno(
+                                -EINVAL, "--link %s: expected SONAME=/PATH/IN/CONTAINER", links[i]);
+                struct gj_driver_file *f = &ret->files[ret->n_files++];
+                *f = (struct gj_driver_file){ .kind = GJ_DRIVER_LIB,
+                                              .soname = strndup(links[i], (size_t)(eq - links[i])),
+                                              .path = strdup(eq + 1),
+                                              .host_path = strdup(eq + 1) };
+                if (!f->soname || !f->path || !f->host_path)
+                        return log_error_errno(-ENOMEM, "cannot parse --link: %m");
+        }
+        return 0;
+}
+
+/* The CDI spec's createContainer hook: the runtime mounted the driver's
+ * libraries; make their SONAME links and enter them in the image's cache. */
+static int run_links(struct hook_ctx *c) {
+        int r = links_plan(c->opts->links, &c->plan.driver);
+        if (r < 0)
+                return r;
+        if ((r = gj_bundle_read(c->state.bundle, &(struct gj_bundle_opts){}, &c->bundle)) < 0)
+                return r;
+        if ((r = refuse_leaked_loader_env(c->bundle.config)) < 0)
+                return r;
+        if ((r = locate_container(c)) < 0)
+                return r;
+        if (c->opts->stage != GJ_HOOK_CREATE_CONTAINER && (r = gj_enter_mount_ns_of(c->pid)) < 0)
+                return r;
+        const char *root = c->bundle.root;
+        if (!root)
+                return log_error_errno(-EBADMSG, "%s: no string \"root.path\"",
+                                       c->bundle.config_path);
+        _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return log_error_errno(-errno, "cannot open rootfs %s: %m", root);
+        return gj_driver_inject(rootfd, &c->plan.driver, root, GJ_DRIVER_INJECT_NO_BIND);
+}
+
 int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
         _cleanup_(hook_ctx_done) struct hook_ctx c = { .opts = opts };
         int r;
@@ -239,6 +297,8 @@ int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
         r = read_state(state_fd, &c.state);
         if (r < 0)
                 return r;
+        if (opts->links)
+                return run_links(&c);
         /* Before config.json: what a container may ask through is the host's
          * decision, and a file root cannot vouch for stops every container. */
         r = gj_hook_config_load(GJ_HOOK_CONFIG_PATH, &c.config);
@@ -283,7 +343,7 @@ int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
                 if (r < 0)
                         return r;
         }
-        r = bind_nodes(&c);
+        r = fill_root(&c);
         if (r < 0)
                 return r;
 

@@ -6,9 +6,11 @@
  * of the job's root (a third of the start-up) while the parent reads sysfs.
  * The plan's part it needs then travels down the sync pipe: the nodes for its
  * /dev, the GPUs whose /proc/driver/nvidia entries stay, the job's extra
- * environment. Both ends are the same binary, so the format is simply a
- * length, then NUL-terminated strings; each list ends with an empty string and
- * a node is its numbers ("c 195 0 666 0 0"), its host path and its path.
+ * environment, the driver's files for a --rootfs. Both ends are the same
+ * binary, so the format is simply a length, then NUL-terminated strings; each
+ * list ends with an empty string, a node is its numbers ("c 195 0 666 0 0"),
+ * its host path and its path, and a driver file its kind ("0"), host path,
+ * path and SONAME ("" for none).
  */
 #include <sys/stat.h>
 
@@ -62,7 +64,21 @@ static int buffer_add_node(struct buffer *b, const struct gj_plan_node *n) {
         return buffer_add(b, n->path);
 }
 
-/* The whole message: the nodes, the kept GPUs, the environment. */
+static int buffer_add_driver(struct buffer *b, const struct gj_driver_plan *d) {
+        int r;
+        for (size_t i = 0; i < d->n_files; i++) {
+                const struct gj_driver_file *f = &d->files[i];
+                char kind[16];
+                snprintf(kind, sizeof(kind), "%u", (unsigned)f->kind);
+                if ((r = buffer_add(b, kind)) < 0 || (r = buffer_add(b, f->host_path)) < 0 ||
+                    (r = buffer_add(b, f->path ?: "")) < 0 ||
+                    (r = buffer_add(b, f->soname ?: "")) < 0)
+                        return r;
+        }
+        return buffer_add(b, "");
+}
+
+/* The whole message: the nodes, the kept GPUs, the environment, the driver's files. */
 static int buffer_add_plan(struct buffer *b, const struct gj_job *job) {
         int r;
         for (size_t i = 0; i < job->plan->n_nodes; i++)
@@ -72,7 +88,9 @@ static int buffer_add_plan(struct buffer *b, const struct gj_job *job) {
                 return r;
         if ((r = buffer_add_list(b, job->keep_gpus)) < 0)
                 return r;
-        return buffer_add_list(b, job->env);
+        if ((r = buffer_add_list(b, job->env)) < 0)
+                return r;
+        return buffer_add_driver(b, &job->plan->driver);
 }
 
 static int write_all(int fd, const void *data, size_t len) {
@@ -169,7 +187,34 @@ static int bad_plan(int r) {
         return log_error_errno(r, "cannot take the plan from gpujail: %m");
 }
 
-/* The message as gj_handoff_send() wrote it: nodes, kept GPUs, environment. */
+static char *strdup_nonempty(const char *s) { return isempty(s) ? NULL : strdup(s); }
+
+static int parse_driver(const char *data, size_t len, size_t *pos, struct gj_driver_plan *d) {
+        const char *kind;
+        while ((kind = next_string(data, len, pos)) && *kind) {
+                const char *host_path = next_string(data, len, pos);
+                const char *path = next_string(data, len, pos);
+                const char *soname = next_string(data, len, pos);
+                unsigned k;
+                if (isempty(host_path) || !path || !soname || safe_atou(kind, &k) < 0 ||
+                    k > GJ_DRIVER_IPC)
+                        return -EBADMSG;
+                struct gj_driver_file *f = reallocarray(d->files, d->n_files + 1, sizeof(*f));
+                if (!f)
+                        return -ENOMEM;
+                d->files = f;
+                f[d->n_files++] = (struct gj_driver_file){ .kind = (enum gj_driver_file_kind)k,
+                                                           .host_path = strdup(host_path),
+                                                           .path = strdup_nonempty(path),
+                                                           .soname = strdup_nonempty(soname) };
+                if (!f[d->n_files - 1].host_path || (*path && !f[d->n_files - 1].path) ||
+                    (*soname && !f[d->n_files - 1].soname))
+                        return -ENOMEM;
+        }
+        return kind ? 0 : -EBADMSG;
+}
+
+/* The message as gj_handoff_send() wrote it: nodes, kept GPUs, environment, driver files. */
 static int parse_plan(const char *data, size_t len, struct gj_job *job, struct gj_plan *plan) {
         size_t pos = 0;
         const char *s;
@@ -184,7 +229,9 @@ static int parse_plan(const char *data, size_t len, struct gj_job *job, struct g
                 return -EBADMSG;
         if ((r = parse_list(data, len, &pos, &job->keep_gpus)) < 0)
                 return r;
-        return parse_list(data, len, &pos, &job->env);
+        if ((r = parse_list(data, len, &pos, &job->env)) < 0)
+                return r;
+        return parse_driver(data, len, &pos, &plan->driver);
 }
 
 int gj_handoff_receive(int fd, struct gj_job *job, struct gj_plan *plan) {

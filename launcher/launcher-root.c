@@ -21,6 +21,7 @@
 
 #include "gpujail/creds.h"
 #include "gpujail/devfs.h"
+#include "gpujail/driver-inject.h"
 #include "gpujail/mount.h"
 #include "gpujail/safepath.h"
 #include "gpujail/util.h"
@@ -533,5 +534,10 @@ int gj_launcher_finish_root(const struct gj_job *job, struct gj_job_root *root) 
         _cleanup_close_ int dev = open_destination(job, root, "/dev", true);
         if (dev < 0)
                 return dev;
-        return gj_devfs_setup(root->fd, job->plan, job->opts->dev_minimal ? GJ_DEVFS_MINIMAL : 0);
+        r = gj_devfs_setup(root->fd, job->plan, job->opts->dev_minimal ? GJ_DEVFS_MINIMAL : 0);
+        if (r < 0 || !job->opts->rootfs)
+                return r;
+        /* a user's directory: covered, never written (the plan has files only with --rootfs) */
+        return gj_driver_inject(root->fd, &job->plan->driver, job->opts->rootfs,
+                                GJ_DRIVER_INJECT_COVER);
 }

@@ -226,6 +226,9 @@ static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, s
         for (char **d = o->devices; d && *d; d++)
                 if ((r = plan_add_device_path(&p->plan, *d, o->allow_mknod)) < 0)
                         return r;
+        /* the host's root already has the driver's userspace; an image does not */
+        if (o->rootfs && (r = gj_plan_add_driver(&p->plan, o->driver_caps)) < 0)
+                return r;
         job->plan = &p->plan;
         for (size_t i = 0; i < p->plan.n_devices; i++) {
                 const struct gj_device *dev = p->plan.devices[i];

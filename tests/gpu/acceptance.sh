@@ -12,6 +12,9 @@
 #     device minor, node) for every GPU;
 #   - `gpujail run --gpu N -- nvidia-smi -L` shows exactly GPU N (N = 0, and 1 with 2+ GPUs);
 #   - nvidia-smi, and a tiny CUDA program when nvcc is there, work inside the jail;
+#   - in a plain Debian root (no CUDA in it), with run --rootfs, the hook and a CDI spec, the
+#     injected nvidia-smi -L lists exactly the granted GPU and a dlopen of the injected
+#     libcuda.so.1 counts one device;
 #   - the cgroup oracle: from the job's own cgroup, its GPU's node opens and any other GPU's
 #     node (or, on a 1-GPU host, a scratch node 195:M of an absent minor) fails with EPERM;
 #   - timings of `list`, `run` (against `unshare -m true`) and the hook (runc if installed).
@@ -218,9 +221,9 @@ build_with_cc() {
                 incs+=(-I"$REPO/$layer/include")
         done
         {
-                t 120 $cc -std=gnu11 -O2 -D_GNU_SOURCE -DGPUJAIL_VERSION='"acceptance"' "${incs[@]}" $flags \
+                t 120 $cc -std=gnu11 -O2 -D_GNU_SOURCE -DGPUJAIL_VERSION='"acceptance"' -DGPUJAIL_BINDIR='"/usr/local/bin"' "${incs[@]}" $flags \
                         "${lib_srcs[@]}" "$REPO"/cli/gpujail.c "$REPO"/cli/cmd-*.c -o "$BUILD/cli/gpujail" $libs &&
-                t 120 $cc -std=gnu11 -O2 -D_GNU_SOURCE -DGPUJAIL_VERSION='"acceptance"' "${incs[@]}" $flags \
+                t 120 $cc -std=gnu11 -O2 -D_GNU_SOURCE -DGPUJAIL_VERSION='"acceptance"' -DGPUJAIL_BINDIR='"/usr/local/bin"' "${incs[@]}" $flags \
                         "${lib_srcs[@]}" "$REPO"/cli/gpujail-hook.c -o "$BUILD/cli/gpujail-hook" $libs
         } >"$WORK/build.log" 2>&1
 }
@@ -372,6 +375,89 @@ EOF
         fi
 else
         skip "CUDA program in the jail" "no nvcc (or no time left)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 5b. The driver's userspace in a plain Debian root (no CUDA in it): run --rootfs, the hook
+# under runc, and a CDI spec under podman each bind the host's libcuda and nvidia-smi in;
+# the real nvidia-smi -L lists exactly the granted GPU and a dlopen program (no toolkit,
+# tests/gpu/cuda-count.c) counts 1 device. The root: $GJ_ACCEPTANCE_ROOTFS (a directory or a
+# tar of `mmdebstrap --variant=extract --include=libc6,libc-bin bookworm`), else the test
+# suite's cache, else mmdebstrap (needs a mirror).
+debian_root() { # debian_root DIR: a fresh glibc root in DIR, with /cuda-count; 1 if none
+        local src=${GJ_ACCEPTANCE_ROOTFS:-/var/cache/gpujail-tests/bookworm-extract-libc6-libc-bin.tar}
+        mkdir -p "$1" || return 1
+        if [ -d "$src" ]; then
+                cp -a "$src/." "$1/" || return 1
+        elif [ -f "$src" ]; then
+                tar -xf "$src" -C "$1" || return 1
+        elif have mmdebstrap; then
+                t 120 mmdebstrap --quiet --variant=extract --include=libc6,libc-bin,gcc-12-base,libgcc-s1 \
+                        bookworm "$1" >/dev/null 2>&1 || return 1
+        else
+                return 1
+        fi
+        [ -e "$1/etc/ld.so.cache" ] || chroot "$1" /sbin/ldconfig || return 1
+        mkdir -p "$1/proc" "$1/dev" "$1/sys" "$1/tmp"
+        cc -O2 -o "$1/cuda-count" "$REPO/tests/gpu/cuda-count.c" -ldl
+}
+driver_checks() { # driver_checks FACE OUT: nvidia-smi -L and cuda-count said the right thing
+        local face=$1 out=$2 seen
+        detail "$face:" "$out"
+        seen=$(uuids_seen <<<"$out")
+        check "$face: the image's nvidia-smi -L (injected) lists exactly ${SMI_UUID[0]:-?} (saw: $(echo $seen))" \
+                [ "$seen" = "${SMI_UUID[0]:-}" ]
+        check "$face: libcuda.so.1 (injected) counts one device" grep -q "cuInit=0 devices=1" <<<"$out"
+}
+hook_bundle_run() { # hook_bundle_run BUNDLE ARGS-JSON: runc run with the hook at createContainer
+        python3 - "$1/config.json" "$GJ_HOOK" "$2" <<'PY' || return 1
+import json, sys
+p, hook, args = sys.argv[1:]
+c = json.load(open(p))
+c["process"]["args"] = json.loads(args)
+c["process"]["terminal"] = False
+c["root"]["readonly"] = False
+c.setdefault("annotations", {})["gpujail.io/gpus"] = "0"
+c["hooks"] = {"createContainer": [{"path": hook, "args": ["gpujail-hook", "createContainer"],
+                                   "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]}]}
+json.dump(c, open(p, "w"))
+PY
+        (cd "$1" && t 60 runc run "gj-acc-drv-$$" 2>&1)
+        runc delete -f "gj-acc-drv-$$" >/dev/null 2>&1
+        return 0
+}
+if ! /sbin/ldconfig -p 2>/dev/null | grep -q 'libcuda.so.1 '; then
+        skip "driver userspace in a plain Debian root" "no libcuda.so.1 in the host's ld.so.cache"
+elif ! have_time 60 || ! debian_root "$WORK/debian"; then
+        skip "driver userspace in a plain Debian root" "no Debian root (set GJ_ACCEPTANCE_ROOTFS), or no time left"
+else
+        cp -a "$WORK/debian" "$WORK/debian-run"
+        out=$(t 60 "$GJ" run --gpu 0 --rootfs "$WORK/debian-run" -- /usr/bin/nvidia-smi -L 2>&1;
+                t 60 "$GJ" run --gpu 0 --rootfs "$WORK/debian-run" -- /cuda-count 2>&1)
+        driver_checks "run --rootfs" "$out"
+        if have runc && have python3; then
+                b=$WORK/debian-bundle
+                mkdir -p "$b" && cp -a "$WORK/debian" "$b/rootfs" && (cd "$b" && runc spec)
+                out=$(hook_bundle_run "$b" '["/usr/bin/nvidia-smi", "-L"]'; hook_bundle_run "$b" '["/cuda-count"]')
+                driver_checks "the hook under runc" "$out"
+        else
+                skip "the hook in a plain Debian root" "no runc"
+        fi
+        if have podman && have_time 60; then
+                mkdir -p /run/cdi
+                t 30 "$GJ" cdi generate --hook "$GJ_HOOK" --output /run/cdi/gpujail-acceptance.json
+                cp -a "$WORK/debian" "$WORK/debian-podman"
+                echo "root:x:0:0:root:/:/bin/sh" >"$WORK/debian-podman/etc/passwd"
+                out=$(for a in "/usr/bin/nvidia-smi -L" /cuda-count; do
+                        # shellcheck disable=SC2086 # two words on purpose
+                        t 90 podman run --rm --network none --device gpujail.io/gpu=0 \
+                                --rootfs "$WORK/debian-podman" $a 2>&1
+                done)
+                rm -f /run/cdi/gpujail-acceptance.json
+                driver_checks "podman with the CDI spec" "$out"
+        else
+                skip "CDI in a plain Debian root" "no podman (or no time left)"
+        fi
 fi
 
 # ---------------------------------------------------------------------------------------------

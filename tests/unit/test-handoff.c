@@ -23,6 +23,15 @@ static struct gj_plan sample_plan(void) {
         };
         for (size_t i = 0; i < ELEMENTSOF(nodes); i++)
                 gj_plan_add_node(&plan, &nodes[i], false);
+        plan.driver.files = calloc(2, sizeof(struct gj_driver_file));
+        plan.driver.files[0] =
+                (struct gj_driver_file){ .kind = GJ_DRIVER_LIB,
+                                         .host_path = strdup("/usr/lib/libcuda.so.550.54.15"),
+                                         .soname = strdup("libcuda.so.1") };
+        plan.driver.files[1] = (struct gj_driver_file){ .kind = GJ_DRIVER_BIN,
+                                                        .host_path = strdup("/usr/bin/nvidia-smi"),
+                                                        .path = strdup("/usr/bin/nvidia-smi") };
+        plan.driver.n_files = 2;
         return plan;
 }
 
@@ -62,6 +71,17 @@ static void test_round_trip(void) {
         is_str(child.keep_gpus ? child.keep_gpus[0] : NULL, "0000:3b:00.0", "its bus id");
         is_int(strv_length(child.env), 2, "two env entries");
         is_str(child.env ? child.env[1] : NULL, "CUDA_VISIBLE_DEVICES=0", "in order");
+        is_int(got.driver.n_files, 2, "the driver's files arrive");
+        if (got.driver.n_files == 2) {
+                const struct gj_driver_file *l = &got.driver.files[0], *b = &got.driver.files[1];
+                ok(l->kind == GJ_DRIVER_LIB &&
+                           streq(l->host_path, "/usr/lib/libcuda.so.550.54.15") &&
+                           streq_ptr(l->soname, "libcuda.so.1") && !l->path,
+                   "a library: kind, host path, SONAME, no path");
+                ok(b->kind == GJ_DRIVER_BIN && streq_ptr(b->path, "/usr/bin/nvidia-smi") &&
+                           !b->soname,
+                   "a binary: kind, path, no SONAME");
+        }
 
         strv_free(child.keep_gpus);
         strv_free(child.env);

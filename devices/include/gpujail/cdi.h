@@ -46,14 +46,23 @@ int gj_cdi_kind_vendor(const char *kind);
  * -EINVAL (not logged) for a name that is not a valid CDI device name. */
 int gj_cdi_name_to_selector(const char *kind, const char *name, char **ret);
 
+struct gj_driver_plan;
 struct gj_cdi_opts {
         const char *kind;     /* NULL: GJ_CDI_KIND_DEFAULT */
         bool allow_bad_nodes; /* describe nodes even if missing here (spec for another host) */
+        /* The NVIDIA driver's userspace (gpujail/driver.h), or NULL: the spec's
+         * top-level containerEdits then mount each file read-only, nosuid,
+         * nodev at its host path (sockets writable, noexec), and a
+         * createContainer hook `hook_path --link SONAME=PATH... createContainer`,
+         * with its own env, makes the libraries' links and cache entries. */
+        const struct gj_driver_plan *driver;
+        const char *hook_path;
 };
 
 /* Build the spec: one device per accelerator named by its index and again by
  * its UUID (or PCI bus id when it has none), plus "all"; each with the full
- * deviceNodes (its own nodes and the control nodes it needs) and env.
+ * deviceNodes (its own nodes and the control nodes it needs) and env; and
+ * the driver's userspace for the whole spec (opts->driver).
  * -EINVAL (logged) for a bad kind; -ENOENT (logged) when the kind's vendor has
  * no device on this host; plan errors propagate (logged there). */
 int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *opts,
@@ -62,6 +71,15 @@ int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *
 /* The fully qualified names a spec offers ("gpujail.io/gpu=0", ...), in spec
  * order, NULL-terminated. -EBADMSG (not logged) if the document is not a spec. */
 int gj_cdi_spec_names(struct json_object *spec, char ***ret);
+
+/* Does a spec still describe this host? Every device node (hostPath, else
+ * path) must exist as the character device the spec says, every mount's
+ * hostPath must exist, and a mounted library with a driver version in its
+ * name ("libcuda.so.535.104.05") must be of module_version (NULL: not
+ * checked). Reads the host (stat). 0 and *ret_problems (one line each,
+ * NULL-terminated; NULL when it matches); -EBADMSG (not logged) if the
+ * document is not a spec; -ENOMEM. */
+int gj_cdi_spec_check(struct json_object *spec, const char *module_version, char ***ret_problems);
 
 /* YAML text for a spec (block style, every string double-quoted): malloc'ed, NULL on OOM. */
 char *gj_cdi_spec_to_yaml(struct json_object *spec);

@@ -34,5 +34,15 @@ int gj_oci_config_parse(const char *what, const char *text, size_t len, struct j
  * it must edit has the wrong type. */
 int gj_oci_config_inject(struct json_object *config, const struct gj_plan *plan);
 
+/* The NVIDIA driver's userspace (gpujail/driver.h) into config.json: a bind
+ * mount per file (mounts[], options as in a CDI spec) and a createContainer
+ * hook, hook_path with gj_driver_hook_args() and its own env, for the
+ * libraries' links and cache entries. Idempotent: an earlier mount at the
+ * same destination and an earlier such hook are replaced. Nothing for an
+ * empty plan. -EBADMSG (logged) when mounts or hooks have the wrong type. */
+struct gj_driver_plan;
+int gj_oci_config_inject_driver(struct json_object *config, const struct gj_driver_plan *driver,
+                                const char *hook_path);
+
 /* The document as text (pretty, final newline), malloc'ed; NULL on OOM. */
 char *gj_oci_config_format(struct json_object *config);

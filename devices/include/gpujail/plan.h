@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include "gpujail/driver.h"
 #include "gpujail/inventory.h"
 
 /* ---- selectors ---- */
@@ -70,6 +71,8 @@ struct gj_plan {
         char **env;                   /* "KEY=VALUE", NULL-terminated (may be NULL) */
         const struct gj_device **devices; /* the selected devices */
         size_t n_devices;
+        struct gj_driver_plan driver; /* NVIDIA userspace to bind in; empty unless
+                                       * gj_plan_add_driver() found some */
 };
 
 struct gj_plan_opts {
@@ -85,6 +88,11 @@ struct gj_plan_opts {
 int gj_plan_build(const struct gj_inventory *inv, const struct gj_selection *sel,
                   const struct gj_plan_opts *opts, struct gj_plan *ret);
 void gj_plan_done(struct gj_plan *plan);
+
+/* The NVIDIA driver userspace for caps (gpujail/driver.h), when the plan
+ * gives NVIDIA nodes and caps is not 0; else nothing. Errors as
+ * gj_driver_plan_host() (logged). */
+int gj_plan_add_driver(struct gj_plan *plan, unsigned caps);
 
 /* Append one more node (for --device PATH; the caller has checked it). */
 int gj_plan_add_node(struct gj_plan *plan, const struct gj_plan_node *node, bool allow_mknod);

@@ -24,6 +24,9 @@
 struct gj_hook_opts {
         enum gj_hook_stage stage;
         const char *cdi_kind; /* NULL: gpujail.io/gpu */
+        char **links;         /* "SONAME=PATH", NULL-terminated, or NULL: instead of a
+                               * request, make the links and the dynamic linker's cache for
+                               * libraries a CDI spec mounted at PATH (gpujail/driver-inject.h) */
 };
 
 /* Run the hook: read the state from state_fd, inject what config.json asks for.
