@@ -30,6 +30,9 @@ static void help(FILE *f) {
                 "  -g, --gpu SEL          accelerators to give: 0,2 | all | none | GPU-<uuid> |\n"
                 "                         0000:3b:00.0 | nvidia:1 ... (default: no GPU and\n"
                 "                         no control node; 'none' gives NVIDIA's control nodes)\n"
+                "                         auto | auto:N: N free GPUs among those you may use\n"
+                "      --share            lease the GPUs shared with other --share jobs, not\n"
+                "                         exclusively (a user needs the policy's allow = share)\n"
                 "      --rootfs DIR       run in DIR (an unpacked image) instead of the host's root\n"
                 "  -v, --bind SRC[:DST][:ro]  bind a host path (repeatable; rw unless :ro)\n"
                 "      --device PATH      also give this host device node (repeatable)\n"
@@ -43,6 +46,11 @@ static void help(FILE *f) {
                 "      --set-cuda-env     also set CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES\n"
                 "                         (left as you set them otherwise)\n"
                 "  -h, --help             show this help\n"
+                "\n"
+                "GPU leases: every GPU a job gets is leased to it until it ends, however it\n"
+                "ends; no other job gets it meanwhile. --gpu auto:2 picks two free GPUs (on one\n"
+                "NUMA node when it can); --gpu 3 on a GPU another job holds is refused, naming\n"
+                "who holds it; 'gpujail ps' shows who holds what.\n"
                 "\n"
                 "On a shared host, users run it through sudo (a sudoers line that grants only\n"
                 "'gpujail run *'). Then the job runs as you, with your own groups; --bind\n"
@@ -72,6 +80,7 @@ enum {
         OPT_CAP_ADD,
         OPT_ALLOW_MKNOD,
         OPT_SET_CUDA_ENV,
+        OPT_SHARE,
 };
 
 static const struct option options[] = {
@@ -87,6 +96,7 @@ static const struct option options[] = {
         { "cap-add", required_argument, NULL, OPT_CAP_ADD },
         { "allow-mknod", no_argument, NULL, OPT_ALLOW_MKNOD },
         { "set-cuda-env", no_argument, NULL, OPT_SET_CUDA_ENV },
+        { "share", no_argument, NULL, OPT_SHARE },
         { "help", no_argument, NULL, 'h' },
         {},
 };
@@ -142,6 +152,7 @@ static int parse_options(int argc, char **argv, struct gj_launch_opts *o) {
                 case OPT_CAP_ADD: r = strv_push(&o->cap_add, strdup(optarg)); break;
                 case OPT_ALLOW_MKNOD: o->allow_mknod = true; break;
                 case OPT_SET_CUDA_ENV: o->set_cuda_env = true; break;
+                case OPT_SHARE: o->share = true; break;
                 case 'h': help(stdout); return 1;
                 default: return -EINVAL;
                 }

@@ -64,6 +64,7 @@ struct gj_launch_opts {
         bool mask_proc;
         bool set_cuda_env;
         bool allow_mknod;          /* 'm' in the cgroup rules */
+        bool share;                /* --share: lease the GPUs shared, not exclusively */
         char **argv;               /* the command, NULL-terminated, argv[0] looked up in PATH */
 };
 

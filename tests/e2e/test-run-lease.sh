@@ -1,0 +1,133 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# GPU leases (docs/shared-hosts.md, "Sharing GPUs"), on a simulated 8-GPU host
+# whose /run/gpujail is the host dir's own (tests/fakehost/enter): --gpu
+# auto[:N] picks free GPUs; an explicit GPU that another job holds is refused
+# naming the holder; --share; a lease dies with its job however it is killed
+# (gpujail or the job's init SIGKILLed), and a stale record never blocks.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/run-common.sh"
+require_root
+require_built "$GPUJAIL"
+require_cmd jq
+
+HOST=$(fakehost nvidia8)
+LEASES=$HOST/run-gpujail/leases
+JOBS=$TEST_TMP/jobs # the jobs' working directory, bound into each: where they say what they got
+mkdir -p "$JOBS"
+uuid() { hostinfo nvidia8 ".devices[$1].uuid"; }
+
+gj() { "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" "$@"; }
+grun() { run gj run "$@"; }
+
+# bg NAME [run options] -- CMD: a job in the background that writes what it
+# was given ($GPUJAIL_DEVICES) to $TEST_TMP/NAME.ready, then runs CMD; its
+# gpujail's pid (enter execs it) in $TEST_TMP/NAME.pid. Waits until it is ready.
+bg() {
+        local name=$1
+        shift
+        local opts=()
+        while [[ $1 != -- ]]; do opts+=("$1"); shift; done
+        shift
+        rm -f "$JOBS/$name.ready"
+        (cd "$JOBS" && exec "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run "${opts[@]}" -- \
+                sh -c 'echo "$GPUJAIL_DEVICES" > "$0"; exec "$@"' "$name.ready" "$@" >"$TEST_TMP/$name.out" 2>&1) &
+        echo $! >"$TEST_TMP/$name.pid"
+        local i
+        for ((i = 0; i < 100; i++)); do
+                [[ -s $JOBS/$name.ready ]] && return 0
+                kill -0 "$(cat "$TEST_TMP/$name.pid")" 2>/dev/null || break
+                sleep 0.05
+        done
+        diag "job $name did not start: $(cat "$TEST_TMP/$name.out")"
+        return 1
+}
+# A lease record field of the GPU with that UUID (trusted here: the test knows it is held).
+field() { grep -a "^$2=" "$LEASES/gpu-$1.lock" | head -1 | cut -d= -f2-; }
+wait_gone() { # PID: until it exited (at most 5 s)
+        local i
+        for ((i = 0; i < 100; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
+        return 1
+}
+
+run_snapshot before
+
+# ---- an explicit GPU held by another job is refused, naming the holder ----
+bg hold3 --gpu 3 -- sleep 60
+is "$(cat "$JOBS/hold3.ready")" "$(uuid 3)" "a job with --gpu 3 gets GPU 3"
+ok '[ -f "$LEASES/gpu-$(uuid 3).lock" ]' "its lease file is named by the GPU's UUID"
+is "$(stat -c '%U %a' "$LEASES")" "root 755" "the lease dir is root's, 0755"
+is "$(stat -c '%U %a' "$LEASES/gpu-$(uuid 3).lock")" "root 644" "the lease file is root's, 0644"
+HOLDER=$(field "$(uuid 3)" pid)
+is "$HOLDER" "$(cat "$TEST_TMP/hold3.pid")" "the record names the holding gpujail's pid"
+grun --gpu 3 -- true
+is "$status" 125 "--gpu 3 while another job holds it: refused with 125" || show
+like "$stderr" "GPU 3 is held by root \\(uid 0\\), pid $HOLDER, since [0-9:]+, \`sh -c .*sleep 60\`" \
+        "... naming who holds it, since when and the command"
+grun --gpu 2,3 -- true
+is "$status" 125 "--gpu 2,3 with 3 held: refused" || show
+bg hold2 --gpu 2 -- sleep 60
+is "$(cat "$JOBS/hold2.ready")" "$(uuid 2)" "... and took nothing: GPU 2 is still free"
+grun --gpu 2,4 -- true
+is "$status" 125 "--gpu 2,4 with 2 held: refused" || show
+grun --gpu 4 -- true
+is "$status" 0 "... and GPU 4 was not left held by the refused request" || show
+
+# ---- auto ----
+grun --gpu auto:6 -- sh -c 'echo "$GPUJAIL_DEVICES"'
+is "$status" 0 "auto:6 with 2 of 8 held: runs" || show
+got=$(tr ',' '\n' <<<"$stdout" | sort)
+want=$(for i in 0 1 4 5 6 7; do uuid $i; done | sort)
+is "$got" "$want" "... on the 6 free GPUs"
+grun --gpu auto:7 -- true
+is "$status" 125 "auto:7 with 2 of 8 held: refused with 125" || show
+like "$stderr" "no 7 free GPU\\(s\\) for --gpu auto:7 among the 8 root may use" "... saying what it wanted"
+like "$stderr" "GPU 3 is held by root \\(uid 0\\), pid $HOLDER" "... and who holds what"
+like "$stderr" "GPU 0 is free" "... and what is free"
+grun --gpu auto:0 -- true
+is "$status" 125 "auto:0 is refused" || show
+like "$stderr" "expected auto or auto:N" "... saying what is expected"
+grun --gpu auto -- sh -c 'echo "$GPUJAIL_DEVICES"; ls /dev | grep -c "^nvidia[0-9]"'
+is "$(head -1 <<<"$stdout")" "$(uuid 0)" "auto: the lowest free GPU" || show
+is "$(tail -1 <<<"$stdout")" "1" "... and only its node in /dev"
+
+# ---- kill tests: whatever ends the job, the lease ends with it ----
+INIT=$(field "$(uuid 3)" init)
+ok '[ -n "$INIT" ] && ls -l /proc/$INIT/fd | grep -q "gpu-$(uuid 3).lock"' "the job's init holds the lease fd too"
+kill -9 "$INIT"
+wait_gone "$(cat "$TEST_TMP/hold3.pid")"
+grun --gpu 3 -- true
+is "$status" 0 "init SIGKILLed: GPU 3 is free again" || show
+HOLDER=$(field "$(uuid 2)" pid)
+INIT=$(field "$(uuid 2)" init)
+kill -9 "$HOLDER"
+wait_gone "$(cat "$TEST_TMP/hold2.pid")"
+wait_gone "$INIT"
+ok "grep -aq '^pid=$HOLDER$' '$LEASES/gpu-$(uuid 2).lock'" "gpujail SIGKILLed: its record stays in the file, stale"
+grun --gpu 2 -- true
+is "$status" 0 "... and GPU 2 is free again: a stale record never blocks" || show
+
+# ---- --share ----
+bg share1 --gpu 5 --share -- sleep 60
+bg share2 --gpu 5 --share -- sleep 60
+ok '[ -s "$JOBS/share2.ready" ]' "two --share jobs on one GPU both run"
+grun --gpu 5 -- true
+is "$status" 125 "an exclusive request for a shared GPU is refused" || show
+like "$stderr" "GPU 5 is shared by root \\(uid 0\\), pid [0-9]+, .* and root \\(uid 0\\)" "... naming both holders"
+grun --gpu auto:8 --share -- true
+is "$status" 0 "auto:8 --share counts the shared GPU as free for sharing" || show
+bg excl --gpu 6 -- sleep 60
+grun --gpu 6 --share -- true
+is "$status" 125 "--share on a GPU held exclusively is refused" || show
+for n in share1 share2 excl; do
+        kill -TERM "$(cat "$TEST_TMP/$n.pid")"
+        wait_gone "$(cat "$TEST_TMP/$n.pid")"
+done
+grun --gpu auto:8 -- true
+is "$status" 0 "every job gone: all 8 GPUs free again" || show
+
+run_assert_host_unchanged before "no cgroup or mount left behind"
+ok '[ ! -e /run/gpujail ] || [ -z "$(ls -A /run/gpujail/leases 2>/dev/null | grep -v "^\.lock$" | grep -v "^gpu-")" ]' \
+        "nothing but lock files in the test's /run/gpujail, the machine's untouched"
+done_testing
