@@ -92,21 +92,70 @@ grun --gpu auto -- sh -c 'echo "$GPUJAIL_DEVICES"; ls /dev | grep -c "^nvidia[0-
 is "$(head -1 <<<"$stdout")" "$(uuid 0)" "auto: the lowest free GPU" || show
 is "$(tail -1 <<<"$stdout")" "1" "... and only its node in /dev"
 
+# ---- gpujail ps: who holds what ----
+run gj ps --json
+is "$status" 0 "ps --json runs" || show
+PS=$stdout
+is "$(jq -r '.version' <<<"$PS")" 1 "ps --json: version 1"
+is "$(jq -r '.gpus | length' <<<"$PS")" 8 "... one entry per GPU"
+ok "jq -e '.gpus | all(has(\"index\") and has(\"uuid\") and has(\"state\") and has(\"holders\") and has(\"outside_gpujail\"))' <<<'$PS'" \
+        "... each with index, uuid, state, holders, outside_gpujail"
+is "$(jq -r '[.gpus[] | .state] | join(",")' <<<"$PS")" "free,free,held,held,free,free,free,free" \
+        "... GPUs 2 and 3 held, the rest free"
+H3=$(jq -c '.gpus[3].holders[0]' <<<"$PS")
+is "$(jq -r '[.uid, .user, .pid] | join(" ")' <<<"$H3")" "0 root $(cat "$TEST_TMP/hold3.pid")" \
+        "... GPU 3's holder: uid, user, gpujail's pid"
+like "$(jq -r '.since' <<<"$H3")" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$' "... since, in UTC (RFC 3339)"
+like "$(jq -r '.cgroup' <<<"$H3")" '/gpujail/run-[0-9]+-[0-9a-f]+$' "... the job's cgroup"
+like "$(jq -r '.command' <<<"$H3")" 'sleep 60' "... and, for root, the command"
+is "$(jq -r '.uuid' <<<"$(jq -c '.gpus[3]' <<<"$PS")")" "$(uuid 3)" "... and the GPU's UUID"
+run gj ps
+like "$stdout" "^3 +held +root +$(cat "$TEST_TMP/hold3.pid") " "ps (text): GPU 3 held by root, with its pid"
+run gj list
+like "$stdout" "^3 .* held:root +ok" "list: a LEASE column (held:root)"
+like "$stdout" "^0 .* free +ok" "... and free"
+
+# A user's view (nobody): others' jobs without their command lines, only own processes scanned.
+run "$FAKEHOST/enter" "$HOST" -- setpriv --reuid=65534 --regid=65534 --clear-groups -- "$GPUJAIL" ps --json
+is "$status" 0 "ps --json as a user who is not root runs" || show
+is "$(jq -r '.gpus[3].holders[0].user' <<<"$stdout")" "root" "... sees who holds GPU 3"
+is "$(jq -r '.gpus[3].holders[0].command' <<<"$stdout")" "null" "... but not another user's command line"
+is "$(jq -r '.processes_scanned' <<<"$stdout")" "own" "... and says it looked at its own processes only"
+
+# A process with a GPU node open outside any job (O_PATH: a fake node has no driver to open).
+(exec "$FAKEHOST/enter" "$HOST" -- python3 -c 'import os, time; os.open("/dev/nvidia7", os.O_PATH); open("'"$TEST_TMP"'/outside.ready", "w").close(); time.sleep(60)') &
+OUTSIDE=$!
+for ((i = 0; i < 100; i++)); do [[ -e $TEST_TMP/outside.ready ]] && break; sleep 0.05; done
+MINOR7_GPU=$(hostinfo nvidia8 '[.devices[] | select(.nodes[0].path == "/dev/nvidia7")][0].index')
+run gj ps --json
+is "$(jq -r ".gpus[$MINOR7_GPU].outside_gpujail[0].pid" <<<"$stdout")" "$OUTSIDE" \
+        "ps flags a process that holds a GPU node open outside gpujail"
+is "$(jq -r ".gpus[$MINOR7_GPU].outside_gpujail[0].node" <<<"$stdout")" "/dev/nvidia7" "... with the node"
+is "$(jq -r "[.gpus[].outside_gpujail[]] | length" <<<"$stdout")" 1 "... and nothing else (jobs' own opens are not flagged)"
+run gj ps
+like "$stdout" "! GPU $MINOR7_GPU: pid $OUTSIDE \(root, python3\) has /dev/nvidia7 open" "ps (text) flags it too"
+kill "$OUTSIDE"
+wait "$OUTSIDE" 2>/dev/null
+
 # ---- kill tests: whatever ends the job, the lease ends with it ----
 INIT=$(field "$(uuid 3)" init)
 ok '[ -n "$INIT" ] && ls -l /proc/$INIT/fd | grep -q "gpu-$(uuid 3).lock"' "the job's init holds the lease fd too"
 kill -9 "$INIT"
 wait_gone "$(cat "$TEST_TMP/hold3.pid")"
+run gj ps --json
+is "$(jq -r '.gpus[3].state' <<<"$stdout")" free "init SIGKILLed: ps says GPU 3 is free"
 grun --gpu 3 -- true
-is "$status" 0 "init SIGKILLed: GPU 3 is free again" || show
+is "$status" 0 "... and it is: --gpu 3 runs" || show
 HOLDER=$(field "$(uuid 2)" pid)
 INIT=$(field "$(uuid 2)" init)
 kill -9 "$HOLDER"
 wait_gone "$(cat "$TEST_TMP/hold2.pid")"
 wait_gone "$INIT"
 ok "grep -aq '^pid=$HOLDER$' '$LEASES/gpu-$(uuid 2).lock'" "gpujail SIGKILLed: its record stays in the file, stale"
+run gj ps --json
+is "$(jq -r '.gpus[2].state' <<<"$stdout")" free "... ps says GPU 2 is free"
 grun --gpu 2 -- true
-is "$status" 0 "... and GPU 2 is free again: a stale record never blocks" || show
+is "$status" 0 "... and it is: a stale record never blocks" || show
 
 # ---- --share ----
 bg share1 --gpu 5 --share -- sleep 60
@@ -115,6 +164,9 @@ ok '[ -s "$JOBS/share2.ready" ]' "two --share jobs on one GPU both run"
 grun --gpu 5 -- true
 is "$status" 125 "an exclusive request for a shared GPU is refused" || show
 like "$stderr" "GPU 5 is shared by root \\(uid 0\\), pid [0-9]+, .* and root \\(uid 0\\)" "... naming both holders"
+run gj ps --json
+is "$(jq -r '.gpus[5].state + " " + (.gpus[5].holders | length | tostring) + " " + (.gpus[5].holders[0].shared | tostring)' <<<"$stdout")" \
+        "shared 2 true" "ps: GPU 5 shared by two holders"
 grun --gpu auto:8 --share -- true
 is "$status" 0 "auto:8 --share counts the shared GPU as free for sharing" || show
 bg excl --gpu 6 -- sleep 60
