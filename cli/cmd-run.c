@@ -33,6 +33,9 @@ static void help(FILE *f) {
                 "                         auto | auto:N: N free GPUs among those you may use\n"
                 "      --share            lease the GPUs shared with other --share jobs, not\n"
                 "                         exclusively (a user needs the policy's allow = share)\n"
+                "      --wait[=TIMEOUT]   when the GPUs are held, queue until they are free (first\n"
+                "                         come, first served; says its place on stderr; Ctrl-C\n"
+                "                         leaves the queue); TIMEOUT: 30, 90s, 5m, 2h\n"
                 "      --rootfs DIR       run in DIR (an unpacked image) instead of the host's root\n"
                 "  -v, --bind SRC[:DST][:ro]  bind a host path (repeatable; rw unless :ro)\n"
                 "      --device PATH      also give this host device node (repeatable)\n"
@@ -81,6 +84,7 @@ enum {
         OPT_ALLOW_MKNOD,
         OPT_SET_CUDA_ENV,
         OPT_SHARE,
+        OPT_WAIT,
 };
 
 static const struct option options[] = {
@@ -97,6 +101,7 @@ static const struct option options[] = {
         { "allow-mknod", no_argument, NULL, OPT_ALLOW_MKNOD },
         { "set-cuda-env", no_argument, NULL, OPT_SET_CUDA_ENV },
         { "share", no_argument, NULL, OPT_SHARE },
+        { "wait", optional_argument, NULL, OPT_WAIT },
         { "help", no_argument, NULL, 'h' },
         {},
 };
@@ -115,6 +120,22 @@ static int parse_user(const char *s, struct gj_launch_opts *o) {
         o->uid = uid;
         o->has_gid = g != NULL;
         o->gid = gid;
+        return 0;
+}
+
+/* --wait[=TIMEOUT]: seconds, or a number with s, m or h. */
+static int parse_wait(const char *s, struct gj_launch_opts *o) {
+        o->wait = true;
+        o->wait_spec = s ?: "forever";
+        if (!s)
+                return 0;
+        char *end;
+        errno = 0;
+        long n = strtol(s, &end, 10);
+        long unit = streq(end, "") || streq(end, "s") ? 1000 : streq(end, "m") ? 60000 : streq(end, "h") ? 3600000 : 0;
+        if (errno || end == s || n <= 0 || unit == 0 || n > 30L * 24 * 3600)
+                return log_error_errno(-EINVAL, "--wait=%s: expected a time: seconds, or N with s, m or h (30, 90s, 5m, 2h)", s);
+        o->wait_timeout_ms = n * unit;
         return 0;
 }
 
@@ -153,6 +174,7 @@ static int parse_options(int argc, char **argv, struct gj_launch_opts *o) {
                 case OPT_ALLOW_MKNOD: o->allow_mknod = true; break;
                 case OPT_SET_CUDA_ENV: o->set_cuda_env = true; break;
                 case OPT_SHARE: o->share = true; break;
+                case OPT_WAIT: r = parse_wait(optarg, o); break;
                 case 'h': help(stdout); return 1;
                 default: return -EINVAL;
                 }

@@ -8,6 +8,7 @@
  * writes its record there; a reader trusts a slot only while its lock is
  * held (F_OFD_GETLK), so whatever a dead holder left is never read.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -61,9 +62,9 @@ static int open_component(int parent, const char *name, const char *path, bool c
         return r < 0 ? r : TAKE_FD(fd);
 }
 
-int gj_lease_dir_open(bool create, int *ret_fd) {
-        static const char *const parts[] = { "run", "gpujail", "leases" };
-        static const char *const paths[] = { "/run", GJ_RUN_DIR, GJ_LEASE_DIR };
+static int run_dir_open(const char *sub, const char *path, bool create, int *ret_fd) {
+        const char *const parts[] = { "run", "gpujail", sub };
+        const char *const paths[] = { "/run", GJ_RUN_DIR, path };
         _cleanup_close_ int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(-errno, "cannot open /: %m");
@@ -78,11 +79,19 @@ int gj_lease_dir_open(bool create, int *ret_fd) {
         return 0;
 }
 
+int gj_lease_dir_open(bool create, int *ret_fd) {
+        return run_dir_open("leases", GJ_LEASE_DIR, create, ret_fd);
+}
+
+int gj_lease_queue_open(bool create, int *ret_fd) {
+        return run_dir_open("queue", GJ_LEASE_QUEUE_DIR, create, ret_fd);
+}
+
 /* ---- files and locks ---- */
 
-static int open_lock_file(int dir_fd, const char *name, bool write) {
-        _cleanup_free_ char *what = strprintf("%s/%s", GJ_LEASE_DIR, name);
-        int flags = write ? O_RDWR | O_CREAT : O_RDONLY;
+static int open_file_in(int dir_fd, const char *dir, const char *name, int flags) {
+        _cleanup_free_ char *what = strprintf("%s/%s", dir, name);
+        bool write = flags & O_CREAT;
         _cleanup_close_ int fd = openat(dir_fd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
         if (fd < 0) {
                 if (errno == ENOENT && !write)
@@ -96,6 +105,10 @@ static int open_lock_file(int dir_fd, const char *name, bool write) {
         }
         int r = check_root_owned(fd, what ?: name, false);
         return r < 0 ? r : TAKE_FD(fd);
+}
+
+static int open_lock_file(int dir_fd, const char *name, bool write) {
+        return open_file_in(dir_fd, GJ_LEASE_DIR, name, write ? O_RDWR | O_CREAT : O_RDONLY);
 }
 
 static int ofd_lock(int fd, short type, off_t start, off_t len, bool wait) {
@@ -125,6 +138,10 @@ int gj_lease_lock_all(int dir_fd) {
         if (r < 0)
                 return log_error_errno(r, "cannot lock %s/.lock: %m", GJ_LEASE_DIR);
         return TAKE_FD(fd);
+}
+
+void gj_lease_notify(int dir_fd) {
+        _cleanup_close_ int fd = openat(dir_fd, ".lock", O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 }
 
 void gj_lease_release(struct gj_lease *l) {
@@ -263,4 +280,90 @@ int gj_lease_query(int dir_fd, const struct gj_device *device, enum gj_lease_sta
                 return r == -ENOMEM ? r : log_error_errno(r, "cannot query %s/%s: %m", GJ_LEASE_DIR, name);
         }
         return 0;
+}
+
+/* ---- the queue ---- */
+
+/* A ticket's number from its name ("00000000000000000042.ticket"); 0 if it is none. */
+static uint64_t ticket_number(const char *name) {
+        char *end;
+        if (strlen(name) != 27 || !startswith(name + 20, ".ticket"))
+                return 0;
+        errno = 0;
+        unsigned long long n = strtoull(name, &end, 10);
+        return errno || end != name + 20 ? 0 : (uint64_t)n;
+}
+
+/* Whether a ticket's waiter is still there (it write-locks its ticket); a stale
+ * ticket is removed (we hold the acquisition lock). */
+static bool ticket_live(int queue_fd, const char *name) {
+        _cleanup_close_ int fd = open_file_in(queue_fd, GJ_LEASE_QUEUE_DIR, name, O_RDONLY);
+        struct flock fl;
+        if (fd >= 0 && ofd_conflict(fd, F_WRLCK, 0, 1, &fl) > 0)
+                return true;
+        if (fd >= 0 || fd == -ENOENT)
+                (void)unlinkat(queue_fd, name, 0);
+        return false;
+}
+
+/* Live tickets below `below` (0: all), and the highest live number. */
+static int scan_queue(int queue_fd, uint64_t below, size_t *ret_ahead, uint64_t *ret_max) {
+        int dfd = openat(queue_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        _cleanup_closedir_ DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return -errno;
+        }
+        size_t ahead = 0;
+        uint64_t max = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                uint64_t n = ticket_number(de->d_name);
+                if (n == 0 || n == below || !ticket_live(queue_fd, de->d_name))
+                        continue;
+                ahead += below == 0 || n < below;
+                max = n > max ? n : max;
+        }
+        *ret_ahead = ahead;
+        *ret_max = max;
+        return 0;
+}
+
+int gj_lease_ticket_take(int queue_fd, const struct gj_lease_holder *me, struct gj_lease_ticket *ret) {
+        size_t live;
+        uint64_t max;
+        *ret = (struct gj_lease_ticket)GJ_LEASE_TICKET_INIT;
+        int r = scan_queue(queue_fd, 0, &live, &max);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %m", GJ_LEASE_QUEUE_DIR);
+        struct gj_lease_ticket t = { .number = max + 1 };
+        snprintf(t.name, sizeof(t.name), "%020llu.ticket", (unsigned long long)t.number);
+        t.fd = open_file_in(queue_fd, GJ_LEASE_QUEUE_DIR, t.name, O_RDWR | O_CREAT | O_EXCL);
+        if (t.fd < 0)
+                return t.fd;
+        if ((r = ofd_lock(t.fd, F_WRLCK, 0, 1, false)) < 0 || (r = write_slot(t.fd, 0, me)) < 0) {
+                log_error_errno(r, "cannot take a ticket in %s: %m", GJ_LEASE_QUEUE_DIR);
+                gj_lease_ticket_drop(queue_fd, &t);
+                return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+int gj_lease_ticket_position(int queue_fd, const struct gj_lease_ticket *t, size_t *ret_ahead) {
+        uint64_t max;
+        int r = scan_queue(queue_fd, t->number, ret_ahead, &max);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %m", GJ_LEASE_QUEUE_DIR);
+        return 0;
+}
+
+void gj_lease_ticket_drop(int queue_fd, struct gj_lease_ticket *t) {
+        if (t->fd < 0)
+                return;
+        (void)unlinkat(queue_fd, t->name, 0);
+        close(t->fd);
+        *t = (struct gj_lease_ticket)GJ_LEASE_TICKET_INIT;
 }

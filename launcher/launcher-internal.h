@@ -80,6 +80,7 @@ struct gj_job_leases {
         size_t n;
         struct gj_lease_holder me; /* what we wrote into each lease */
         const char *reason;        /* why auto picked these (static) */
+        int interrupted;           /* the signal that ended --wait (Ctrl-C: SIGINT); 0 */
 };
 #define GJ_JOB_LEASES_INIT { .dir_fd = -1 }
 void gj_job_leases_done(struct gj_job_leases *l);

@@ -7,6 +7,10 @@
  * (kernel/lease-lock.c). The leases live as long as the fds in job_leases: gpujail
  * holds them until the job is gone, and hands them to the job's init too.
  */
+#include <poll.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
 #include <time.h>
 
 #include "gpujail/lease-lock.h"
@@ -17,6 +21,8 @@ void gj_job_leases_done(struct gj_job_leases *l) {
         for (size_t i = 0; i < l->n; i++)
                 gj_lease_release(&l->v[i]);
         free(l->v);
+        if (l->dir_fd >= 0 && l->n > 0)
+                gj_lease_notify(l->dir_fd); /* after the locks are gone: waiters, look again */
         if (l->dir_fd >= 0)
                 close(l->dir_fd);
         gj_lease_holder_done(&l->me);
@@ -158,38 +164,208 @@ static int open_dir(struct gj_job_leases *l) {
         return l->dir_fd >= 0 ? 0 : gj_lease_dir_open(true, &l->dir_fd);
 }
 
-static int refuse_auto(const struct gj_job *job, struct gj_job_leases *l, const struct gj_selection *allowed,
-                       unsigned want) {
+/* What the job asks for: `want` of `set` (auto), or every GPU of `set`. */
+struct request {
+        const struct gj_selection *set;
+        unsigned want; /* 0: every GPU of set (an explicit selection) */
+};
+
+/* Under the acquisition lock: take what req asks for, all or nothing; -EBUSY
+ * (busy: the first held GPU of an explicit selection). */
+static int attempt(const struct gj_job *job, struct gj_job_leases *l, const struct request *req,
+                   const struct gj_device **busy) {
+        if (req->want > 0)
+                return take_auto_locked(l, req->set, req->want, job->opts->share);
+        return take_all(l, req->set->devices, req->set->n_devices, job->opts->share, busy);
+}
+
+static const char *caller_name(const struct gj_job *job) {
+        return job->caller && job->caller->name ? job->caller->name : "root";
+}
+
+static int refuse(const struct gj_job *job, struct gj_job_leases *l, const struct request *req,
+                  const struct gj_device *busy) {
         _cleanup_strbuf_ struct strbuf b = {};
-        strbuf_printf(&b, "no %u free GPU(s) for --gpu %s among the %zu %s may use", want, job->opts->gpus,
-                      allowed->n_devices, job->caller && job->caller->name ? job->caller->name : "root");
-        for (size_t i = 0; i < allowed->n_devices; i++) {
+        if (req->want == 0) {
+                describe_device(&b, job, l->dir_fd, busy);
+                return log_error_errno(-EBUSY, "%s; --wait queues until it is free%s",
+                                       strbuf_str(&b) ?: "GPU held",
+                                       job->opts->share ? "" : ", --share joins a shared GPU if the policy allows");
+        }
+        strbuf_printf(&b, "no %u free GPU(s) for --gpu %s among the %zu %s may use", req->want, job->opts->gpus,
+                      req->set->n_devices, caller_name(job));
+        for (size_t i = 0; i < req->set->n_devices; i++) {
                 strbuf_printf(&b, "\n  ");
-                describe_device(&b, job, l->dir_fd, allowed->devices[i]);
+                describe_device(&b, job, l->dir_fd, req->set->devices[i]);
         }
         strbuf_printf(&b, "\n--wait queues until they are free");
         return log_error_errno(-EBUSY, "%s", strbuf_str(&b) ?: "no free GPU");
 }
 
-static int refuse_held(const struct gj_job *job, struct gj_job_leases *l, const struct gj_device *busy) {
-        _cleanup_strbuf_ struct strbuf b = {};
-        describe_device(&b, job, l->dir_fd, busy);
-        return log_error_errno(-EBUSY, "%s; --wait queues until it is free%s", strbuf_str(&b) ?: "GPU held",
-                               job->opts->share ? "" : ", --share joins a shared GPU if the policy allows");
+/* ---- --wait: the queue ---- */
+
+struct waiting {
+        int queue_fd;
+        struct gj_lease_ticket ticket;
+        int inotify_fd;
+        int signal_fd;
+};
+
+static void waiting_done(struct waiting *w) {
+        gj_lease_ticket_drop(w->queue_fd, &w->ticket); /* no-op once taken */
+        if (w->queue_fd >= 0)
+                close(w->queue_fd);
+        if (w->inotify_fd >= 0)
+                close(w->inotify_fd);
+        if (w->signal_fd >= 0)
+                close(w->signal_fd);
+}
+
+/* Wake on a lease released (its file closed after writing, gj_lease_notify())
+ * and on a ticket that leaves; on Ctrl-C and the like; and on the child's end
+ * (it failed building the job's root). The signals are blocked already
+ * (run_job): signalfd reads them. */
+static int waiting_watch(struct waiting *w, int dir_fd) {
+        char path[64];
+        sigset_t set;
+        w->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (w->inotify_fd < 0)
+                return log_error_errno(-errno, "cannot watch %s: %m", GJ_LEASE_DIR);
+        int fds[] = { dir_fd, w->queue_fd };
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[i]);
+                if (inotify_add_watch(w->inotify_fd, path, IN_CLOSE_WRITE | IN_DELETE) < 0)
+                        return log_error_errno(-errno, "cannot watch %s: %m", GJ_RUN_DIR);
+        }
+        sigemptyset(&set);
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT || sig == SIGCHLD)
+                        sigaddset(&set, sig);
+        w->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (w->signal_fd < 0)
+                return log_error_errno(-errno, "cannot wait for signals: %m");
+        return 0;
+}
+
+static void say_place(const struct gj_job *job, const struct request *req, size_t ahead) {
+        _cleanup_free_ char *what = req->want > 0 ? strprintf("%u free GPU(s) of the %zu %s may use", req->want,
+                                                                req->set->n_devices, caller_name(job))
+                                                  : strprintf("GPU(s) %s to be free", job->opts->gpus);
+        if (ahead == 0)
+                log_info("waiting for %s: first in the queue", what ?: "GPUs");
+        else
+                log_info("waiting for %s: %zu job(s) ahead in the queue", what ?: "GPUs", ahead);
+}
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 on an event (wake up sooner next time), 0 on a timeout; a signal that
+ * ends the wait: -EINTR with l->interrupted set, or -ECHILD (the child is gone). */
+static int wait_event(struct waiting *w, struct gj_job_leases *l, int timeout_ms) {
+        struct pollfd p[] = { { .fd = w->inotify_fd, .events = POLLIN }, { .fd = w->signal_fd, .events = POLLIN } };
+        int n = poll(p, ELEMENTSOF(p), timeout_ms);
+        if (n < 0)
+                return errno == EINTR ? 1 : -errno;
+        struct signalfd_siginfo si;
+        if (p[1].revents && read(w->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (si.ssi_signo == SIGCHLD)
+                        return -ECHILD;
+                l->interrupted = (int)si.ssi_signo;
+                return -EINTR;
+        }
+        char buf[4096];
+        while (read(w->inotify_fd, buf, sizeof(buf)) > 0)
+                ;
+        return n > 0;
+}
+
+/* One turn: if first in the queue, try. 0 when leased, -EBUSY when not yet; *ahead. */
+static int turn(const struct gj_job *job, struct gj_job_leases *l, struct waiting *w, const struct request *req,
+                size_t *ahead) {
+        _cleanup_close_ int lock = gj_lease_lock_all(l->dir_fd);
+        if (lock < 0)
+                return lock;
+        int r = gj_lease_ticket_position(w->queue_fd, &w->ticket, ahead);
+        if (r < 0)
+                return r;
+        if (*ahead > 0)
+                return -EBUSY;
+        const struct gj_device *busy;
+        return attempt(job, l, req, &busy);
+}
+
+static int queue_loop(const struct gj_job *job, struct gj_job_leases *l, struct waiting *w,
+                      const struct request *req) {
+        int64_t deadline = job->opts->wait_timeout_ms > 0 ? now_ms() + job->opts->wait_timeout_ms : -1;
+        size_t said = SIZE_MAX;
+        bool soon = false;
+        for (;;) {
+                size_t ahead;
+                int r = turn(job, l, w, req, &ahead);
+                if (r != -EBUSY)
+                        return r;
+                if (ahead != said)
+                        say_place(job, req, ahead);
+                said = ahead;
+                int timeout = soon ? 20 : 1000; /* soon: the event may come before the unlock */
+                if (deadline >= 0) {
+                        int64_t left = deadline - now_ms();
+                        if (left <= 0)
+                                return log_error_errno(-ETIMEDOUT, "gave up waiting for --gpu %s (--wait=%s)",
+                                                       job->opts->gpus, job->opts->wait_spec);
+                        timeout = left < timeout ? (int)left : timeout;
+                }
+                r = wait_event(w, l, timeout);
+                if (r == -EINTR)
+                        return log_info("left the queue (%s)", strsignal(l->interrupted)), r;
+                if (r < 0)
+                        return r;
+                soon = r > 0;
+        }
+}
+
+/* Take a ticket (under the acquisition lock `lock`, which is released here),
+ * then wait our turn. */
+static int queue(const struct gj_job *job, struct gj_job_leases *l, const struct request *req, int lock) {
+        _cleanup_(waiting_done) struct waiting w = { .queue_fd = -1, .ticket = GJ_LEASE_TICKET_INIT,
+                                                     .inotify_fd = -1, .signal_fd = -1 };
+        int r = gj_lease_queue_open(true, &w.queue_fd);
+        if (r >= 0)
+                r = gj_lease_ticket_take(w.queue_fd, &l->me, &w.ticket);
+        close(lock);
+        if (r < 0 || (r = waiting_watch(&w, l->dir_fd)) < 0)
+                return r;
+        return queue_loop(job, l, &w, req);
+}
+
+/* Take what req asks for now, or (--wait) once it is our turn and it is free. */
+static int acquire(const struct gj_job *job, struct gj_job_leases *l, const struct request *req) {
+        int lock = gj_lease_lock_all(l->dir_fd);
+        if (lock < 0)
+                return lock;
+        const struct gj_device *busy = NULL;
+        int r = attempt(job, l, req, &busy);
+        if (r == -EBUSY && job->opts->wait)
+                return queue(job, l, req, lock);
+        if (r == -EBUSY)
+                r = refuse(job, l, req, busy);
+        close(lock);
+        return r;
 }
 
 int gj_launcher_lease_auto(const struct gj_job *job, const struct gj_selection *allowed, unsigned want,
                            pid_t init, struct gj_job_leases *l, struct gj_selection *ret) {
         int r;
+        if (want > allowed->n_devices)
+                return log_error_errno(-EPERM, "--gpu %s: %s may use %zu GPU(s) on this host, not %u",
+                                       job->opts->gpus, caller_name(job), allowed->n_devices, want);
         if ((r = holder_init(job, init, &l->me)) < 0 || (r = open_dir(l)) < 0)
                 return r;
-        _cleanup_close_ int lock = gj_lease_lock_all(l->dir_fd);
-        if (lock < 0)
-                return lock;
-        r = take_auto_locked(l, allowed, want, job->opts->share);
-        if (r == -EBUSY)
-                return refuse_auto(job, l, allowed, want);
-        if (r < 0)
+        if ((r = acquire(job, l, &(struct request){ .set = allowed, .want = want })) < 0)
                 return r;
         ret->devices = calloc(l->n, sizeof(*ret->devices));
         if (!ret->devices)
@@ -209,14 +385,7 @@ int gj_launcher_lease_selected(const struct gj_job *job, const struct gj_selecti
                 return 0;
         if ((r = holder_init(job, init, &l->me)) < 0 || (r = open_dir(l)) < 0)
                 return r;
-        _cleanup_close_ int lock = gj_lease_lock_all(l->dir_fd);
-        if (lock < 0)
-                return lock;
-        const struct gj_device *busy = NULL;
-        r = take_all(l, sel->devices, sel->n_devices, job->opts->share, &busy);
-        if (r == -EBUSY)
-                return refuse_held(job, l, busy);
-        return r;
+        return acquire(job, l, &(struct request){ .set = sel });
 }
 
 int gj_launcher_lease_fds(const struct gj_job_leases *l, int **ret, size_t *ret_n) {

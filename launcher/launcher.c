@@ -487,7 +487,8 @@ static int run_job_blocked(struct gj_job *job, const struct gj_inventory_opts *i
         if (prepare_child(job, pid, sync_w, iopts, p, cg) < 0) {
                 gj_launcher_audit(job, job->refused ? "refused" : "failed");
                 kill_and_reap(pid);
-                return GJ_EXIT_FAILURE;
+                /* Ctrl-C in the --wait queue: the status of a command that Ctrl-C ended */
+                return p->leases.interrupted ? 128 + p->leases.interrupted : GJ_EXIT_FAILURE;
         }
         gj_launcher_audit(job, "allowed");
         close(TAKE_FD(sync_c));

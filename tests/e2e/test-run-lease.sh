@@ -179,6 +179,65 @@ done
 grun --gpu auto:8 -- true
 is "$status" 0 "every job gone: all 8 GPUs free again" || show
 
+# ---- --wait: a queue, first come first served ----
+bg all8 --gpu auto:8 -- sleep 60
+(cd "$JOBS" && exec "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu auto:8 --wait -- \
+        sh -c 'date +%s.%N > A.start; sleep 0.3; date +%s.%N > A.end' 2>"$TEST_TMP/A.err") &
+A=$!
+for ((i = 0; i < 100; i++)); do [[ $(ls "$HOST/run-gpujail/queue" 2>/dev/null | wc -l) -ge 1 ]] && break; sleep 0.05; done
+(cd "$JOBS" && exec "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu auto --wait -- \
+        sh -c 'date +%s.%N > B.start' 2>"$TEST_TMP/B.err") &
+B=$!
+for ((i = 0; i < 100; i++)); do [[ $(ls "$HOST/run-gpujail/queue" 2>/dev/null | wc -l) -ge 2 ]] && break; sleep 0.05; done
+is "$(ls "$HOST/run-gpujail/queue" | wc -l)" 2 "--wait with every GPU held: two jobs queue (one ticket each)"
+like "$(cat "$TEST_TMP/A.err")" "waiting for 8 free GPU\\(s\\) of the 8 root may use: first in the queue" \
+        "... the first says what it waits for and that it is first"
+like "$(cat "$TEST_TMP/B.err")" "waiting for 1 free GPU\\(s\\) of the 8 root may use: 1 job\\(s\\) ahead in the queue" \
+        "... the second, its place"
+kill -TERM "$(cat "$TEST_TMP/all8.pid")"
+wait "$A"
+is "$?" 0 "the holder ends: the first in the queue runs" || diag "$(cat "$TEST_TMP/A.err")"
+wait "$B"
+is "$?" 0 "... then the second" || diag "$(cat "$TEST_TMP/B.err")"
+ok "[ \"\$(cat '$JOBS/B.start')\" '>' \"\$(cat '$JOBS/A.end')\" ]" \
+        "... only after the first ended: no overtaking, though one GPU would have done for it"
+
+bg hold0 --gpu 0 -- sleep 60
+(cd "$JOBS" && exec "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 0 --wait -- true 2>"$TEST_TMP/C.err") &
+C=$!
+for ((i = 0; i < 100; i++)); do [[ -n $(ls "$HOST/run-gpujail/queue" 2>/dev/null) ]] && break; sleep 0.05; done
+kill -INT "$C"
+wait "$C"
+is "$?" 130 "Ctrl-C (SIGINT) in the queue: leaves with 130" || diag "$(cat "$TEST_TMP/C.err")"
+like "$(cat "$TEST_TMP/C.err")" "left the queue" "... saying so"
+is "$(ls "$HOST/run-gpujail/queue" | wc -l)" 0 "... and its ticket is gone"
+grun --gpu 0 --wait=1 -- true
+is "$status" 125 "--wait=1 on a held GPU: gives up after a second with 125" || show
+like "$stderr" "gave up waiting for --gpu 0 \\(--wait=1\\)" "... saying so"
+grun --gpu auto:9 --wait -- true
+is "$status" 125 "--wait for more GPUs than the host has: refused at once, not queued forever" || show
+grun --gpu 1 --wait=5x -- true
+is "$status" 125 "--wait=5x is refused" || show
+kill -TERM "$(cat "$TEST_TMP/hold0.pid")"
+wait_gone "$(cat "$TEST_TMP/hold0.pid")"
+
+# A waiter SIGKILLed leaves a stale ticket; it never blocks, and the next waiter removes it.
+bg hold1 --gpu 1 -- sleep 60
+(exec "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 1 --wait -- true 2>/dev/null) &
+D=$!
+for ((i = 0; i < 100; i++)); do [[ -n $(ls "$HOST/run-gpujail/queue" 2>/dev/null) ]] && break; sleep 0.05; done
+kill -9 "$D"
+wait "$D" 2>/dev/null
+is "$(ls "$HOST/run-gpujail/queue" | wc -l)" 1 "a waiter SIGKILLed leaves its ticket behind"
+(exec "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 1 --wait -- true 2>"$TEST_TMP/E.err") &
+E=$!
+sleep 0.5
+kill -TERM "$(cat "$TEST_TMP/hold1.pid")"
+wait "$E"
+is "$?" 0 "... which does not block the next waiter" || diag "$(cat "$TEST_TMP/E.err")"
+like "$(cat "$TEST_TMP/E.err")" "first in the queue" "... who is first in the queue"
+is "$(ls "$HOST/run-gpujail/queue" | wc -l)" 0 "... and removed the stale ticket"
+
 run_assert_host_unchanged before "no cgroup or mount left behind"
 ok '[ ! -e /run/gpujail ] || [ -z "$(ls -A /run/gpujail/leases 2>/dev/null | grep -v "^\.lock$" | grep -v "^gpu-")" ]' \
         "nothing but lock files in the test's /run/gpujail, the machine's untouched"

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gpujail/inventory.h"
 #include "gpujail/lease.h"
@@ -29,11 +30,19 @@
  * without create. */
 int gj_lease_dir_open(bool create, int *ret_fd);
 
+/* The same for GJ_LEASE_QUEUE_DIR, where --wait's tickets are. */
+int gj_lease_queue_open(bool create, int *ret_fd);
+
 /* The acquisition lock (".lock" in the lease dir, F_OFD_SETLKW): held while
  * a pick tests and takes the GPUs' locks, so that two requests for several
  * GPUs never take half each. Returns the fd that holds it (close it to
  * release). Logged. */
 int gj_lease_lock_all(int dir_fd);
+
+/* Make an inotify IN_CLOSE_WRITE in the lease dir after leases were
+ * released (the event of their own close comes before the kernel drops
+ * the locks): waiters wake and find them free. Never fails. */
+void gj_lease_notify(int dir_fd);
 
 /* One lease held. */
 struct gj_lease {
@@ -70,3 +79,23 @@ const char *gj_lease_state_name(enum gj_lease_state s); /* "free", "held", "shar
 int gj_lease_query(int dir_fd, const struct gj_device *device, enum gj_lease_state *ret_state,
                    struct gj_lease_holder **ret_holders, size_t *ret_n);
 void gj_lease_holders_free(struct gj_lease_holder *h, size_t n);
+
+/*
+ * The --wait queue: one ticket file per waiter, numbered in the order taken
+ * ("<20 digits>.ticket"), write-locked by its waiter, who alone may try to
+ * take GPUs when no live ticket is ahead of it (first come, first served).
+ * A ticket whose lock is gone (its waiter was killed) is stale: removed by
+ * whoever sees it. Call these with the acquisition lock held.
+ */
+struct gj_lease_ticket {
+        int fd; /* holds the ticket's lock */
+        uint64_t number;
+        char name[32];
+};
+#define GJ_LEASE_TICKET_INIT { .fd = -1 }
+/* A new ticket behind every live one, with `me` written into it. Logged. */
+int gj_lease_ticket_take(int queue_fd, const struct gj_lease_holder *me, struct gj_lease_ticket *ret);
+/* How many live tickets are ahead of t. Logged. */
+int gj_lease_ticket_position(int queue_fd, const struct gj_lease_ticket *t, size_t *ret_ahead);
+/* Leave the queue: remove the ticket and drop its lock. Safe on an INIT value. */
+void gj_lease_ticket_drop(int queue_fd, struct gj_lease_ticket *t);
