@@ -116,8 +116,10 @@ int cmd_ps(int argc, char **argv) {
                 return GJ_EXIT_FAILURE;
         if ((r = cli_load_inventory(false, &inv)) != 0)
                 return r;
+        log_debug("discovered %zu device(s)", inv->n_devices);
         if ((r = gj_ps_collect(inv, uid, &ps)) < 0)
                 return log_error_errno(r, "cannot tell who holds the GPUs: %m"), GJ_EXIT_FAILURE;
+        log_debug("leases and processes looked at");
         if (json)
                 return cli_print_json(gj_ps_to_json(&ps));
         if (print_table(&ps) < 0)

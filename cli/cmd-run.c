@@ -36,6 +36,8 @@ static void help(FILE *f) {
                 "      --wait[=TIMEOUT]   when the GPUs are held, queue until they are free (first\n"
                 "                         come, first served; says its place on stderr; Ctrl-C\n"
                 "                         leaves the queue); TIMEOUT: 30, 90s, 5m, 2h\n"
+                "      --verbose          say which GPUs --gpu auto picked, and why (one NUMA\n"
+                "                         node, one PCIe switch, or the lowest free indexes)\n"
                 "      --rootfs DIR       run in DIR (an unpacked image) instead of the host's root\n"
                 "  -v, --bind SRC[:DST][:ro]  bind a host path (repeatable; rw unless :ro)\n"
                 "      --device PATH      also give this host device node (repeatable)\n"
@@ -85,6 +87,7 @@ enum {
         OPT_SET_CUDA_ENV,
         OPT_SHARE,
         OPT_WAIT,
+        OPT_VERBOSE,
 };
 
 static const struct option options[] = {
@@ -102,6 +105,7 @@ static const struct option options[] = {
         { "set-cuda-env", no_argument, NULL, OPT_SET_CUDA_ENV },
         { "share", no_argument, NULL, OPT_SHARE },
         { "wait", optional_argument, NULL, OPT_WAIT },
+        { "verbose", no_argument, NULL, OPT_VERBOSE },
         { "help", no_argument, NULL, 'h' },
         {},
 };
@@ -175,6 +179,7 @@ static int parse_options(int argc, char **argv, struct gj_launch_opts *o) {
                 case OPT_SET_CUDA_ENV: o->set_cuda_env = true; break;
                 case OPT_SHARE: o->share = true; break;
                 case OPT_WAIT: r = parse_wait(optarg, o); break;
+                case OPT_VERBOSE: o->verbose = true; break;
                 case 'h': help(stdout); return 1;
                 default: return -EINVAL;
                 }

@@ -153,35 +153,95 @@ int gj_lease_holder_parse(const char *data, size_t n, struct gj_lease_holder *re
         return 0;
 }
 
-/* The NUMA node with the fewest free GPUs that still has `want`; -1 if none. */
-static int best_node(const struct gj_device *const *free, size_t n, unsigned want) {
-        int best = -1;
+/* Where a GPU hangs in the PCIe tree: the bridge above its port, i.e. its
+ * syspath without the last two components ("…/0000:03:00.0" of
+ * "…/0000:03:00.0/0000:04:08.0/0000:05:00.0", a switch's upstream port), or
+ * NULL when that is the host bridge itself (a GPU on a root port: no switch).
+ * The length of the prefix goes to *len. */
+static const char *switch_of(const struct gj_device *d, size_t *len) {
+        const char *p = d->syspath;
+        if (!p)
+                return NULL;
+        const char *last = strrchr(p, '/');
+        if (!last || last == p)
+                return NULL;
+        const char *parent = last - 1;
+        while (parent > p && *parent != '/')
+                parent--;
+        if (parent == p)
+                return NULL;
+        const char *up = parent - 1;
+        while (up > p && *up != '/')
+                up--;
+        if (startswith(up + 1, "pci")) /* the host bridge: no switch */
+                return NULL;
+        *len = (size_t)(parent - p);
+        return p;
+}
+
+static bool same_switch(const struct gj_device *a, const struct gj_device *b) {
+        size_t la, lb;
+        const char *sa = switch_of(a, &la), *sb = switch_of(b, &lb);
+        return sa && sb && la == lb && memcmp(sa, sb, la) == 0;
+}
+
+/* A group of the free GPUs: one NUMA node's, or one switch's. */
+typedef bool (*same_group_fn)(const struct gj_device *a, const struct gj_device *b);
+
+static bool same_numa(const struct gj_device *a, const struct gj_device *b) {
+        return a->numa_node >= 0 && a->numa_node == b->numa_node;
+}
+
+/* The member of the smallest group that still has `want` (to keep larger
+ * groups whole for larger requests); NULL if no group has. */
+static const struct gj_device *best_group(const struct gj_device *const *free, size_t n, unsigned want,
+                                          same_group_fn same) {
+        const struct gj_device *best = NULL;
         size_t best_count = SIZE_MAX;
         for (size_t i = 0; i < n; i++) {
-                int node = free[i]->numa_node;
-                if (node < 0)
-                        continue;
                 size_t count = 0;
                 for (size_t j = 0; j < n; j++)
-                        count += free[j]->numa_node == node;
+                        count += same(free[i], free[j]);
                 if (count >= want && count < best_count) {
-                        best = node;
+                        best = free[i];
                         best_count = count;
                 }
         }
         return best;
 }
 
+/* Keep, in order, the GPUs of `member`'s group. */
+static size_t keep_group(const struct gj_device **v, size_t n, const struct gj_device *member, same_group_fn same) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if (same(member, v[i]))
+                        v[k++] = v[i];
+        return k;
+}
+
 int gj_lease_pick(const struct gj_device *const *free, size_t n, unsigned want,
                   const struct gj_device **ret, const char **reason) {
         if (n < want)
                 return -EBUSY;
-        int node = want > 1 ? best_node(free, n, want) : -1;
-        size_t k = 0;
-        for (size_t i = 0; i < n && k < want; i++)
-                if (node < 0 || free[i]->numa_node == node)
-                        ret[k++] = free[i];
+        _cleanup_free_ const struct gj_device **v = calloc(n ?: 1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        memcpy(v, free, n * sizeof(*v));
+        const char *why = "lowest free indexes";
+        if (want > 1) {
+                const struct gj_device *numa = best_group(v, n, want, same_numa);
+                if (numa) {
+                        n = keep_group(v, n, numa, same_numa);
+                        why = "one NUMA node";
+                }
+                const struct gj_device *sw = best_group(v, n, want, same_switch);
+                if (sw) {
+                        n = keep_group(v, n, sw, same_switch);
+                        why = numa ? "one NUMA node, one PCIe switch" : "one PCIe switch";
+                }
+        }
+        memcpy(ret, v, want * sizeof(*ret));
         if (reason)
-                *reason = node >= 0 ? "one NUMA node" : "lowest free indexes";
+                *reason = why;
         return 0;
 }

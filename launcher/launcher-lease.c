@@ -357,6 +357,15 @@ static int acquire(const struct gj_job *job, struct gj_job_leases *l, const stru
         return r;
 }
 
+/* "--gpu auto:2: GPUs 4,6 (one NUMA node, one PCIe switch)": with --verbose, else debug. */
+static void say_pick(const struct gj_job *job, const struct gj_job_leases *l) {
+        _cleanup_strbuf_ struct strbuf b = {};
+        for (size_t i = 0; i < l->n; i++)
+                strbuf_printf(&b, "%s%u", i ? "," : "", l->v[i].device->index);
+        log_full_errno(job->opts->verbose ? GJ_LOG_INFO : GJ_LOG_DEBUG, 0, "--gpu %s: GPU%s %s (%s)",
+                       job->opts->gpus, l->n == 1 ? "" : "s", strbuf_str(&b) ?: "?", l->reason);
+}
+
 int gj_launcher_lease_auto(const struct gj_job *job, const struct gj_selection *allowed, unsigned want,
                            pid_t init, struct gj_job_leases *l, struct gj_selection *ret) {
         int r;
@@ -374,7 +383,7 @@ int gj_launcher_lease_auto(const struct gj_job *job, const struct gj_selection *
                 ret->devices[i] = l->v[i].device;
         ret->n_devices = l->n;
         ret->want_controls = true;
-        log_debug("leased %zu GPU(s) for --gpu %s: %s", l->n, job->opts->gpus, l->reason);
+        say_pick(job, l);
         return 0;
 }
 

@@ -245,7 +245,11 @@ static int select_gpus(struct gj_job *job, pid_t init, struct planning *p) {
         }
         if (job->userns)
                 return 0; /* no leases without root: nothing is enforced there either */
-        return gj_launcher_lease_selected(job, &p->sel, init, &p->leases);
+        if ((r = gj_launcher_lease_selected(job, &p->sel, init, &p->leases)) < 0)
+                return r;
+        if (p->leases.n > 0)
+                log_debug("leased %zu GPU(s)", p->leases.n);
+        return 0;
 }
 
 /* The selected GPUs and --device nodes; what of them the job gets (/proc
@@ -257,6 +261,7 @@ static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, p
 
         if ((r = gj_inventory_load(iopts, &p->inv)) < 0)
                 return log_error_errno(r, "cannot discover the host's accelerators: %m");
+        log_debug("discovered %zu device(s)", p->inv->n_devices);
         if ((r = select_gpus(job, init, p)) < 0)
                 return r;
         if ((r = gj_launcher_lease_fds(&p->leases, &job->lease_fds, &job->n_lease_fds)) < 0)

@@ -187,6 +187,7 @@ int gj_ps_collect(const struct gj_inventory *inv, long viewer_uid, struct gj_ps 
                 if ((r = gj_lease_query(dir_fd, g->device, &g->state, &g->holders, &g->n_holders)) < 0)
                         return r;
         }
+        log_debug("leases read");
         if ((r = scan_processes(&ps)) < 0)
                 return r;
         *ret = ps;

@@ -238,6 +238,17 @@ is "$?" 0 "... which does not block the next waiter" || diag "$(cat "$TEST_TMP/E
 like "$(cat "$TEST_TMP/E.err")" "first in the queue" "... who is first in the queue"
 is "$(ls "$HOST/run-gpujail/queue" | wc -l)" 0 "... and removed the stale ticket"
 
+# ---- placement: auto:N keeps to one NUMA node (nvidia8: GPUs 0-3 on node 0, 4-7 on node 1) ----
+grun --gpu auto:2 --verbose -- true
+like "$stderr" "--gpu auto:2: GPUs 0,1 \\(one NUMA node\\)" "--verbose: auto:2 says which GPUs it picked and why" || show
+bg numa0 --gpu 0,1,2 -- sleep 60
+grun --gpu auto:2 --verbose -- sh -c 'echo "$GPUJAIL_DEVICES"'
+is "$stdout" "$(uuid 4),$(uuid 5)" "auto:2 with 3 GPUs of node 0 held: two of node 1, not GPU 3 and 4" || show
+grun --gpu auto:5 --verbose -- true
+like "$stderr" "GPUs 3,4,5,6,7 \\(lowest free indexes\\)" "auto:5: no node has 5 free: the lowest indexes, and says so" || show
+kill -TERM "$(cat "$TEST_TMP/numa0.pid")"
+wait_gone "$(cat "$TEST_TMP/numa0.pid")"
+
 run_assert_host_unchanged before "no cgroup or mount left behind"
 ok '[ ! -e /run/gpujail ] || [ -z "$(ls -A /run/gpujail/leases 2>/dev/null | grep -v "^\.lock$" | grep -v "^gpu-")" ]' \
         "nothing but lock files in the test's /run/gpujail, the machine's untouched"

@@ -87,10 +87,44 @@ static void test_pick(void) {
         is_int(gj_lease_pick(free_v, 2, 3, got, &why), -EBUSY, "fewer free than wanted: -EBUSY");
 }
 
+/* Two NUMA nodes, each with two switches of two GPUs, and one GPU on a root port. */
+static void test_pick_switch(void) {
+        static const char *const paths[] = {
+                "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0/0000:03:00.0",
+                "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:01.0/0000:04:00.0",
+                "/sys/devices/pci0000:00/0000:00:02.0/0000:05:00.0/0000:06:00.0/0000:07:00.0",
+                "/sys/devices/pci0000:00/0000:00:02.0/0000:05:00.0/0000:06:01.0/0000:08:00.0",
+                "/sys/devices/pci0000:80/0000:80:01.0/0000:81:00.0/0000:82:00.0/0000:83:00.0",
+                "/sys/devices/pci0000:80/0000:80:01.0/0000:81:00.0/0000:82:01.0/0000:84:00.0",
+                "/sys/devices/pci0000:80/0000:80:02.0/0000:85:00.0",
+        };
+        const int numa[] = { 0, 0, 0, 0, 1, 1, 1 };
+        struct gj_device d[7];
+        const struct gj_device *v[7], *got[4];
+        const char *why;
+        for (unsigned i = 0; i < 7; i++) {
+                d[i] = (struct gj_device){ .index = i, .numa_node = numa[i], .syspath = (char *)paths[i] };
+                v[i] = &d[i];
+        }
+        is_int(gj_lease_pick(v, 7, 2, got, &why), 0, "pick 2 of 7");
+        ok(got[0] == &d[4] && got[1] == &d[5], "two behind one switch, on the NUMA node with fewest free (1)");
+        is_str(why, "one NUMA node, one PCIe switch", "... and says both");
+        const struct gj_device *w[] = { &d[0], &d[2], &d[3], &d[6] };
+        is_int(gj_lease_pick(w, 4, 2, got, &why), 0, "pick 2 of 0,2,3,6");
+        ok(got[0] == &d[2] && got[1] == &d[3], "the pair behind one switch, not the lowest indexes 0,2");
+        is_int(gj_lease_pick(v, 7, 4, got, &why), 0, "pick 4 of 7");
+        ok(got[0] == &d[0] && got[3] == &d[3], "four: NUMA node 0 (no switch has four)");
+        is_str(why, "one NUMA node", "... and says so");
+        d[6].syspath = NULL;
+        const struct gj_device *x[] = { &d[6], &d[0] };
+        is_int(gj_lease_pick(x, 2, 1, got, &why), 0, "a GPU without a syspath is no problem");
+}
+
 int main(void) {
         test_parse_auto();
         test_file_name();
         test_record();
         test_pick();
+        test_pick_switch();
         return done_testing();
 }

@@ -70,10 +70,13 @@ int gj_lease_holder_parse(const char *data, size_t n, struct gj_lease_holder *re
 char *gj_lease_escape_command(char *const *argv);
 
 /* Which `want` of the n free GPUs an auto request gets (pure): GPUs of one
- * NUMA node when a node has enough of them (the node with the fewest free
- * GPUs that still fits, to keep larger groups whole), else the lowest indexes.
- * free is sorted by index; ret (room for want) gets the pick, sorted by
- * index. -EBUSY when n < want. reason (may be NULL) gets a short "why" for
- * --verbose and `plan --json` ("numa node 1", "lowest free indexes"). */
+ * NUMA node when a node has enough of them, and among those, GPUs behind one
+ * PCIe switch (the same bridge two levels above each GPU in its syspath)
+ * when a switch has enough; each time the group with the fewest free GPUs
+ * that still fits, to keep larger groups whole for larger requests. Failing
+ * that, the lowest indexes. free is sorted by index; ret (room for want) gets
+ * the pick, sorted by index. -EBUSY when n < want, -ENOMEM. reason (may be
+ * NULL) gets a short "why" (static): "one NUMA node, one PCIe switch", "one
+ * NUMA node", "one PCIe switch", "lowest free indexes". */
 int gj_lease_pick(const struct gj_device *const *free, size_t n, unsigned want,
                   const struct gj_device **ret, const char **reason);

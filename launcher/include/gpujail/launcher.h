@@ -66,6 +66,7 @@ struct gj_launch_opts {
         bool allow_mknod;          /* 'm' in the cgroup rules */
         bool share;                /* --share: lease the GPUs shared, not exclusively */
         bool wait;                 /* --wait: queue until the GPUs are free */
+        bool verbose;              /* --verbose: say which GPUs auto picked, and why */
         long wait_timeout_ms;      /* --wait=TIMEOUT; 0: no limit */
         const char *wait_spec;     /* TIMEOUT as given, for messages */
         char **argv;               /* the command, NULL-terminated, argv[0] looked up in PATH */
