@@ -86,6 +86,38 @@ like "$stdout" "job 0 .* and job 1 .* overlap" "the overlap check sees two jobs 
 
 run "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" ps --json
 is "$(jq -r '[.gpus[] | select(.state == "free")] | length' <<<"$stdout")" 8 "afterwards every GPU is free (ps)"
+
+# ---- SIGKILL at random points: while queued, while taking, while holding; gpujail or the init ----
+cat >"$TEST_TMP/kill.sh" <<'EOF'
+set -u
+gj=$1 rounds=$2 killed=0
+for ((r = 0; r < rounds; r++)); do
+        for j in 1 2 3 4; do "$gj" run --gpu auto:$((j % 2 + 1)) --wait -- sleep 0.1 2>/dev/null & done
+        sleep "0.0$((RANDOM % 10))"
+        for pid in $(jobs -p | shuf -n 2); do
+                if ((RANDOM % 2)); then
+                        kill -9 "$pid" 2>/dev/null && killed=$((killed + 1))   # gpujail
+                else
+                        init=$(pgrep -P "$pid" | head -1)                      # the job's init, if cloned yet
+                        [[ -n $init ]] && kill -9 "$init" 2>/dev/null && killed=$((killed + 1))
+                fi
+        done
+done
+wait
+echo "$killed"
+EOF
+run bash -c 'cd "$1" && exec "$2" "$3" -- bash "$4" "$5" 15' sh "$JOBS" "$FAKEHOST/enter" "$HOST" "$TEST_TMP/kill.sh" "$GPUJAIL"
+diag "SIGKILLed $stdout gpujail or init processes in 15 rounds of 4 jobs"
+# (the init of a SIGKILLed gpujail dies a moment after it, by PR_SET_PDEATHSIG: give it 2 s)
+for ((i = 0; i < 20; i++)); do
+        run "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" ps --json
+        [[ $(jq -r '[.gpus[] | select(.state == "free")] | length' <<<"$stdout") == 8 ]] && break
+        sleep 0.1
+done
+is "$(jq -r '[.gpus[] | select(.state == "free")] | length' <<<"$stdout")" 8 \
+        "after SIGKILLs at random points (queued, taking, holding; gpujail or init): every GPU is free (ps)"
+run "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu auto:8 --wait=10 -- true
+is "$status" 0 "... and all 8 can be taken at once: stale tickets and records block nothing" || show
 is "$(ls -A "$HOST/run-gpujail/queue" 2>/dev/null | wc -l)" 0 "... no ticket left in the queue"
 run_assert_host_unchanged before "... and no cgroup or mount left behind"
 done_testing
