@@ -422,3 +422,50 @@ int gj_launcher_lease_cgroup(struct gj_job_leases *l, const char *cgroup) {
         }
         return 0;
 }
+
+/* ---- what auto would pick now (`gpujail plan --gpu auto:N`) ---- */
+
+/* The caller's allowed GPUs, as `run` would compute them. */
+static int caller_allowed(const struct gj_inventory *inv, struct gj_selection *ret) {
+        _cleanup_(gj_caller_done) struct gj_caller caller = { 0 };
+        _cleanup_(gj_grant_done) struct gj_grant grant = { 0 };
+        struct gj_policy policy = { 0 };
+        int r = gj_caller_identify(&caller);
+        if (r < 0)
+                return r;
+        if (caller.kind != GJ_CALLER_USER)
+                return gj_launcher_allowed_gpus(&caller, NULL, inv, ret);
+        if ((r = gj_policy_load(GJ_POLICY_PATH, &policy)) < 0)
+                return r;
+        r = gj_policy_grant(&policy, caller.name, caller.group_names, &grant);
+        gj_policy_done(&policy);
+        if (r < 0)
+                return log_error_errno(r, "cannot apply the policy: %m");
+        return gj_launcher_allowed_gpus(&caller, &grant, inv, ret);
+}
+
+int gj_launch_preview_auto(const struct gj_inventory *inv, unsigned want, bool shared, struct gj_selection *ret,
+                           const char **reason) {
+        _cleanup_(gj_selection_done) struct gj_selection allowed = { 0 };
+        _cleanup_close_ int dir_fd = -1;
+        _cleanup_free_ const struct gj_device **free_v = NULL;
+        size_t n_free;
+        int r = caller_allowed(inv, &allowed);
+        if (r < 0)
+                return r;
+        if ((r = gj_lease_dir_open(false, &dir_fd)) < 0 && r != -ENOENT)
+                return r;
+        if ((r = free_devices(dir_fd, &allowed, shared, &free_v, &n_free)) < 0)
+                return r;
+        *ret = (struct gj_selection){ .want_controls = true };
+        if (!(ret->devices = calloc(want, sizeof(*ret->devices))))
+                return -ENOMEM;
+        r = gj_lease_pick(free_v, n_free, want, ret->devices, reason);
+        if (r == -EBUSY)
+                return log_error_errno(r, "no %u free GPU(s) now among the %zu you may use (gpujail ps says who "
+                                          "holds them)", want, allowed.n_devices);
+        if (r < 0)
+                return r;
+        ret->n_devices = want;
+        return 0;
+}

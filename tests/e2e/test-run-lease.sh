@@ -244,6 +244,10 @@ like "$stderr" "--gpu auto:2: GPUs 0,1 \\(one NUMA node\\)" "--verbose: auto:2 s
 bg numa0 --gpu 0,1,2 -- sleep 60
 grun --gpu auto:2 --verbose -- sh -c 'echo "$GPUJAIL_DEVICES"'
 is "$stdout" "$(uuid 4),$(uuid 5)" "auto:2 with 3 GPUs of node 0 held: two of node 1, not GPU 3 and 4" || show
+run gj plan --gpu auto:2 --json
+is "$(jq -c '.auto' <<<"$stdout")" '{"request":"auto:2","picked":[4,5],"reason":"one NUMA node"}' \
+        "plan --gpu auto:2 --json: what run would pick now, and why" || show
+is "$(ls "$HOST/run-gpujail/queue" | wc -l) $(jq -r '.gpus[4].state' <<<"$(gj ps --json)")" "0 free" "... taking nothing"
 grun --gpu auto:5 --verbose -- true
 like "$stderr" "GPUs 3,4,5,6,7 \\(lowest free indexes\\)" "auto:5: no node has 5 free: the lowest indexes, and says so" || show
 kill -TERM "$(cat "$TEST_TMP/numa0.pid")"
