@@ -23,6 +23,8 @@ static void ps_usage(FILE *f) {
                 "users going around gpujail ('gpujail setup --lockdown' stops that). As root\n"
                 "every process is looked at; as a user, only your own.\n"
                 "\n"
+                "Then who waits for GPUs (gpujail run --wait), in the order they will be served.\n"
+                "\n"
                 "Leases are locks the kernel drops when a job ends, however it ends: what ps\n"
                 "shows as held is held now, never a leftover.\n"
                 "\n"
@@ -62,6 +64,15 @@ static int print_table(const struct gj_ps *ps) {
                                g->state == GJ_LEASE_FREE ? "" : " (a job starting or ending)");
                 for (size_t j = 0; j < g->n_holders; j++)
                         print_holder(ps, g, &g->holders[j], j == 0);
+        }
+        if (ps->n_queue > 0)
+                printf("\nWaiting (--wait), first come first served:\n");
+        for (size_t i = 0; i < ps->n_queue; i++) {
+                const struct gj_lease_holder *h = &ps->queue[i];
+                char since[32];
+                format_since(h->since, since, sizeof(since));
+                printf("  %zu. %-12s pid %-8d since %s  %s\n", i + 1, h->user ?: "?", (int)h->pid, since,
+                       gj_ps_may_see_command(ps, h) ? h->command ?: "-" : "(another user's job)");
         }
         bool header = false;
         for (size_t i = 0; i < ps->n_gpus; i++)

@@ -367,3 +367,46 @@ void gj_lease_ticket_drop(int queue_fd, struct gj_lease_ticket *t) {
         close(t->fd);
         *t = (struct gj_lease_ticket)GJ_LEASE_TICKET_INIT;
 }
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The names of the live tickets, oldest first; read-only (no lock, nothing removed). */
+static int live_tickets(int queue_fd, char ***ret) {
+        int dfd = openat(queue_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        _cleanup_closedir_ DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return -errno;
+        }
+        _cleanup_strv_free_ char **names = NULL;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (ticket_number(de->d_name) > 0 && strv_push(&names, strdup(de->d_name)) < 0)
+                        return -ENOMEM;
+        if (names)
+                qsort(names, strv_length(names), sizeof(char *), cmp_str);
+        *ret = TAKE_PTR(names);
+        return 0;
+}
+
+int gj_lease_queue_list(int queue_fd, struct gj_lease_holder **ret, size_t *ret_n) {
+        _cleanup_strv_free_ char **names = NULL;
+        *ret = NULL;
+        *ret_n = 0;
+        if (queue_fd < 0)
+                return 0;
+        int r = live_tickets(queue_fd, &names);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %m", GJ_LEASE_QUEUE_DIR);
+        for (size_t i = 0; names && names[i]; i++) {
+                _cleanup_close_ int fd = open_file_in(queue_fd, GJ_LEASE_QUEUE_DIR, names[i], O_RDONLY);
+                struct flock fl;
+                if (fd < 0 || ofd_conflict(fd, F_WRLCK, 0, 1, &fl) <= 0)
+                        continue; /* gone, or stale */
+                if ((r = read_holder(fd, GJ_LEASE_SLOT_OFFSET(0), ret, ret_n)) < 0)
+                        return r;
+        }
+        return 0;
+}

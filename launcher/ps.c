@@ -31,6 +31,7 @@ void gj_ps_done(struct gj_ps *ps) {
                 free(g->outsiders);
         }
         free(ps->gpus);
+        gj_lease_holders_free(ps->queue, ps->n_queue);
         *ps = (struct gj_ps){ 0 };
 }
 
@@ -187,6 +188,11 @@ int gj_ps_collect(const struct gj_inventory *inv, long viewer_uid, struct gj_ps 
                 if ((r = gj_lease_query(dir_fd, g->device, &g->state, &g->holders, &g->n_holders)) < 0)
                         return r;
         }
+        _cleanup_close_ int queue_fd = -1;
+        if ((r = gj_lease_queue_open(false, &queue_fd)) < 0 && r != -ENOENT)
+                return r;
+        if ((r = gj_lease_queue_list(queue_fd, &ps.queue, &ps.n_queue)) < 0)
+                return r;
         log_debug("leases read");
         if ((r = scan_processes(&ps)) < 0)
                 return r;
@@ -257,7 +263,14 @@ struct json_object *gj_ps_to_json(const struct gj_ps *ps) {
         for (size_t i = 0; i < ps->n_gpus; i++)
                 if (gj_json_append(gpus, gpu_json(ps, &ps->gpus[i])) < 0)
                         return NULL;
+        _cleanup_json_ struct json_object *queue = json_object_new_array();
+        if (!queue)
+                return NULL;
+        for (size_t i = 0; i < ps->n_queue; i++)
+                if (gj_json_append(queue, holder_json(ps, &ps->queue[i])) < 0)
+                        return NULL;
         if (gj_json_add_int(o, "version", 1) < 0 || gj_json_add(o, "gpus", TAKE_PTR(gpus)) < 0 ||
+            gj_json_add(o, "queue", TAKE_PTR(queue)) < 0 ||
             gj_json_add_string(o, "processes_scanned", ps->scanned_all ? "all" : "own") < 0)
                 return NULL;
         return TAKE_PTR(o);

@@ -14,6 +14,7 @@ require_cmd jq
 
 HOST=$(fakehost nvidia8)
 LEASES=$HOST/run-gpujail/leases
+GJ_LEASE_DIR_RE=/run/gpujail/leases
 JOBS=$TEST_TMP/jobs # the jobs' working directory, bound into each: where they say what they got
 mkdir -p "$JOBS"
 uuid() { hostinfo nvidia8 ".devices[$1].uuid"; }
@@ -190,6 +191,10 @@ for ((i = 0; i < 100; i++)); do [[ $(ls "$HOST/run-gpujail/queue" 2>/dev/null | 
 B=$!
 for ((i = 0; i < 100; i++)); do [[ $(ls "$HOST/run-gpujail/queue" 2>/dev/null | wc -l) -ge 2 ]] && break; sleep 0.05; done
 is "$(ls "$HOST/run-gpujail/queue" | wc -l)" 2 "--wait with every GPU held: two jobs queue (one ticket each)"
+run gj ps --json
+is "$(jq -r '[.queue[].pid] | join(" ")' <<<"$stdout")" "$A $B" "ps --json: the queue, first first"
+run gj ps
+like "$stdout" "1\\. root +pid $A " "ps: the queue, numbered"
 like "$(cat "$TEST_TMP/A.err")" "waiting for 8 free GPU\\(s\\) of the 8 root may use: first in the queue" \
         "... the first says what it waits for and that it is first"
 like "$(cat "$TEST_TMP/B.err")" "waiting for 1 free GPU\\(s\\) of the 8 root may use: 1 job\\(s\\) ahead in the queue" \
@@ -252,6 +257,31 @@ grun --gpu auto:5 --verbose -- true
 like "$stderr" "GPUs 3,4,5,6,7 \\(lowest free indexes\\)" "auto:5: no node has 5 free: the lowest indexes, and says so" || show
 kill -TERM "$(cat "$TEST_TMP/numa0.pid")"
 wait_gone "$(cat "$TEST_TMP/numa0.pid")"
+
+# ---- /run/gpujail is root's: what anyone else could have planted there is refused, never followed ----
+AH=$(fakehost_private nvidia8 attack)
+ar() { run "$FAKEHOST/enter" "$AH" -- "$GPUJAIL" run "$@"; }
+mkdir -p "$AH/run-gpujail/leases"
+ln -s /etc/gj-lease-target-$$ "$AH/run-gpujail/leases/gpu-$(uuid 3).lock"
+ar --gpu 3 -- true
+is "$status" 125 "a symlink as a GPU's lock file: refused with 125" || show
+like "$stderr" "gpu-$(uuid 3).lock" "... naming the file"
+nok "[ -e /etc/gj-lease-target-$$ ]" "... and its target was not created"
+rm "$AH/run-gpujail/leases/gpu-$(uuid 3).lock"
+chmod 0777 "$AH/run-gpujail/leases"
+ar --gpu 3 -- true
+is "$status" 125 "a lease dir that others may write: refused" || show
+like "$stderr" "refusing $GJ_LEASE_DIR_RE: owned by uid 0, mode 0777" "... saying why"
+chmod 0755 "$AH/run-gpujail/leases"
+touch "$AH/run-gpujail/leases/gpu-$(uuid 3).lock"
+chown 65534 "$AH/run-gpujail/leases/gpu-$(uuid 3).lock"
+ar --gpu 3 -- true
+is "$status" 125 "a lock file not owned by root: refused" || show
+rm -rf "$AH/run-gpujail/leases"
+ln -s /tmp "$AH/run-gpujail/leases"
+ar --gpu 3 -- true
+is "$status" 125 "a symlink as the lease dir: refused" || show
+rm "$AH/run-gpujail/leases"
 
 run_assert_host_unchanged before "no cgroup or mount left behind"
 ok '[ ! -e /run/gpujail ] || [ -z "$(ls -A /run/gpujail/leases 2>/dev/null | grep -v "^\.lock$" | grep -v "^gpu-")" ]' \

@@ -97,5 +97,9 @@ struct gj_lease_ticket {
 int gj_lease_ticket_take(int queue_fd, const struct gj_lease_holder *me, struct gj_lease_ticket *ret);
 /* How many live tickets are ahead of t. Logged. */
 int gj_lease_ticket_position(int queue_fd, const struct gj_lease_ticket *t, size_t *ret_ahead);
+/* Who waits, first first (`gpujail ps`): the records of the live tickets.
+ * Read-only, no lock needed; queue_fd may be -1 (no queue: nobody). Logged
+ * but for -ENOMEM. */
+int gj_lease_queue_list(int queue_fd, struct gj_lease_holder **ret, size_t *ret_n);
 /* Leave the queue: remove the ticket and drop its lock. Safe on an INIT value. */
 void gj_lease_ticket_drop(int queue_fd, struct gj_lease_ticket *t);

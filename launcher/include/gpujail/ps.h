@@ -37,6 +37,8 @@ struct gj_ps {
         /* Whose processes could be looked at: all (root), or only the viewer's
          * own (/proc/PID/fd of others is not readable). */
         bool scanned_all;
+        struct gj_lease_holder *queue; /* --wait's waiters, first first */
+        size_t n_queue;
         /* -1 (root): every holder's command is shown; else only that uid's. */
         long viewer_uid;
 };
