@@ -284,6 +284,18 @@ int gj_lease_query(int dir_fd, const struct gj_device *device, enum gj_lease_sta
 
 /* ---- the queue ---- */
 
+/* A directory stream of its own on dir_fd's directory (dir_fd stays open). */
+static int open_dir_stream(int dir_fd, DIR **ret) {
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (!(*ret = fdopendir(fd))) {
+                close(fd);
+                return -errno;
+        }
+        return 0;
+}
+
 /* A ticket's number from its name ("00000000000000000042.ticket"); 0 if it is none. */
 static uint64_t ticket_number(const char *name) {
         char *end;
@@ -308,14 +320,10 @@ static bool ticket_live(int queue_fd, const char *name) {
 
 /* Live tickets below `below` (0: all), and the highest live number. */
 static int scan_queue(int queue_fd, uint64_t below, size_t *ret_ahead, uint64_t *ret_max) {
-        int dfd = openat(queue_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return -errno;
-        _cleanup_closedir_ DIR *d = fdopendir(dfd);
-        if (!d) {
-                close(dfd);
-                return -errno;
-        }
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = open_dir_stream(queue_fd, &d);
+        if (r < 0)
+                return r;
         size_t ahead = 0;
         uint64_t max = 0;
         struct dirent *de;
@@ -372,14 +380,10 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 /* The names of the live tickets, oldest first; read-only (no lock, nothing removed). */
 static int live_tickets(int queue_fd, char ***ret) {
-        int dfd = openat(queue_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return -errno;
-        _cleanup_closedir_ DIR *d = fdopendir(dfd);
-        if (!d) {
-                close(dfd);
-                return -errno;
-        }
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = open_dir_stream(queue_fd, &d);
+        if (r < 0)
+                return r;
         _cleanup_strv_free_ char **names = NULL;
         struct dirent *de;
         while ((de = readdir(d)))
