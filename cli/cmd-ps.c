@@ -43,8 +43,8 @@ static void format_since(int64_t since, char *buf, size_t size) {
                 snprintf(buf, size, "?");
 }
 
-static void print_holder(const struct gj_ps *ps, const struct gj_ps_gpu *g, const struct gj_lease_holder *h,
-                         bool first) {
+static void print_holder(const struct gj_ps *ps, const struct gj_ps_gpu *g,
+                         const struct gj_lease_holder *h, bool first) {
         char since[32];
         format_since(h->since, since, sizeof(since));
         if (first)
@@ -56,7 +56,8 @@ static void print_holder(const struct gj_ps *ps, const struct gj_ps_gpu *g, cons
 }
 
 static int print_table(const struct gj_ps *ps) {
-        printf("%-4s %-7s %-12s %-8s %-19s %s\n", "GPU", "STATE", "USER", "PID", "SINCE", "COMMAND");
+        printf("%-4s %-7s %-12s %-8s %-19s %s\n", "GPU", "STATE", "USER", "PID", "SINCE",
+               "COMMAND");
         for (size_t i = 0; i < ps->n_gpus; i++) {
                 const struct gj_ps_gpu *g = &ps->gpus[i];
                 if (g->n_holders == 0)
@@ -71,7 +72,8 @@ static int print_table(const struct gj_ps *ps) {
                 const struct gj_lease_holder *h = &ps->queue[i];
                 char since[32];
                 format_since(h->since, since, sizeof(since));
-                printf("  %zu. %-12s pid %-8d since %s  %s\n", i + 1, h->user ?: "?", (int)h->pid, since,
+                printf("  %zu. %-12s pid %-8d since %s  %s\n", i + 1, h->user ?: "?", (int)h->pid,
+                       since,
                        gj_ps_may_see_command(ps, h) ? h->command ?: "-" : "(another user's job)");
         }
         bool header = false;
@@ -81,8 +83,9 @@ static int print_table(const struct gj_ps *ps) {
                         if (!header)
                                 printf("\nOutside gpujail (a GPU node open, in no gpujail job):\n");
                         header = true;
-                        printf("  ! GPU %u: pid %d (%s, %s) has %s open\n", ps->gpus[i].device->index,
-                               (int)o->pid, o->user ?: "?", o->comm ?: "?", o->node ?: "?");
+                        printf("  ! GPU %u: pid %d (%s, %s) has %s open\n",
+                               ps->gpus[i].device->index, (int)o->pid, o->user ?: "?",
+                               o->comm ?: "?", o->node ?: "?");
                 }
         if (!ps->scanned_all)
                 printf("\n(only your own processes were looked at for GPU nodes opened outside gpujail)\n");
@@ -115,9 +118,15 @@ int cmd_ps(int argc, char **argv) {
         optind = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
-                case 'j': json = true; break;
-                case 'h': ps_usage(stdout); return 0;
-                default: ps_usage(stderr); return GJ_EXIT_FAILURE;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        ps_usage(stdout);
+                        return 0;
+                default:
+                        ps_usage(stderr);
+                        return GJ_EXIT_FAILURE;
                 }
         if (optind < argc) {
                 log_error("ps: unexpected argument '%s'; see 'gpujail ps --help'", argv[optind]);

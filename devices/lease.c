@@ -73,8 +73,8 @@ char *gj_lease_escape_command(char *const *argv) {
 
 int gj_lease_holder_format(const struct gj_lease_holder *h, char *buf, size_t size) {
         _cleanup_strbuf_ struct strbuf b = {};
-        strbuf_printf(&b, "uid=%u\npid=%d\ninit=%d\nsince=%" PRId64 "\n", (unsigned)h->uid, (int)h->pid,
-                      (int)h->init, h->since);
+        strbuf_printf(&b, "uid=%u\npid=%d\ninit=%d\nsince=%" PRId64 "\n", (unsigned)h->uid,
+                      (int)h->pid, (int)h->init, h->since);
         if (h->user)
                 escape_value(&b, "user", h->user, 256);
         if (h->cgroup)
@@ -95,7 +95,8 @@ int gj_lease_holder_format(const struct gj_lease_holder *h, char *buf, size_t si
         return (int)n;
 }
 
-static int parse_key(struct gj_lease_holder *h, const char *key, const char *value, unsigned *seen) {
+static int parse_key(struct gj_lease_holder *h, const char *key, const char *value,
+                     unsigned *seen) {
         unsigned u;
         int i;
         if (streq(key, "uid")) {
@@ -194,8 +195,8 @@ static bool same_numa(const struct gj_device *a, const struct gj_device *b) {
 
 /* The member of the smallest group that still has `want` (to keep larger
  * groups whole for larger requests); NULL if no group has. */
-static const struct gj_device *best_group(const struct gj_device *const *free, size_t n, unsigned want,
-                                          same_group_fn same) {
+static const struct gj_device *best_group(const struct gj_device *const *free, size_t n,
+                                          unsigned want, same_group_fn same) {
         const struct gj_device *best = NULL;
         size_t best_count = SIZE_MAX;
         for (size_t i = 0; i < n; i++) {
@@ -211,7 +212,8 @@ static const struct gj_device *best_group(const struct gj_device *const *free, s
 }
 
 /* Keep, in order, the GPUs of `member`'s group. */
-static size_t keep_group(const struct gj_device **v, size_t n, const struct gj_device *member, same_group_fn same) {
+static size_t keep_group(const struct gj_device **v, size_t n, const struct gj_device *member,
+                         same_group_fn same) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
                 if (same(member, v[i]))

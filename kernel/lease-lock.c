@@ -32,10 +32,12 @@ static int check_root_owned(int fd, const char *what, bool dir) {
         if (fstat(fd, &st) < 0)
                 return log_error_errno(-errno, "cannot stat %s: %m", what);
         if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
-                return log_error_errno(-EPERM, "refusing %s: not a %s", what, dir ? "directory" : "regular file");
+                return log_error_errno(-EPERM, "refusing %s: not a %s", what,
+                                       dir ? "directory" : "regular file");
         if (st.st_uid != 0 || (st.st_mode & 022))
-                return log_error_errno(-EPERM, "refusing %s: owned by uid %u, mode %04o (expected root, "
-                                               "writable by root only)",
+                return log_error_errno(-EPERM,
+                                       "refusing %s: owned by uid %u, mode %04o (expected root, "
+                                       "writable by root only)",
                                        what, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
         return 0;
 }
@@ -49,7 +51,8 @@ static int open_component(int parent, const char *name, const char *path, bool c
                 else if (errno != EEXIST)
                         return log_error_errno(-errno, "cannot create %s: %m", path);
         }
-        _cleanup_close_ int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int fd =
+                openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
                 if (errno == ENOENT && !create)
                         return -ENOENT;
@@ -92,11 +95,13 @@ int gj_lease_queue_open(bool create, int *ret_fd) {
 static int open_file_in(int dir_fd, const char *dir, const char *name, int flags) {
         _cleanup_free_ char *what = strprintf("%s/%s", dir, name);
         bool write = flags & O_CREAT;
-        _cleanup_close_ int fd = openat(dir_fd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+        _cleanup_close_ int fd =
+                openat(dir_fd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
         if (fd < 0) {
                 if (errno == ENOENT && !write)
                         return -ENOENT;
-                return log_error_errno(errno == ELOOP ? -EPERM : -errno, "cannot open %s: %m", what ?: name);
+                return log_error_errno(errno == ELOOP ? -EPERM : -errno, "cannot open %s: %m",
+                                       what ?: name);
         }
         if (write) { /* whatever umask sudo left: readers need 0644 */
                 struct stat st;
@@ -124,7 +129,9 @@ static int ofd_lock(int fd, short type, off_t start, off_t len, bool wait) {
 /* The first lock that would conflict with `type` on [start, start+len): 1 and
  * its range, 0 when none. */
 static int ofd_conflict(int fd, short type, off_t start, off_t len, struct flock *ret) {
-        *ret = (struct flock){ .l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
+        *ret = (struct flock){
+                .l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len
+        };
         if (fcntl(fd, F_OFD_GETLK, ret) < 0)
                 return -errno;
         return ret->l_type != F_UNLCK;
@@ -141,7 +148,8 @@ int gj_lease_lock_all(int dir_fd) {
 }
 
 void gj_lease_notify(int dir_fd) {
-        _cleanup_close_ int fd = openat(dir_fd, ".lock", O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        _cleanup_close_ int fd =
+                openat(dir_fd, ".lock", O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 }
 
 void gj_lease_release(struct gj_lease *l) {
@@ -174,8 +182,8 @@ static int take_slot(int fd, bool shared, unsigned *ret) {
         return -EBUSY;
 }
 
-int gj_lease_take(int dir_fd, const struct gj_device *device, bool shared, const struct gj_lease_holder *me,
-                  struct gj_lease *ret) {
+int gj_lease_take(int dir_fd, const struct gj_device *device, bool shared,
+                  const struct gj_lease_holder *me, struct gj_lease *ret) {
         _cleanup_free_ char *name = gj_lease_file_name(device);
         *ret = (struct gj_lease)GJ_LEASE_INIT;
         if (!name)
@@ -200,7 +208,8 @@ int gj_lease_take(int dir_fd, const struct gj_device *device, bool shared, const
 int gj_lease_update(const struct gj_lease *l, const struct gj_lease_holder *me) {
         int r = write_slot(l->fd, l->slot, me);
         if (r < 0)
-                return log_error_errno(r, "cannot update the lease of GPU %u: %m", l->device->index);
+                return log_error_errno(r, "cannot update the lease of GPU %u: %m",
+                                       l->device->index);
         return 0;
 }
 
@@ -277,7 +286,9 @@ int gj_lease_query(int dir_fd, const struct gj_device *device, enum gj_lease_sta
                 gj_lease_holders_free(*ret_holders, *ret_n);
                 *ret_holders = NULL;
                 *ret_n = 0;
-                return r == -ENOMEM ? r : log_error_errno(r, "cannot query %s/%s: %m", GJ_LEASE_DIR, name);
+                return r == -ENOMEM
+                               ? r
+                               : log_error_errno(r, "cannot query %s/%s: %m", GJ_LEASE_DIR, name);
         }
         return 0;
 }
@@ -339,7 +350,8 @@ static int scan_queue(int queue_fd, uint64_t below, size_t *ret_ahead, uint64_t 
         return 0;
 }
 
-int gj_lease_ticket_take(int queue_fd, const struct gj_lease_holder *me, struct gj_lease_ticket *ret) {
+int gj_lease_ticket_take(int queue_fd, const struct gj_lease_holder *me,
+                         struct gj_lease_ticket *ret) {
         size_t live;
         uint64_t max;
         *ret = (struct gj_lease_ticket)GJ_LEASE_TICKET_INIT;
@@ -376,7 +388,9 @@ void gj_lease_ticket_drop(int queue_fd, struct gj_lease_ticket *t) {
         *t = (struct gj_lease_ticket)GJ_LEASE_TICKET_INIT;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* The names of the live tickets, oldest first; read-only (no lock, nothing removed). */
 static int live_tickets(int queue_fd, char ***ret) {
@@ -405,7 +419,8 @@ int gj_lease_queue_list(int queue_fd, struct gj_lease_holder **ret, size_t *ret_
         if (r < 0)
                 return log_error_errno(r, "cannot read %s: %m", GJ_LEASE_QUEUE_DIR);
         for (size_t i = 0; names && names[i]; i++) {
-                _cleanup_close_ int fd = open_file_in(queue_fd, GJ_LEASE_QUEUE_DIR, names[i], O_RDONLY);
+                _cleanup_close_ int fd =
+                        open_file_in(queue_fd, GJ_LEASE_QUEUE_DIR, names[i], O_RDONLY);
                 struct flock fl;
                 if (fd < 0 || ofd_conflict(fd, F_WRLCK, 0, 1, &fl) <= 0)
                         continue; /* gone, or stale */

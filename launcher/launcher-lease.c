@@ -51,19 +51,22 @@ static bool may_see_command(const struct gj_job *job, const struct gj_lease_hold
         return !c || c->kind != GJ_CALLER_USER || c->uid == h->uid;
 }
 
-static void describe_holder(struct strbuf *b, const struct gj_job *job, const struct gj_lease_holder *h) {
+static void describe_holder(struct strbuf *b, const struct gj_job *job,
+                            const struct gj_lease_holder *h) {
         char since[16] = "?";
         time_t t = (time_t)h->since;
         struct tm tm;
         if (localtime_r(&t, &tm))
                 strftime(since, sizeof(since), "%H:%M:%S", &tm);
-        strbuf_printf(b, "%s (uid %u), pid %d, since %s", h->user ?: "?", (unsigned)h->uid, (int)h->pid, since);
+        strbuf_printf(b, "%s (uid %u), pid %d, since %s", h->user ?: "?", (unsigned)h->uid,
+                      (int)h->pid, since);
         if (h->command && may_see_command(job, h))
                 strbuf_printf(b, ", `%s`", h->command);
 }
 
 /* "GPU 3 is held by alice (uid 1001), pid 4242, since 10:02:00, `python train.py`" */
-static void describe_device(struct strbuf *b, const struct gj_job *job, int dir_fd, const struct gj_device *d) {
+static void describe_device(struct strbuf *b, const struct gj_job *job, int dir_fd,
+                            const struct gj_device *d) {
         enum gj_lease_state state;
         struct gj_lease_holder *h = NULL;
         size_t n = 0;
@@ -71,7 +74,8 @@ static void describe_device(struct strbuf *b, const struct gj_job *job, int dir_
                 strbuf_printf(b, "GPU %u is free", d->index);
                 return;
         }
-        strbuf_printf(b, "GPU %u is %s by ", d->index, state == GJ_LEASE_SHARED ? "shared" : "held");
+        strbuf_printf(b, "GPU %u is %s by ", d->index,
+                      state == GJ_LEASE_SHARED ? "shared" : "held");
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
                         strbuf_printf(b, " and ");
@@ -102,8 +106,8 @@ static void release_all(struct gj_job_leases *l) {
 }
 
 /* Every device's lease, or none: -EBUSY and *ret_busy the first one held. */
-static int take_all(struct gj_job_leases *l, const struct gj_device *const *devs, size_t n, bool shared,
-                    const struct gj_device **ret_busy) {
+static int take_all(struct gj_job_leases *l, const struct gj_device *const *devs, size_t n,
+                    bool shared, const struct gj_device **ret_busy) {
         for (size_t i = 0; i < n; i++) {
                 struct gj_lease lease;
                 int r = gj_lease_take(l->dir_fd, devs[i], shared, &l->me, &lease);
@@ -144,8 +148,8 @@ static int free_devices(int dir_fd, const struct gj_selection *allowed, bool sha
 }
 
 /* Under the acquisition lock: pick `want` of the free allowed GPUs and take them. */
-static int take_auto_locked(struct gj_job_leases *l, const struct gj_selection *allowed, unsigned want,
-                            bool shared) {
+static int take_auto_locked(struct gj_job_leases *l, const struct gj_selection *allowed,
+                            unsigned want, bool shared) {
         _cleanup_free_ const struct gj_device **free_v = NULL;
         size_t n_free;
         int r = free_devices(l->dir_fd, allowed, shared, &free_v, &n_free);
@@ -188,12 +192,14 @@ static int refuse(const struct gj_job *job, struct gj_job_leases *l, const struc
         _cleanup_strbuf_ struct strbuf b = {};
         if (req->want == 0) {
                 describe_device(&b, job, l->dir_fd, busy);
-                return log_error_errno(-EBUSY, "%s; --wait queues until it is free%s",
-                                       strbuf_str(&b) ?: "GPU held",
-                                       job->opts->share ? "" : ", --share joins a shared GPU if the policy allows");
+                return log_error_errno(
+                        -EBUSY, "%s; --wait queues until it is free%s",
+                        strbuf_str(&b) ?: "GPU held",
+                        job->opts->share ? ""
+                                         : ", --share joins a shared GPU if the policy allows");
         }
-        strbuf_printf(&b, "no %u free GPU(s) for --gpu %s among the %zu %s may use", req->want, job->opts->gpus,
-                      req->set->n_devices, caller_name(job));
+        strbuf_printf(&b, "no %u free GPU(s) for --gpu %s among the %zu %s may use", req->want,
+                      job->opts->gpus, req->set->n_devices, caller_name(job));
         for (size_t i = 0; i < req->set->n_devices; i++) {
                 strbuf_printf(&b, "\n  ");
                 describe_device(&b, job, l->dir_fd, req->set->devices[i]);
@@ -239,7 +245,8 @@ static int waiting_watch(struct waiting *w, int dir_fd) {
         }
         sigemptyset(&set);
         for (int sig = 1; sig < NSIG; sig++)
-                if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT || sig == SIGCHLD)
+                if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT ||
+                    sig == SIGCHLD)
                         sigaddset(&set, sig);
         w->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
         if (w->signal_fd < 0)
@@ -248,9 +255,10 @@ static int waiting_watch(struct waiting *w, int dir_fd) {
 }
 
 static void say_place(const struct gj_job *job, const struct request *req, size_t ahead) {
-        _cleanup_free_ char *what = req->want > 0 ? strprintf("%u free GPU(s) of the %zu %s may use", req->want,
-                                                                req->set->n_devices, caller_name(job))
-                                                  : strprintf("GPU(s) %s to be free", job->opts->gpus);
+        _cleanup_free_ char *what =
+                req->want > 0 ? strprintf("%u free GPU(s) of the %zu %s may use", req->want,
+                                          req->set->n_devices, caller_name(job))
+                              : strprintf("GPU(s) %s to be free", job->opts->gpus);
         if (ahead == 0)
                 log_info("waiting for %s: first in the queue", what ?: "GPUs");
         else
@@ -266,7 +274,8 @@ static int64_t now_ms(void) {
 /* 1 on an event (wake up sooner next time), 0 on a timeout; a signal that
  * ends the wait: -EINTR with l->interrupted set, or -ECHILD (the child is gone). */
 static int wait_event(struct waiting *w, struct gj_job_leases *l, int timeout_ms) {
-        struct pollfd p[] = { { .fd = w->inotify_fd, .events = POLLIN }, { .fd = w->signal_fd, .events = POLLIN } };
+        struct pollfd p[] = { { .fd = w->inotify_fd, .events = POLLIN },
+                              { .fd = w->signal_fd, .events = POLLIN } };
         int n = poll(p, ELEMENTSOF(p), timeout_ms);
         if (n < 0)
                 return errno == EINTR ? 1 : -errno;
@@ -284,8 +293,8 @@ static int wait_event(struct waiting *w, struct gj_job_leases *l, int timeout_ms
 }
 
 /* One turn: if first in the queue, try. 0 when leased, -EBUSY when not yet; *ahead. */
-static int turn(const struct gj_job *job, struct gj_job_leases *l, struct waiting *w, const struct request *req,
-                size_t *ahead) {
+static int turn(const struct gj_job *job, struct gj_job_leases *l, struct waiting *w,
+                const struct request *req, size_t *ahead) {
         _cleanup_close_ int lock = gj_lease_lock_all(l->dir_fd);
         if (lock < 0)
                 return lock;
@@ -300,7 +309,8 @@ static int turn(const struct gj_job *job, struct gj_job_leases *l, struct waitin
 
 static int queue_loop(const struct gj_job *job, struct gj_job_leases *l, struct waiting *w,
                       const struct request *req) {
-        int64_t deadline = job->opts->wait_timeout_ms > 0 ? now_ms() + job->opts->wait_timeout_ms : -1;
+        int64_t deadline =
+                job->opts->wait_timeout_ms > 0 ? now_ms() + job->opts->wait_timeout_ms : -1;
         size_t said = SIZE_MAX;
         bool soon = false;
         for (;;) {
@@ -315,7 +325,8 @@ static int queue_loop(const struct gj_job *job, struct gj_job_leases *l, struct 
                 if (deadline >= 0) {
                         int64_t left = deadline - now_ms();
                         if (left <= 0)
-                                return log_error_errno(-ETIMEDOUT, "gave up waiting for --gpu %s (--wait=%s)",
+                                return log_error_errno(-ETIMEDOUT,
+                                                       "gave up waiting for --gpu %s (--wait=%s)",
                                                        job->opts->gpus, job->opts->wait_spec);
                         timeout = left < timeout ? (int)left : timeout;
                 }
@@ -330,9 +341,11 @@ static int queue_loop(const struct gj_job *job, struct gj_job_leases *l, struct 
 
 /* Take a ticket (under the acquisition lock `lock`, which is released here),
  * then wait our turn. */
-static int queue(const struct gj_job *job, struct gj_job_leases *l, const struct request *req, int lock) {
-        _cleanup_(waiting_done) struct waiting w = { .queue_fd = -1, .ticket = GJ_LEASE_TICKET_INIT,
-                                                     .inotify_fd = -1, .signal_fd = -1 };
+static int queue(const struct gj_job *job, struct gj_job_leases *l, const struct request *req,
+                 int lock) {
+        _cleanup_(waiting_done) struct waiting w = {
+                .queue_fd = -1, .ticket = GJ_LEASE_TICKET_INIT, .inotify_fd = -1, .signal_fd = -1
+        };
         int r = gj_lease_queue_open(true, &w.queue_fd);
         if (r >= 0)
                 r = gj_lease_ticket_take(w.queue_fd, &l->me, &w.ticket);
@@ -362,15 +375,18 @@ static void say_pick(const struct gj_job *job, const struct gj_job_leases *l) {
         _cleanup_strbuf_ struct strbuf b = {};
         for (size_t i = 0; i < l->n; i++)
                 strbuf_printf(&b, "%s%u", i ? "," : "", l->v[i].device->index);
-        log_full_errno(job->opts->verbose ? GJ_LOG_INFO : GJ_LOG_DEBUG, 0, "--gpu %s: GPU%s %s (%s)",
-                       job->opts->gpus, l->n == 1 ? "" : "s", strbuf_str(&b) ?: "?", l->reason);
+        log_full_errno(job->opts->verbose ? GJ_LOG_INFO : GJ_LOG_DEBUG, 0,
+                       "--gpu %s: GPU%s %s (%s)", job->opts->gpus, l->n == 1 ? "" : "s",
+                       strbuf_str(&b) ?: "?", l->reason);
 }
 
-int gj_launcher_lease_auto(const struct gj_job *job, const struct gj_selection *allowed, unsigned want,
-                           pid_t init, struct gj_job_leases *l, struct gj_selection *ret) {
+int gj_launcher_lease_auto(const struct gj_job *job, const struct gj_selection *allowed,
+                           unsigned want, pid_t init, struct gj_job_leases *l,
+                           struct gj_selection *ret) {
         int r;
         if (want > allowed->n_devices)
-                return log_error_errno(-EPERM, "--gpu %s: %s may use %zu GPU(s) on this host, not %u",
+                return log_error_errno(-EPERM,
+                                       "--gpu %s: %s may use %zu GPU(s) on this host, not %u",
                                        job->opts->gpus, caller_name(job), allowed->n_devices, want);
         if ((r = holder_init(job, init, &l->me)) < 0 || (r = open_dir(l)) < 0)
                 return r;
@@ -444,8 +460,8 @@ static int caller_allowed(const struct gj_inventory *inv, struct gj_selection *r
         return gj_launcher_allowed_gpus(&caller, &grant, inv, ret);
 }
 
-int gj_launch_preview_auto(const struct gj_inventory *inv, unsigned want, bool shared, struct gj_selection *ret,
-                           const char **reason) {
+int gj_launch_preview_auto(const struct gj_inventory *inv, unsigned want, bool shared,
+                           struct gj_selection *ret, const char **reason) {
         _cleanup_(gj_selection_done) struct gj_selection allowed = { 0 };
         _cleanup_close_ int dir_fd = -1;
         _cleanup_free_ const struct gj_device **free_v = NULL;
@@ -462,8 +478,11 @@ int gj_launch_preview_auto(const struct gj_inventory *inv, unsigned want, bool s
                 return -ENOMEM;
         r = gj_lease_pick(free_v, n_free, want, ret->devices, reason);
         if (r == -EBUSY)
-                return log_error_errno(r, "no %u free GPU(s) now among the %zu you may use (gpujail ps says who "
-                                          "holds them)", want, allowed.n_devices);
+                return log_error_errno(
+                        r,
+                        "no %u free GPU(s) now among the %zu you may use (gpujail ps says who "
+                        "holds them)",
+                        want, allowed.n_devices);
         if (r < 0)
                 return r;
         ret->n_devices = want;

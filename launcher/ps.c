@@ -90,7 +90,8 @@ static char *read_comm(int proc_fd, const char *pid) {
         return text;
 }
 
-static int add_outsider(struct gj_ps_gpu *g, int proc_fd, const char *pid, uid_t uid, const char *node) {
+static int add_outsider(struct gj_ps_gpu *g, int proc_fd, const char *pid, uid_t uid,
+                        const char *node) {
         for (size_t i = 0; i < g->n_outsiders; i++)
                 if (g->outsiders[i].pid == atoi(pid))
                         return 0; /* one line per process, however many fds */
@@ -174,7 +175,8 @@ static int scan_processes(struct gj_ps *ps) {
 /* ---- collect ---- */
 
 int gj_ps_collect(const struct gj_inventory *inv, long viewer_uid, struct gj_ps *ret) {
-        _cleanup_(gj_ps_done) struct gj_ps ps = { .viewer_uid = viewer_uid, .scanned_all = viewer_uid < 0 };
+        _cleanup_(gj_ps_done) struct gj_ps ps = { .viewer_uid = viewer_uid,
+                                                  .scanned_all = viewer_uid < 0 };
         _cleanup_close_ int dir_fd = -1;
         int r = gj_lease_dir_open(false, &dir_fd);
         if (r < 0 && r != -ENOENT)
@@ -185,7 +187,8 @@ int gj_ps_collect(const struct gj_inventory *inv, long viewer_uid, struct gj_ps 
         for (size_t i = 0; i < inv->n_devices; i++) {
                 struct gj_ps_gpu *g = &ps.gpus[ps.n_gpus++];
                 g->device = &inv->devices[i];
-                if ((r = gj_lease_query(dir_fd, g->device, &g->state, &g->holders, &g->n_holders)) < 0)
+                if ((r = gj_lease_query(dir_fd, g->device, &g->state, &g->holders, &g->n_holders)) <
+                    0)
                         return r;
         }
         _cleanup_close_ int queue_fd = -1;
@@ -214,10 +217,13 @@ static struct json_object *since_json(int64_t since) {
 
 static struct json_object *holder_json(const struct gj_ps *ps, const struct gj_lease_holder *h) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
-        if (!o || gj_json_add_int(o, "uid", h->uid) < 0 || gj_json_add_string(o, "user", h->user) < 0 ||
-            gj_json_add_int(o, "pid", h->pid) < 0 || gj_json_add_int_or_null(o, "init", h->init, h->init > 0) < 0 ||
-            gj_json_add(o, "since", since_json(h->since)) < 0 || gj_json_add_string(o, "cgroup", h->cgroup) < 0 ||
-            gj_json_add_string(o, "command", gj_ps_may_see_command(ps, h) ? h->command : NULL) < 0 ||
+        if (!o || gj_json_add_int(o, "uid", h->uid) < 0 ||
+            gj_json_add_string(o, "user", h->user) < 0 || gj_json_add_int(o, "pid", h->pid) < 0 ||
+            gj_json_add_int_or_null(o, "init", h->init, h->init > 0) < 0 ||
+            gj_json_add(o, "since", since_json(h->since)) < 0 ||
+            gj_json_add_string(o, "cgroup", h->cgroup) < 0 ||
+            gj_json_add_string(o, "command", gj_ps_may_see_command(ps, h) ? h->command : NULL) <
+                    0 ||
             gj_json_add_bool(o, "shared", h->shared) < 0)
                 return NULL;
         return TAKE_PTR(o);
@@ -227,7 +233,8 @@ static struct json_object *outsider_json(const struct gj_ps_outsider *p) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         if (!o || gj_json_add_int(o, "pid", p->pid) < 0 ||
             gj_json_add_int_or_null(o, "uid", p->uid, p->uid != (uid_t)-1) < 0 ||
-            gj_json_add_string(o, "user", p->user) < 0 || gj_json_add_string(o, "comm", p->comm) < 0 ||
+            gj_json_add_string(o, "user", p->user) < 0 ||
+            gj_json_add_string(o, "comm", p->comm) < 0 ||
             gj_json_add_string(o, "node", p->node) < 0)
                 return NULL;
         return TAKE_PTR(o);
@@ -246,7 +253,8 @@ static struct json_object *gpu_json(const struct gj_ps *ps, const struct gj_ps_g
         for (size_t i = 0; i < g->n_outsiders; i++)
                 if (gj_json_append(outside, outsider_json(&g->outsiders[i])) < 0)
                         return NULL;
-        if (gj_json_add_int(o, "index", d->index) < 0 || gj_json_add_string(o, "uuid", d->uuid) < 0 ||
+        if (gj_json_add_int(o, "index", d->index) < 0 ||
+            gj_json_add_string(o, "uuid", d->uuid) < 0 ||
             gj_json_add_string(o, "pci_bus_id", d->pci_bus_id) < 0 ||
             gj_json_add_string(o, "state", gj_lease_state_name(g->state)) < 0 ||
             gj_json_add(o, "holders", TAKE_PTR(holders)) < 0 ||

@@ -23,7 +23,8 @@ static void test_parse_auto(void) {
 }
 
 static void test_file_name(void) {
-        struct gj_device d = { .vendor = GJ_VENDOR_NVIDIA, .uuid = (char *)"GPU-1234abcd",
+        struct gj_device d = { .vendor = GJ_VENDOR_NVIDIA,
+                               .uuid = (char *)"GPU-1234abcd",
                                .pci_bus_id = (char *)"0000:3b:00.0" };
         _cleanup_free_ char *a = gj_lease_file_name(&d);
         is_str(a, "gpu-GPU-1234abcd.lock", "by UUID first");
@@ -41,22 +42,30 @@ static void test_record(void) {
         char *argv[] = { (char *)"python", (char *)"a\nuid=0", (char *)"\"q\"", NULL };
         _cleanup_free_ char *cmd = gj_lease_escape_command(argv);
         is_str(cmd, "python a\\x0auid=0 \\x22q\\x22", "the command is one escaped line");
-        struct gj_lease_holder h = { .uid = 1001, .user = (char *)"alice\nuid=0", .pid = 4242, .init = 4243,
-                                     .since = 1700000000, .cgroup = (char *)"/sys/fs/cgroup/x", .command = cmd };
+        struct gj_lease_holder h = { .uid = 1001,
+                                     .user = (char *)"alice\nuid=0",
+                                     .pid = 4242,
+                                     .init = 4243,
+                                     .since = 1700000000,
+                                     .cgroup = (char *)"/sys/fs/cgroup/x",
+                                     .command = cmd };
         char buf[GJ_LEASE_SLOT_SIZE];
         int n = gj_lease_holder_format(&h, buf, sizeof(buf));
         ok(n > 0 && (size_t)n == strlen(buf), "formatted");
         struct gj_lease_holder got = {};
         is_int(gj_lease_holder_parse(buf, sizeof(buf), &got), 0, "parsed back");
-        ok(got.uid == 1001 && got.pid == 4242 && got.init == 4243 && got.since == 1700000000, "numbers");
+        ok(got.uid == 1001 && got.pid == 4242 && got.init == 4243 && got.since == 1700000000,
+           "numbers");
         is_str(got.user, "alice\\x0auid=0", "a user name cannot forge a key");
         is_str(got.cgroup, "/sys/fs/cgroup/x", "cgroup");
         is_str(got.command, cmd, "command");
         gj_lease_holder_done(&got);
 
-        is_int(gj_lease_holder_parse("uid=1\nsince=2\n", 14, &got), -EBADMSG, "no pid: not a record");
+        is_int(gj_lease_holder_parse("uid=1\nsince=2\n", 14, &got), -EBADMSG,
+               "no pid: not a record");
         is_int(gj_lease_holder_parse("", 0, &got), -EBADMSG, "an empty slot is no record");
-        is_int(gj_lease_holder_parse("uid=x\npid=1\nsince=2\n", 20, &got), -EBADMSG, "a bad number");
+        is_int(gj_lease_holder_parse("uid=x\npid=1\nsince=2\n", 20, &got), -EBADMSG,
+               "a bad number");
 
         char *long_argv[] = { (char *)"x", NULL, NULL };
         char big[4000];
@@ -64,7 +73,8 @@ static void test_record(void) {
         big[sizeof(big) - 1] = 0;
         long_argv[1] = big;
         _cleanup_free_ char *lcmd = gj_lease_escape_command(long_argv);
-        ok(lcmd && strlen(lcmd) == 256 + 3 && !strcmp(lcmd + 256, "..."), "a long command is cut at 256, '...'");
+        ok(lcmd && strlen(lcmd) == 256 + 3 && !strcmp(lcmd + 256, "..."),
+           "a long command is cut at 256, '...'");
 }
 
 static void test_pick(void) {
@@ -77,12 +87,14 @@ static void test_pick(void) {
                 free_v[i] = &d[i];
         }
         is_int(gj_lease_pick(free_v, 6, 2, got, &why), 0, "pick 2 of 6");
-        ok(got[0] == &d[3] && got[1] == &d[4], "two on the NUMA node with just enough (1), keeping node 0 whole");
+        ok(got[0] == &d[3] && got[1] == &d[4],
+           "two on the NUMA node with just enough (1), keeping node 0 whole");
         is_str(why, "one NUMA node", "... and says why");
         is_int(gj_lease_pick(free_v, 6, 3, got, &why), 0, "pick 3 of 6");
         ok(got[0] == &d[0] && got[1] == &d[1] && got[2] == &d[2], "three on node 0");
         is_int(gj_lease_pick(free_v + 2, 4, 3, got, &why), 0, "pick 3 of 2,3,4,5");
-        ok(got[0] == &d[2] && got[1] == &d[3] && got[2] == &d[4], "no node fits: the lowest indexes");
+        ok(got[0] == &d[2] && got[1] == &d[3] && got[2] == &d[4],
+           "no node fits: the lowest indexes");
         is_str(why, "lowest free indexes", "... and says so");
         is_int(gj_lease_pick(free_v, 2, 3, got, &why), -EBUSY, "fewer free than wanted: -EBUSY");
 }
@@ -103,15 +115,19 @@ static void test_pick_switch(void) {
         const struct gj_device *v[7], *got[4];
         const char *why;
         for (unsigned i = 0; i < 7; i++) {
-                d[i] = (struct gj_device){ .index = i, .numa_node = numa[i], .syspath = (char *)paths[i] };
+                d[i] = (struct gj_device){ .index = i,
+                                           .numa_node = numa[i],
+                                           .syspath = (char *)paths[i] };
                 v[i] = &d[i];
         }
         is_int(gj_lease_pick(v, 7, 2, got, &why), 0, "pick 2 of 7");
-        ok(got[0] == &d[4] && got[1] == &d[5], "two behind one switch, on the NUMA node with fewest free (1)");
+        ok(got[0] == &d[4] && got[1] == &d[5],
+           "two behind one switch, on the NUMA node with fewest free (1)");
         is_str(why, "one NUMA node, one PCIe switch", "... and says both");
         const struct gj_device *w[] = { &d[0], &d[2], &d[3], &d[6] };
         is_int(gj_lease_pick(w, 4, 2, got, &why), 0, "pick 2 of 0,2,3,6");
-        ok(got[0] == &d[2] && got[1] == &d[3], "the pair behind one switch, not the lowest indexes 0,2");
+        ok(got[0] == &d[2] && got[1] == &d[3],
+           "the pair behind one switch, not the lowest indexes 0,2");
         is_int(gj_lease_pick(v, 7, 4, got, &why), 0, "pick 4 of 7");
         ok(got[0] == &d[0] && got[3] == &d[3], "four: NUMA node 0 (no switch has four)");
         is_str(why, "one NUMA node", "... and says so");

@@ -60,8 +60,8 @@ void gj_lease_release(struct gj_lease *l); /* close the fd: the kernel drops the
  * holder for shared; also -EBUSY when every slot is taken). Other errors
  * logged. Nothing held on failure.
  */
-int gj_lease_take(int dir_fd, const struct gj_device *device, bool shared, const struct gj_lease_holder *me,
-                  struct gj_lease *ret);
+int gj_lease_take(int dir_fd, const struct gj_device *device, bool shared,
+                  const struct gj_lease_holder *me, struct gj_lease *ret);
 /* Rewrite our record (once the job's cgroup is known). Logged. */
 int gj_lease_update(const struct gj_lease *l, const struct gj_lease_holder *me);
 
@@ -94,7 +94,8 @@ struct gj_lease_ticket {
 };
 #define GJ_LEASE_TICKET_INIT { .fd = -1 }
 /* A new ticket behind every live one, with `me` written into it. Logged. */
-int gj_lease_ticket_take(int queue_fd, const struct gj_lease_holder *me, struct gj_lease_ticket *ret);
+int gj_lease_ticket_take(int queue_fd, const struct gj_lease_holder *me,
+                         struct gj_lease_ticket *ret);
 /* How many live tickets are ahead of t. Logged. */
 int gj_lease_ticket_position(int queue_fd, const struct gj_lease_ticket *t, size_t *ret_ahead);
 /* Who waits, first first (`gpujail ps`): the records of the live tickets.

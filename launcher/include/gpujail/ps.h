@@ -17,9 +17,9 @@
 struct gj_ps_outsider {
         pid_t pid;
         uid_t uid;
-        char *user;    /* NULL: no name for uid */
-        char *comm;    /* /proc/PID/comm */
-        char *node;    /* the node's path as the process sees it (fd link) */
+        char *user; /* NULL: no name for uid */
+        char *comm; /* /proc/PID/comm */
+        char *node; /* the node's path as the process sees it (fd link) */
 };
 
 struct gj_ps_gpu {
