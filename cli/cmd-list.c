@@ -107,8 +107,8 @@ static int print_table(const struct gj_inventory *inv) {
                 printf("No accelerators found on this host (no PCI GPU bound to nvidia, amdgpu, i915 "
                        "or xe, and no /sys/class/accel device).\n");
         else
-                printf("%-3s %-6s %-24s %-12s %-4s %-40s %-30s %-14s %s\n", "IDX", "VENDOR", "MODEL",
-                       "PCI", "NUMA", "UUID", "NODES", "LEASE", "STATE");
+                printf("%-3s %-6s %-24s %-12s %-4s %-40s %-30s %-14s %s\n", "IDX", "VENDOR",
+                       "MODEL", "PCI", "NUMA", "UUID", "NODES", "LEASE", "STATE");
         for (size_t i = 0; i < inv->n_devices; i++) {
                 const struct gj_device *d = &inv->devices[i];
                 _cleanup_free_ char *nodes = device_nodes(d);

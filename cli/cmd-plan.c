@@ -118,16 +118,16 @@ static int select_or_preview(const struct gj_inventory *inv, const char *spec, u
         unsigned want;
         int r = gj_lease_parse_auto(spec, &want);
         if (r < 0)
-                return log_error_errno(r, "--gpu %s: expected auto or auto:N (N from 1 to %u)", spec,
-                                       GJ_LEASE_AUTO_MAX);
+                return log_error_errno(r, "--gpu %s: expected auto or auto:N (N from 1 to %u)",
+                                       spec, GJ_LEASE_AUTO_MAX);
         if (r == 0)
                 return gj_select(inv, spec, flags, sel);
         return gj_launch_preview_auto(inv, want, false, sel, why);
 }
 
 /* plan --json of an auto selection also says what was picked and why. */
-static struct json_object *with_auto(struct json_object *o, const char *spec, const struct gj_selection *sel,
-                                     const char *why) {
+static struct json_object *with_auto(struct json_object *o, const char *spec,
+                                     const struct gj_selection *sel, const char *why) {
         if (!o || !why)
                 return o;
         _cleanup_json_ struct json_object *a = json_object_new_object();
@@ -137,7 +137,8 @@ static struct json_object *with_auto(struct json_object *o, const char *spec, co
         for (size_t i = 0; i < sel->n_devices; i++)
                 if (gj_json_append(idx, json_object_new_int64(sel->devices[i]->index)) < 0)
                         return json_object_put(o), NULL;
-        if (gj_json_add_string(a, "request", spec) < 0 || gj_json_add(a, "picked", TAKE_PTR(idx)) < 0 ||
+        if (gj_json_add_string(a, "request", spec) < 0 ||
+            gj_json_add(a, "picked", TAKE_PTR(idx)) < 0 ||
             gj_json_add_string(a, "reason", why) < 0 || gj_json_add(o, "auto", TAKE_PTR(a)) < 0)
                 return json_object_put(o), NULL;
         return o;

@@ -99,7 +99,9 @@ static int send_length(int fd, uint32_t len, const int *fds, size_t n_fds) {
                 return write_all(fd, &len, sizeof(len));
         char control[CMSG_SPACE(sizeof(int) * GJ_HANDOFF_MAX_FDS)] = { 0 };
         struct iovec iov = { .iov_base = &len, .iov_len = sizeof(len) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control,
                              .msg_controllen = CMSG_SPACE(sizeof(int) * n_fds) };
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;
@@ -128,7 +130,8 @@ int gj_handoff_send(int fd, const struct gj_job *job) {
         int r = buffer_add_plan(&b, job);
         if (r < 0)
                 return log_error_errno(r, "cannot hand the plan to the job: %m");
-        size_t n_fds = job->n_lease_fds < GJ_HANDOFF_MAX_FDS ? job->n_lease_fds : GJ_HANDOFF_MAX_FDS;
+        size_t n_fds =
+                job->n_lease_fds < GJ_HANDOFF_MAX_FDS ? job->n_lease_fds : GJ_HANDOFF_MAX_FDS;
         r = send_message(fd, &b, job->lease_fds, n_fds);
         if (r == -EPIPE)
                 return r; /* the child failed building the root, and said why */
@@ -233,7 +236,9 @@ static int take_fds(struct msghdr *mh, struct gj_job *job) {
 static int receive_length(int fd, uint32_t *len, struct gj_job *job) {
         char control[CMSG_SPACE(sizeof(int) * GJ_HANDOFF_MAX_FDS)];
         struct iovec iov = { .iov_base = len, .iov_len = sizeof(*len) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control,
                              .msg_controllen = sizeof(control) };
         ssize_t n;
         while ((n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL)) < 0 && errno == EINTR)

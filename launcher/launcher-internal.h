@@ -12,8 +12,8 @@
 #include <sys/types.h>
 
 #include "gpujail/creds.h"
-#include "gpujail/lease-lock.h"
 #include "gpujail/launcher.h"
+#include "gpujail/lease-lock.h"
 #include "gpujail/plan.h"
 #include "gpujail/policy.h"
 
@@ -28,9 +28,9 @@ struct gj_job {
         char **env;              /* "KEY=VALUE" added to the job's environment */
         bool userns;             /* not root: a user namespace, no device cgroup */
         struct gj_cgroup_rule *rules; /* as root: the job cgroup's allow list (/dev's nodes) */
-        int *lease_fds;          /* the leases' fds: the init keeps them open (not owned) */
-        size_t n_lease_fds;
         size_t n_rules;
+        int *lease_fds; /* the leases' fds: the init keeps them open (not owned) */
+        size_t n_lease_fds;
 
         /* who the job runs as */
         bool switch_user;
@@ -88,8 +88,9 @@ void gj_job_leases_done(struct gj_job_leases *l);
  * return them as a selection (sorted by index). -EBUSY, logged with who
  * holds each allowed GPU, when there are not enough free. init: the job's
  * init on the host, for the record. Other errors logged. */
-int gj_launcher_lease_auto(const struct gj_job *job, const struct gj_selection *allowed, unsigned want,
-                           pid_t init, struct gj_job_leases *l, struct gj_selection *ret);
+int gj_launcher_lease_auto(const struct gj_job *job, const struct gj_selection *allowed,
+                           unsigned want, pid_t init, struct gj_job_leases *l,
+                           struct gj_selection *ret);
 /* An explicit selection: take every selected GPU's lease or none; -EBUSY,
  * logged naming who holds the first one held. Nothing for an empty one. */
 int gj_launcher_lease_selected(const struct gj_job *job, const struct gj_selection *sel, pid_t init,

@@ -211,12 +211,15 @@ static void planning_done(struct planning *p) {
 static int select_auto(struct gj_job *job, unsigned want, pid_t init, struct planning *p) {
         const struct gj_grant *g = job->grant;
         if (job->userns)
-                return log_error_errno(-EPERM, "--gpu %s needs root (sudo gpujail run): without it there "
-                                               "are no leases to take", job->opts->gpus);
+                return log_error_errno(-EPERM,
+                                       "--gpu %s needs root (sudo gpujail run): without it there "
+                                       "are no leases to take",
+                                       job->opts->gpus);
         if (g && want > g->max_gpus) {
                 job->refused = true;
-                return log_error_errno(-EPERM, "%s may use at most %u GPU(s) per job (%s), and asked for %u",
-                                       job->caller->name, g->max_gpus, g->max_gpus_from ?: "built-in", want);
+                return log_error_errno(
+                        -EPERM, "%s may use at most %u GPU(s) per job (%s), and asked for %u",
+                        job->caller->name, g->max_gpus, g->max_gpus_from ?: "built-in", want);
         }
         struct gj_selection allowed = { 0 };
         int r = gj_launcher_allowed_gpus(job->caller, g, p->inv, &allowed);
@@ -233,13 +236,14 @@ static int select_gpus(struct gj_job *job, pid_t init, struct planning *p) {
         unsigned want;
         int r = gj_lease_parse_auto(gpus, &want);
         if (r < 0)
-                return log_error_errno(r, "--gpu %s: expected auto or auto:N (N from 1 to %u)", gpus,
-                                       GJ_LEASE_AUTO_MAX);
+                return log_error_errno(r, "--gpu %s: expected auto or auto:N (N from 1 to %u)",
+                                       gpus, GJ_LEASE_AUTO_MAX);
         if (r > 0)
                 return select_auto(job, want, init, p);
         if ((r = gj_select(p->inv, gpus ?: "void", 0, &p->sel)) < 0)
                 return r;
-        if (job->grant && (r = gj_launcher_check_gpus(job->caller, job->grant, p->inv, &p->sel)) < 0) {
+        if (job->grant &&
+            (r = gj_launcher_check_gpus(job->caller, job->grant, p->inv, &p->sel)) < 0) {
                 job->refused = true;
                 return r;
         }
@@ -254,7 +258,8 @@ static int select_gpus(struct gj_job *job, pid_t init, struct planning *p) {
 
 /* The selected GPUs and --device nodes; what of them the job gets (/proc
  * entries, env) and, as root, the cgroup's allow list. */
-static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, pid_t init, struct planning *p) {
+static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, pid_t init,
+                    struct planning *p) {
         const struct gj_launch_opts *o = job->opts;
         struct gj_plan_opts popts = { .allow_mknod = o->allow_mknod, .set_cuda_env = o->set_cuda_env };
         int r;

@@ -120,8 +120,8 @@ int gj_launch(const struct gj_launch_opts *opts, const struct gj_inventory_opts 
  * caller (root: any GPU; a user: the policy's), taking nothing: `gpujail
  * plan --gpu auto:N`. *reason as gj_lease_pick() says it. -EBUSY (logged)
  * when not enough are free; other errors logged. */
-int gj_launch_preview_auto(const struct gj_inventory *inv, unsigned want, bool shared, struct gj_selection *ret,
-                           const char **reason);
+int gj_launch_preview_auto(const struct gj_inventory *inv, unsigned want, bool shared,
+                           struct gj_selection *ret, const char **reason);
 
 /* Remove the empty job cgroups left by gpujail processes that no longer exist. */
 void gj_launcher_sweep_stale(void);
