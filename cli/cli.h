@@ -7,6 +7,7 @@
 int cmd_list(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
 int cmd_setup(int argc, char **argv);
 int cmd_cdi(int argc, char **argv);
 int cmd_oci(int argc, char **argv);

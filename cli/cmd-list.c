@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "gpujail/inventory.h"
+#include "gpujail/lease-lock.h"
 #include "gpujail/lockdown.h"
 #include "gpujail/util.h"
 
@@ -21,6 +22,7 @@ static void list_usage(FILE *f) {
                 "  not_char      a symlink, file or block device where the node should be\n"
                 "  unchecked     could not be stat()ed\n"
                 "The index is what --gpu 0,1 selects; the NVIDIA minor (/dev/nvidiaN) may differ.\n"
+                "LEASE: free, held:USER or shared:N (jobs); 'gpujail ps' tells who and since when.\n"
                 "\n"
                 "Options:\n"
                 "  --json    the stable machine-readable form (docs/json.md), for scripts and jq:\n"
@@ -66,6 +68,22 @@ static char *device_nodes(const struct gj_device *d) {
         return d->n_nodes ? strv_join((char *const *)paths, ",") : strdup("-");
 }
 
+/* "free", "held:alice", "shared:2" ('gpujail ps' says more). */
+static void device_lease(int dir_fd, const struct gj_device *d, char *buf, size_t size) {
+        enum gj_lease_state state;
+        struct gj_lease_holder *h = NULL;
+        size_t n = 0;
+        if (gj_lease_query(dir_fd, d, &state, &h, &n) < 0)
+                snprintf(buf, size, "?");
+        else if (state == GJ_LEASE_HELD && n == 1)
+                snprintf(buf, size, "held:%s", h[0].user ?: "?");
+        else if (state == GJ_LEASE_SHARED)
+                snprintf(buf, size, "shared:%zu", n);
+        else
+                snprintf(buf, size, "%s", gj_lease_state_name(state));
+        gj_lease_holders_free(h, n);
+}
+
 static void print_lockdown(const struct gj_lockdown_status *s) {
         printf("\nLockdown: %s", gj_lockdown_state_name(s->state));
         if (s->group)
@@ -81,18 +99,20 @@ static void print_lockdown(const struct gj_lockdown_status *s) {
 }
 
 static int print_table(const struct gj_inventory *inv) {
+        _cleanup_close_ int lease_dir = -1;
+        (void)gj_lease_dir_open(false, &lease_dir); /* none: every GPU is free */
         if (inv->nvidia_driver_version)
                 printf("NVIDIA driver %s\n", inv->nvidia_driver_version);
         if (inv->n_devices == 0)
                 printf("No accelerators found on this host (no PCI GPU bound to nvidia, amdgpu, i915 "
                        "or xe, and no /sys/class/accel device).\n");
         else
-                printf("%-3s %-6s %-24s %-12s %-4s %-40s %-30s %s\n", "IDX", "VENDOR", "MODEL",
-                       "PCI", "NUMA", "UUID", "NODES", "STATE");
+                printf("%-3s %-6s %-24s %-12s %-4s %-40s %-30s %-14s %s\n", "IDX", "VENDOR",
+                       "MODEL", "PCI", "NUMA", "UUID", "NODES", "LEASE", "STATE");
         for (size_t i = 0; i < inv->n_devices; i++) {
                 const struct gj_device *d = &inv->devices[i];
                 _cleanup_free_ char *nodes = device_nodes(d);
-                char numa[16], state[256];
+                char numa[16], state[256], lease[64];
                 if (!nodes)
                         return -ENOMEM;
                 if (d->numa_node >= 0)
@@ -100,9 +120,10 @@ static int print_table(const struct gj_inventory *inv) {
                 else
                         snprintf(numa, sizeof(numa), "-");
                 device_state(d, state, sizeof(state));
-                printf("%-3u %-6s %-24s %-12s %-4s %-40s %-30s %s\n", d->index,
+                device_lease(lease_dir, d, lease, sizeof(lease));
+                printf("%-3u %-6s %-24s %-12s %-4s %-40s %-30s %-14s %s\n", d->index,
                        gj_vendor_name(d->vendor), d->model ?: "-", d->pci_bus_id ?: "-", numa,
-                       d->uuid ?: "-", nodes, state);
+                       d->uuid ?: "-", nodes, lease, state);
         }
         bool header = false;
         for (unsigned c = 0; c < _GJ_CTL_MAX; c++) {

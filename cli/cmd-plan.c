@@ -5,6 +5,9 @@
 
 #include "cli.h"
 #include "gpujail/inventory.h"
+#include "gpujail/json-util.h"
+#include "gpujail/launcher.h"
+#include "gpujail/lease.h"
 #include "gpujail/plan.h"
 #include "gpujail/util.h"
 
@@ -18,7 +21,9 @@ static void plan_usage(FILE *f) {
                 "user may run it. 'gpujail run', gpujail-hook and 'gpujail cdi' apply this plan.\n"
                 "\n"
                 "Options:\n"
-                "  -g, --gpu SEL         the selection (see below); required\n"
+                "  -g, --gpu SEL         the selection (see below); required. auto or auto:N:\n"
+                "                        what 'gpujail run --gpu auto:N' would pick now, and why\n"
+                "                        (JSON: \"auto\": {\"request\", \"picked\", \"reason\"}); takes nothing\n"
                 "      --json            print the plan as JSON (OCI/CDI field names)\n"
                 "      --nvidia-indexes  bare numbers count NVIDIA GPUs only, 'all' means every\n"
                 "                        NVIDIA GPU: how NVIDIA_VISIBLE_DEVICES is read\n"
@@ -126,6 +131,38 @@ static void print_driver(const struct gj_driver_plan *d) {
         }
 }
 
+/* --gpu auto[:N]: what `run` would pick now (free GPUs the caller may use), taking nothing. */
+static int select_or_preview(const struct gj_inventory *inv, const char *spec, unsigned flags,
+                             struct gj_selection *sel, const char **why) {
+        unsigned want;
+        int r = gj_lease_parse_auto(spec, &want);
+        if (r < 0)
+                return log_error_errno(r, "--gpu %s: expected auto or auto:N (N from 1 to %u)",
+                                       spec, GJ_LEASE_AUTO_MAX);
+        if (r == 0)
+                return gj_select(inv, spec, flags, sel);
+        return gj_launch_preview_auto(inv, want, false, sel, why);
+}
+
+/* plan --json of an auto selection also says what was picked and why. */
+static struct json_object *with_auto(struct json_object *o, const char *spec,
+                                     const struct gj_selection *sel, const char *why) {
+        if (!o || !why)
+                return o;
+        _cleanup_json_ struct json_object *a = json_object_new_object();
+        _cleanup_json_ struct json_object *idx = json_object_new_array();
+        if (!a || !idx)
+                return json_object_put(o), NULL;
+        for (size_t i = 0; i < sel->n_devices; i++)
+                if (gj_json_append(idx, json_object_new_int64(sel->devices[i]->index)) < 0)
+                        return json_object_put(o), NULL;
+        if (gj_json_add_string(a, "request", spec) < 0 ||
+            gj_json_add(a, "picked", TAKE_PTR(idx)) < 0 ||
+            gj_json_add_string(a, "reason", why) < 0 || gj_json_add(o, "auto", TAKE_PTR(a)) < 0)
+                return json_object_put(o), NULL;
+        return o;
+}
+
 int cmd_plan(int argc, char **argv) {
         enum { ARG_JSON = 0x100, ARG_NVIDIA, ARG_CUDA, ARG_MKNOD, ARG_BAD, ARG_CAPS };
         static const struct option options[] = {
@@ -196,7 +233,8 @@ int cmd_plan(int argc, char **argv) {
                 return r;
 
         _cleanup_(gj_selection_done) struct gj_selection sel = {};
-        if (gj_select(inv, spec, flags, &sel) < 0)
+        const char *why = NULL;
+        if (select_or_preview(inv, spec, flags, &sel, &why) < 0)
                 return GJ_EXIT_FAILURE;
         _cleanup_(gj_plan_done) struct gj_plan plan = {};
         if (gj_plan_build(inv, &sel, &opts, &plan) < 0)
@@ -205,7 +243,9 @@ int cmd_plan(int argc, char **argv) {
                 return GJ_EXIT_FAILURE;
 
         if (json)
-                return cli_print_json(gj_plan_to_json(&plan));
+                return cli_print_json(with_auto(gj_plan_to_json(&plan), spec, &sel, why));
+        if (why)
+                printf("--gpu %s would pick, now: %s\n\n", spec, why);
         print_plan(&plan, &sel);
         if (driver)
                 print_driver(&plan.driver);

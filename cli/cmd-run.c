@@ -30,6 +30,14 @@ static void help(FILE *f) {
                 "  -g, --gpu SEL          accelerators to give: 0,2 | all | none | GPU-<uuid> |\n"
                 "                         0000:3b:00.0 | nvidia:1 ... (default: no GPU and\n"
                 "                         no control node; 'none' gives NVIDIA's control nodes)\n"
+                "                         auto | auto:N: N free GPUs among those you may use\n"
+                "      --share            lease the GPUs shared with other --share jobs, not\n"
+                "                         exclusively (a user needs the policy's allow = share)\n"
+                "      --wait[=TIMEOUT]   when the GPUs are held, queue until they are free (first\n"
+                "                         come, first served; says its place on stderr; Ctrl-C\n"
+                "                         leaves the queue); TIMEOUT: 30, 90s, 5m, 2h\n"
+                "      --verbose          say which GPUs --gpu auto picked, and why (one NUMA\n"
+                "                         node, one PCIe switch, or the lowest free indexes)\n"
                 "      --rootfs DIR       run in DIR (an unpacked image) instead of the host's root;\n"
                 "                         with NVIDIA GPUs the host's driver userspace is bound\n"
                 "                         in (libcuda, nvidia-smi...: see --caps); DIR itself is\n"
@@ -50,6 +58,11 @@ static void help(FILE *f) {
                 "      --set-cuda-env     also set CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES\n"
                 "                         (left as you set them otherwise)\n"
                 "  -h, --help             show this help\n"
+                "\n"
+                "GPU leases: every GPU a job gets is leased to it until it ends, however it\n"
+                "ends; no other job gets it meanwhile. --gpu auto:2 picks two free GPUs (on one\n"
+                "NUMA node when it can); --gpu 3 on a GPU another job holds is refused, naming\n"
+                "who holds it; 'gpujail ps' shows who holds what.\n"
                 "\n"
                 "On a shared host, users run it through sudo (a sudoers line that grants only\n"
                 "'gpujail run *'). Then the job runs as you, with your own groups; --bind\n"
@@ -80,6 +93,9 @@ enum {
         OPT_ALLOW_MKNOD,
         OPT_SET_CUDA_ENV,
         OPT_CAPS,
+        OPT_SHARE,
+        OPT_WAIT,
+        OPT_VERBOSE,
 };
 
 static const struct option options[] = {
@@ -96,6 +112,9 @@ static const struct option options[] = {
         { "allow-mknod", no_argument, NULL, OPT_ALLOW_MKNOD },
         { "set-cuda-env", no_argument, NULL, OPT_SET_CUDA_ENV },
         { "caps", required_argument, NULL, OPT_CAPS },
+        { "share", no_argument, NULL, OPT_SHARE },
+        { "wait", optional_argument, NULL, OPT_WAIT },
+        { "verbose", no_argument, NULL, OPT_VERBOSE },
         { "help", no_argument, NULL, 'h' },
         {},
 };
@@ -114,6 +133,22 @@ static int parse_user(const char *s, struct gj_launch_opts *o) {
         o->uid = uid;
         o->has_gid = g != NULL;
         o->gid = gid;
+        return 0;
+}
+
+/* --wait[=TIMEOUT]: seconds, or a number with s, m or h. */
+static int parse_wait(const char *s, struct gj_launch_opts *o) {
+        o->wait = true;
+        o->wait_spec = s ?: "forever";
+        if (!s)
+                return 0;
+        char *end;
+        errno = 0;
+        long n = strtol(s, &end, 10);
+        long unit = streq(end, "") || streq(end, "s") ? 1000 : streq(end, "m") ? 60000 : streq(end, "h") ? 3600000 : 0;
+        if (errno || end == s || n <= 0 || unit == 0 || n > 30L * 24 * 3600)
+                return log_error_errno(-EINVAL, "--wait=%s: expected a time: seconds, or N with s, m or h (30, 90s, 5m, 2h)", s);
+        o->wait_timeout_ms = n * unit;
         return 0;
 }
 
@@ -154,6 +189,9 @@ static int parse_options(int argc, char **argv, struct gj_launch_opts *o) {
                 case OPT_CAPS:
                         r = gj_driver_caps_parse(optarg, &o->driver_caps);
                         break;
+                case OPT_SHARE: o->share = true; break;
+                case OPT_WAIT: r = parse_wait(optarg, o); break;
+                case OPT_VERBOSE: o->verbose = true; break;
                 case 'h': help(stdout); return 1;
                 default: return -EINVAL;
                 }

@@ -20,6 +20,7 @@ static const struct command {
         { "list", cmd_list, "show the accelerators of this host and the state of their nodes" },
         { "plan", cmd_plan, "show what a selection would inject (nodes, cgroup rules, env)" },
         { "run", cmd_run, "run a command with exactly the selected GPUs (curated /dev, device cgroup)" },
+        { "ps", cmd_ps, "show who holds which GPU (leases), and GPU nodes opened outside gpujail" },
         { "setup", cmd_setup, "load missing NVIDIA modules and create missing nodes (root)" },
         { "cdi", cmd_cdi, "generate or list a CDI spec for container engines" },
         { "oci", cmd_oci, "edit an OCI bundle's config.json to include the selected GPUs" },

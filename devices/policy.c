@@ -29,6 +29,7 @@ static const struct allow_word {
         { GJ_ALLOW_CAP_ADD, "cap-add", "--cap-add" },
         { GJ_ALLOW_MKNOD, "mknod", "--allow-mknod" },
         { GJ_ALLOW_DEVICE, "device", "--device" },
+        { GJ_ALLOW_SHARE, "share", "--share" },
 };
 
 static const struct allow_word *allow_word_of_bit(unsigned bit) {
@@ -195,7 +196,7 @@ static int parse_allow(struct parser *ps, const char *key, char *value) {
                         w++;
                 if (w == ELEMENTSOF(allow_words))
                         return parse_error(ps, "%s: unknown word '%s' (expected %s)", key, items[i],
-                                           "user, cap-add, mknod, device or none");
+                                           "user, cap-add, mknod, device, share or none");
                 bits |= allow_words[w].bit;
         }
         ps->cur->allow = bits;

@@ -408,9 +408,35 @@ int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
         return selection_from_chosen(inv, chosen, ret);
 }
 
+static bool in_selection(const struct gj_selection *sel, const struct gj_device *d) {
+        for (size_t i = 0; i < sel->n_devices; i++)
+                if (sel->devices[i] == d)
+                        return true;
+        return false;
+}
+
 void gj_selection_done(struct gj_selection *sel) {
         if (!sel)
                 return;
         free(sel->devices);
         *sel = (struct gj_selection){};
+}
+
+bool gj_selection_within(const struct gj_selection *want, const struct gj_selection *allowed,
+                         const struct gj_device **ret_missing) {
+        for (size_t i = 0; i < want->n_devices; i++)
+                if (!in_selection(allowed, want->devices[i])) {
+                        if (ret_missing)
+                                *ret_missing = want->devices[i];
+                        return false;
+                }
+        return true;
+}
+
+void gj_selection_keep(struct gj_selection *sel, const struct gj_selection *allowed) {
+        size_t kept = 0;
+        for (size_t i = 0; i < sel->n_devices; i++)
+                if (in_selection(allowed, sel->devices[i]))
+                        sel->devices[kept++] = sel->devices[i];
+        sel->n_devices = kept;
 }

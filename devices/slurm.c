@@ -103,21 +103,6 @@ int gj_slurm_allocation(const struct gj_inventory *inv, const char *job_id,
         return 1;
 }
 
-bool gj_selection_within(const struct gj_selection *want, const struct gj_selection *allowed,
-                         const struct gj_device **ret_missing) {
-        for (size_t i = 0; i < want->n_devices; i++) {
-                bool found = false;
-                for (size_t j = 0; j < allowed->n_devices && !found; j++)
-                        found = want->devices[i] == allowed->devices[j];
-                if (!found) {
-                        if (ret_missing)
-                                *ret_missing = want->devices[i];
-                        return false;
-                }
-        }
-        return true;
-}
-
 char *gj_selection_nvidia_indexes(const struct gj_selection *sel) {
         _cleanup_strbuf_ struct strbuf b = {};
 

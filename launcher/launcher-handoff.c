@@ -11,7 +11,12 @@
  * list ends with an empty string, a node is its numbers ("c 195 0 666 0 0"),
  * its host path and its path, and a driver file its kind ("0"), host path,
  * path and SONAME ("" for none).
+ *
+ * The job's lease fds (launcher-lease.c) ride along with the length, as
+ * SCM_RIGHTS, when the channel is a socket (gpujail's is): the init holds
+ * them too, so a lease outlives neither gpujail nor the job's init.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "gpujail/plan.h"
@@ -106,10 +111,33 @@ static int write_all(int fd, const void *data, size_t len) {
         return 0;
 }
 
+/* The length, with the fds attached (a socket only carries them). */
+static int send_length(int fd, uint32_t len, const int *fds, size_t n_fds) {
+        if (n_fds == 0)
+                return write_all(fd, &len, sizeof(len));
+        char control[CMSG_SPACE(sizeof(int) * GJ_HANDOFF_MAX_FDS)] = { 0 };
+        struct iovec iov = { .iov_base = &len, .iov_len = sizeof(len) };
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control,
+                             .msg_controllen = CMSG_SPACE(sizeof(int) * n_fds) };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        ssize_t n;
+        while ((n = sendmsg(fd, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+                ;
+        if (n < 0)
+                return -errno;
+        return n == sizeof(len) ? 0 : -EIO; /* 4 bytes on a fresh stream socket go whole */
+}
+
 /* A length, then the message. */
-static int send_message(int fd, const struct buffer *b) {
+static int send_message(int fd, const struct buffer *b, const int *fds, size_t n_fds) {
         uint32_t len = (uint32_t)b->len;
-        int r = write_all(fd, &len, sizeof(len));
+        int r = send_length(fd, len, fds, n_fds);
         if (r < 0)
                 return r;
         return write_all(fd, b->data, b->len);
@@ -120,7 +148,9 @@ int gj_handoff_send(int fd, const struct gj_job *job) {
         int r = buffer_add_plan(&b, job);
         if (r < 0)
                 return log_error_errno(r, "cannot hand the plan to the job: %m");
-        r = send_message(fd, &b);
+        size_t n_fds =
+                job->n_lease_fds < GJ_HANDOFF_MAX_FDS ? job->n_lease_fds : GJ_HANDOFF_MAX_FDS;
+        r = send_message(fd, &b, job->lease_fds, n_fds);
         if (r == -EPIPE)
                 return r; /* the child failed building the root, and said why */
         if (r < 0)
@@ -234,11 +264,46 @@ static int parse_plan(const char *data, size_t len, struct gj_job *job, struct g
         return parse_driver(data, len, &pos, &plan->driver);
 }
 
+static int take_fds(struct msghdr *mh, struct gj_job *job) {
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *fds = realloc(job->lease_fds, (job->n_lease_fds + n) * sizeof(int));
+                if (!fds)
+                        return -ENOMEM;
+                memcpy(fds + job->n_lease_fds, CMSG_DATA(c), n * sizeof(int));
+                job->lease_fds = fds;
+                job->n_lease_fds += n;
+        }
+        return mh->msg_flags & MSG_CTRUNC ? -EBADMSG : 0;
+}
+
+/* The length, and the fds that came with it; a pipe has none. */
+static int receive_length(int fd, uint32_t *len, struct gj_job *job) {
+        char control[CMSG_SPACE(sizeof(int) * GJ_HANDOFF_MAX_FDS)];
+        struct iovec iov = { .iov_base = len, .iov_len = sizeof(*len) };
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control,
+                             .msg_controllen = sizeof(control) };
+        ssize_t n;
+        while ((n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL)) < 0 && errno == EINTR)
+                ;
+        if (n < 0 && errno == ENOTSOCK)
+                return read_all(fd, len, sizeof(*len));
+        if (n < 0)
+                return -errno;
+        if (n != sizeof(*len))
+                return -EPIPE; /* EOF: the parent failed and said why */
+        return take_fds(&mh, job);
+}
+
 int gj_handoff_receive(int fd, struct gj_job *job, struct gj_plan *plan) {
         uint32_t len;
         int r;
 
-        if ((r = read_all(fd, &len, sizeof(len))) < 0)
+        if ((r = receive_length(fd, &len, job)) < 0)
                 return r;
         if (len == 0 || len > HANDOFF_MAX)
                 return bad_plan(-EBADMSG);

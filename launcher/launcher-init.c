@@ -26,13 +26,33 @@ static int exit_status_of(int status) {
         return GJ_EXIT_FAILURE;
 }
 
-static void close_inherited_fds(void) {
-        if (close_range(3, ~0U, 0) == 0)
+static void close_fds_between(unsigned lo, unsigned hi) {
+        if (lo > hi || close_range(lo, hi, 0) == 0)
                 return;
         /* kernels before 5.9 */
         long max = sysconf(_SC_OPEN_MAX);
-        for (int fd = 3; fd < (max > 0 ? max : 65536); fd++)
-                close(fd);
+        for (unsigned fd = lo; fd <= hi && fd < (unsigned)(max > 0 ? max : 65536); fd++)
+                close((int)fd);
+}
+
+static void close_inherited_fds(void) { close_fds_between(3, ~0U); }
+
+static int cmp_int(const void *a, const void *b) {
+        return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* Every fd but the leases': holding them is what the init is for, besides reaping. */
+static void close_all_but_leases(const struct gj_job *job) {
+        qsort(job->lease_fds, job->n_lease_fds, sizeof(int), cmp_int);
+        unsigned next = 3;
+        for (size_t i = 0; i < job->n_lease_fds; i++) {
+                unsigned fd = (unsigned)job->lease_fds[i];
+                if (fd < next)
+                        continue;
+                close_fds_between(next, fd - 1);
+                next = fd + 1;
+        }
+        close_fds_between(next, ~0U);
 }
 
 static int apply_env(const struct gj_job *job) {
@@ -106,8 +126,9 @@ _Noreturn void gj_launcher_init(const struct gj_job *job) {
         }
 
         /* The init stays privileged in the job's namespaces: it keeps nothing the
-         * job could reach through /proc/1 (no fds; not dumpable, so no ptrace). */
-        close_inherited_fds();
+         * job could reach through /proc/1 (only the lease fds, and it is not
+         * dumpable, so no ptrace and no /proc/1/fd for the job). */
+        close_all_but_leases(job);
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
         for (;;) {

@@ -13,6 +13,7 @@
 
 #include "gpujail/creds.h"
 #include "gpujail/launcher.h"
+#include "gpujail/lease-lock.h"
 #include "gpujail/plan.h"
 #include "gpujail/policy.h"
 
@@ -28,6 +29,8 @@ struct gj_job {
         bool userns;             /* not root: a user namespace, no device cgroup */
         struct gj_cgroup_rule *rules; /* as root: the job cgroup's allow list (/dev's nodes) */
         size_t n_rules;
+        int *lease_fds; /* the leases' fds: the init keeps them open (not owned) */
+        size_t n_lease_fds;
 
         /* who the job runs as */
         bool switch_user;
@@ -69,6 +72,43 @@ int gj_launcher_check_slurm(const struct gj_inventory *inv, const struct gj_sele
  * Nothing for root itself. */
 void gj_launcher_audit(const struct gj_job *job, const char *decision);
 
+/* The GPUs this caller may use, resolved on this host: every GPU for root
+ * (grant NULL), the policy's gpus for a user; inside a Slurm job, only those
+ * of them Slurm allocated (gj_launcher_slurm_allowed). The one place that
+ * decides it for `--gpu auto`; an explicit selection is held to the same two
+ * by gj_launcher_check_gpus and gj_launcher_check_slurm, each refusal naming
+ * its source. On a host without accelerators, an empty selection. Logged. */
+int gj_launcher_allowed_gpus(const struct gj_caller *c, const struct gj_grant *g,
+                             const struct gj_inventory *inv, struct gj_selection *ret);
+
+/* launcher-lease.c: the job's leases (gpujail/lease.h). The fds in v hold
+ * them: closing them (gj_job_leases_done) releases them. */
+struct gj_job_leases {
+        int dir_fd;
+        struct gj_lease *v;
+        size_t n;
+        struct gj_lease_holder me; /* what we wrote into each lease */
+        const char *reason;        /* why auto picked these (static) */
+        int interrupted;           /* the signal that ended --wait (Ctrl-C: SIGINT); 0 */
+};
+#define GJ_JOB_LEASES_INIT { .dir_fd = -1 }
+void gj_job_leases_done(struct gj_job_leases *l);
+/* --gpu auto:N: take `want` free GPUs among `allowed` (all or none) and
+ * return them as a selection (sorted by index). -EBUSY, logged with who
+ * holds each allowed GPU, when there are not enough free. init: the job's
+ * init on the host, for the record. Other errors logged. */
+int gj_launcher_lease_auto(const struct gj_job *job, const struct gj_selection *allowed,
+                           unsigned want, pid_t init, struct gj_job_leases *l,
+                           struct gj_selection *ret);
+/* An explicit selection: take every selected GPU's lease or none; -EBUSY,
+ * logged naming who holds the first one held. Nothing for an empty one. */
+int gj_launcher_lease_selected(const struct gj_job *job, const struct gj_selection *sel, pid_t init,
+                               struct gj_job_leases *l);
+/* The leases' fds, for the init (*ret replaced; the fds stay l's). -ENOMEM. */
+int gj_launcher_lease_fds(const struct gj_job_leases *l, int **ret, size_t *ret_n);
+/* Write the job's cgroup into its leases' records. Logged. */
+int gj_launcher_lease_cgroup(struct gj_job_leases *l, const char *cgroup);
+
 /* launcher-root.c: in the child, in its new mount namespace, the job's root in
  * two halves: what needs no plan (the tree stacked on "/", /tmp, binds, /proc,
  * /sys), built while the parent still discovers and plans; then the plan's part
@@ -89,10 +129,12 @@ int gj_launcher_finish_root(const struct gj_job *job, struct gj_job_root *root);
 int gj_launcher_pivot_root(int rootfd);
 void gj_job_root_done(struct gj_job_root *root);
 
-/* launcher-handoff.c: the plan's part the child needs (nodes, kept GPUs, env),
- * sent by the parent once it has it, taken by the child into job and plan.
+/* launcher-handoff.c: the plan's part the child needs (nodes, kept GPUs, env;
+ * the lease fds where fd is a socket), sent by the parent once it has it,
+ * taken by the child into job and plan.
  * -EPIPE without a word when the other end is gone (it failed and said why);
  * other errors logged. */
+#define GJ_HANDOFF_MAX_FDS 253 /* SCM_MAX_FD: more leases stay gpujail's alone */
 int gj_handoff_send(int fd, const struct gj_job *job);
 int gj_handoff_receive(int fd, struct gj_job *job, struct gj_plan *plan);
 

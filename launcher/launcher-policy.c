@@ -5,6 +5,7 @@
  * must be among those it gives, and no more of them than it allows. Each
  * refusal names the option and the policy line that would allow it.
  */
+#include "gpujail/lease.h"
 #include "gpujail/policy.h"
 #include "gpujail/util.h"
 #include "launcher-internal.h"
@@ -33,6 +34,8 @@ static unsigned privileges_asked(const struct gj_caller *c, const struct gj_laun
                 asked |= GJ_ALLOW_MKNOD;
         if (o->devices && o->devices[0])
                 asked |= GJ_ALLOW_DEVICE;
+        if (o->share)
+                asked |= GJ_ALLOW_SHARE;
         return asked;
 }
 
@@ -45,13 +48,6 @@ int gj_launcher_check_options(const struct gj_caller *c, const struct gj_launch_
         return 0;
 }
 
-static bool selected(const struct gj_selection *sel, const struct gj_device *d) {
-        for (size_t i = 0; i < sel->n_devices; i++)
-                if (sel->devices[i] == d)
-                        return true;
-        return false;
-}
-
 static char *device_list(const struct gj_selection *sel) {
         _cleanup_strv_free_ char **v = NULL;
         for (size_t i = 0; i < sel->n_devices; i++)
@@ -60,25 +56,36 @@ static char *device_list(const struct gj_selection *sel) {
         return v ? strv_join(v, ",") : strdup("none");
 }
 
-/* The GPUs the grant gives, resolved against this host's inventory. */
-static int granted_selection(const struct gj_inventory *inv, const struct gj_grant *g,
-                             struct gj_selection *ret) {
-        _cleanup_free_ char *spec = g->gpus ? strv_join(g->gpus, ",") : strdup("all");
+/* The GPUs the policy gives (all of them without a gpus = line). */
+static int policy_gpus(const struct gj_grant *g, const struct gj_inventory *inv, struct gj_selection *ret) {
+        *ret = (struct gj_selection){ 0 };
+        if (inv->n_devices == 0)
+                return 0; /* "all" of nothing is an error to gj_select() */
+        _cleanup_free_ char *spec = g && g->gpus ? strv_join(g->gpus, ",") : strdup("all");
         if (!spec)
                 return -ENOMEM;
         int r = gj_select(inv, spec, 0, ret);
         if (r < 0)
                 return log_error_errno(r, "the policy's gpus = %s (%s) does not fit this host: %m", spec,
-                                       g->gpus_from ? g->gpus_from : "built-in");
+                                       g && g->gpus_from ? g->gpus_from : "built-in");
         return 0;
 }
 
-static const struct gj_device *first_not_granted(const struct gj_selection *sel,
-                                                 const struct gj_selection *granted) {
-        for (size_t i = 0; i < sel->n_devices; i++)
-                if (!selected(granted, sel->devices[i]))
-                        return sel->devices[i];
-        return NULL;
+int gj_launcher_allowed_gpus(const struct gj_caller *c _unused_, const struct gj_grant *g,
+                             const struct gj_inventory *inv, struct gj_selection *ret) {
+        int r = policy_gpus(g, inv, ret);
+        if (r < 0)
+                return r;
+        /* inside a Slurm job, only what Slurm allocated to it */
+        _cleanup_(gj_selection_done) struct gj_selection slurm = { 0 };
+        const char *from = NULL;
+        if ((r = gj_launcher_slurm_allowed(inv, &slurm, &from)) < 0) {
+                gj_selection_done(ret);
+                return r;
+        }
+        if (r > 0)
+                gj_selection_keep(ret, &slurm);
+        return 0;
 }
 
 int gj_launcher_check_gpus(const struct gj_caller *c, const struct gj_grant *g, const struct gj_inventory *inv,
@@ -90,38 +97,18 @@ int gj_launcher_check_gpus(const struct gj_caller *c, const struct gj_grant *g, 
         if (sel->n_devices == 0 || !g->gpus)
                 return 0; /* nothing asked, or every GPU granted: nothing to resolve */
         struct gj_selection granted = { 0 };
-        int r = granted_selection(inv, g, &granted);
+        int r = policy_gpus(g, inv, &granted);
         if (r < 0)
                 return r;
-        const struct gj_device *outside = first_not_granted(sel, &granted);
-        _cleanup_free_ char *yours = outside ? device_list(&granted) : NULL;
+        const struct gj_device *outside = NULL;
+        bool within = gj_selection_within(sel, &granted, &outside);
+        _cleanup_free_ char *yours = within ? NULL : device_list(&granted);
         gj_selection_done(&granted);
-        if (!outside)
+        if (within)
                 return 0;
         return log_error_errno(-EPERM, "GPU %u is not %s's to use: %s gives %s the GPUs %s", outside->index,
                                c->name, g->gpus_from ? g->gpus_from : "the policy", c->name,
                                yours ? yours : "?");
-}
-
-/* The command as one bounded, quotable string: what the user typed could
- * otherwise forge a second log line. */
-static char *escaped_command(char *const *argv) {
-        enum { MAX = 256 };
-        char *out = malloc(MAX * 4 + 8), *o = out;
-        if (!out)
-                return NULL;
-        size_t shown = 0;
-        for (char *const *a = argv; a && *a && shown < MAX; a++) {
-                if (a != argv)
-                        *o++ = ' ', shown++;
-                for (const unsigned char *c = (const unsigned char *)*a; *c && shown < MAX; c++, shown++)
-                        if (*c < 0x20 || *c == 0x7f || *c == '"' || *c == '\\')
-                                o += sprintf(o, "\\x%02x", *c);
-                        else
-                                *o++ = (char)*c;
-        }
-        strcpy(o, shown >= MAX ? "..." : "");
-        return out;
 }
 
 void gj_launcher_audit(const struct gj_job *job, const char *decision) {
@@ -129,7 +116,7 @@ void gj_launcher_audit(const struct gj_job *job, const char *decision) {
         if (!c || c->kind != GJ_CALLER_USER)
                 return;
         _cleanup_free_ char *devices = job->plan ? gj_plan_devices_string(job->plan) : NULL;
-        _cleanup_free_ char *command = escaped_command(job->opts->argv);
+        _cleanup_free_ char *command = gj_lease_escape_command(job->opts->argv);
         log_audit("run caller=%s uid=%u via=%s decision=%s gpus=%s devices=%s command=\"%s\"", c->name,
                   (unsigned)c->uid, c->via, decision, job->opts->gpus ? job->opts->gpus : "void",
                   isempty(devices) ? "-" : devices, command ? command : "?");

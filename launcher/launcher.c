@@ -21,6 +21,7 @@
 
 #include "gpujail/cgroup.h"
 #include "gpujail/devfs.h"
+#include "gpujail/lease-lock.h"
 #include "gpujail/util.h"
 #include "launcher-internal.h"
 
@@ -161,6 +162,7 @@ static void job_done(struct gj_job *job) {
         free(job->groups);
         free(job->caps);
         free(job->rules);
+        free(job->lease_fds);
 }
 
 /* What is known before discovery: where, as whom, with which capabilities. */
@@ -194,26 +196,54 @@ struct planning {
         struct gj_inventory *inv;
         struct gj_selection sel;
         struct gj_plan plan;
+        struct gj_job_leases leases; /* held until the job is gone */
 };
+#define PLANNING_INIT { .leases = GJ_JOB_LEASES_INIT }
 
 static void planning_done(struct planning *p) {
+        gj_job_leases_done(&p->leases);
         gj_plan_done(&p->plan);
         gj_selection_done(&p->sel);
         gj_inventory_free(p->inv);
 }
 
-/* The selected GPUs and --device nodes; what of them the job gets (/proc
- * entries, env) and, as root, the cgroup's allow list. */
-static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, struct planning *p) {
-        const struct gj_launch_opts *o = job->opts;
-        struct gj_plan_opts popts = { .allow_mknod = o->allow_mknod, .set_cuda_env = o->set_cuda_env };
-        int r;
-
-        if ((r = gj_inventory_load(iopts, &p->inv)) < 0)
-                return log_error_errno(r, "cannot discover the host's accelerators: %m");
-        if ((r = gj_select(p->inv, o->gpus ?: "void", 0, &p->sel)) < 0)
+/* --gpu auto[:N]: N free GPUs among those the caller may use, leased. */
+static int select_auto(struct gj_job *job, unsigned want, pid_t init, struct planning *p) {
+        const struct gj_grant *g = job->grant;
+        if (job->userns)
+                return log_error_errno(-EPERM,
+                                       "--gpu %s needs root (sudo gpujail run): without it there "
+                                       "are no leases to take",
+                                       job->opts->gpus);
+        if (g && want > g->max_gpus) {
+                job->refused = true;
+                return log_error_errno(
+                        -EPERM, "%s may use at most %u GPU(s) per job (%s), and asked for %u",
+                        job->caller->name, g->max_gpus, g->max_gpus_from ?: "built-in", want);
+        }
+        struct gj_selection allowed = { 0 };
+        int r = gj_launcher_allowed_gpus(job->caller, g, p->inv, &allowed);
+        if (r < 0)
                 return r;
-        if (job->grant && (r = gj_launcher_check_gpus(job->caller, job->grant, p->inv, &p->sel)) < 0) {
+        r = gj_launcher_lease_auto(job, &allowed, want, init, &p->leases, &p->sel);
+        gj_selection_done(&allowed);
+        return r;
+}
+
+/* The GPUs the job asked for, checked against the policy and leased. */
+static int select_gpus(struct gj_job *job, pid_t init, struct planning *p) {
+        const char *gpus = job->opts->gpus;
+        unsigned want;
+        int r = gj_lease_parse_auto(gpus, &want);
+        if (r < 0)
+                return log_error_errno(r, "--gpu %s: expected auto or auto:N (N from 1 to %u)",
+                                       gpus, GJ_LEASE_AUTO_MAX);
+        if (r > 0)
+                return select_auto(job, want, init, p);
+        if ((r = gj_select(p->inv, gpus ?: "void", 0, &p->sel)) < 0)
+                return r;
+        if (job->grant &&
+            (r = gj_launcher_check_gpus(job->caller, job->grant, p->inv, &p->sel)) < 0) {
                 job->refused = true;
                 return r;
         }
@@ -221,6 +251,30 @@ static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, s
                 job->refused = true;
                 return r;
         }
+        if (job->userns)
+                return 0; /* no leases without root: nothing is enforced there either */
+        if ((r = gj_launcher_lease_selected(job, &p->sel, init, &p->leases)) < 0)
+                return r;
+        if (p->leases.n > 0)
+                log_debug("leased %zu GPU(s)", p->leases.n);
+        return 0;
+}
+
+/* The selected GPUs and --device nodes; what of them the job gets (/proc
+ * entries, env) and, as root, the cgroup's allow list. */
+static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, pid_t init,
+                    struct planning *p) {
+        const struct gj_launch_opts *o = job->opts;
+        struct gj_plan_opts popts = { .allow_mknod = o->allow_mknod, .set_cuda_env = o->set_cuda_env };
+        int r;
+
+        if ((r = gj_inventory_load(iopts, &p->inv)) < 0)
+                return log_error_errno(r, "cannot discover the host's accelerators: %m");
+        log_debug("discovered %zu device(s)", p->inv->n_devices);
+        if ((r = select_gpus(job, init, p)) < 0)
+                return r;
+        if ((r = gj_launcher_lease_fds(&p->leases, &job->lease_fds, &job->n_lease_fds)) < 0)
+                return r;
         if ((r = gj_plan_build(p->inv, &p->sel, &popts, &p->plan)) < 0)
                 return r;
         for (char **d = o->devices; d && *d; d++)
@@ -335,11 +389,12 @@ static void forwarded_signals(sigset_t *set) {
 
 /* The init is our child and we reap it only at the end: until then its pid cannot be
  * reused, so kill(2) on it is as safe as a pidfd, and works where pidfds do not
- * (kernels < 5.1, valgrind 3.19). */
+ * (kernels < 5.1, valgrind 3.19). The sync channel is a socket pair, used one way
+ * as a pipe, because the lease fds travel down it too (SCM_RIGHTS). */
 static int clone_child(struct gj_job *job, int *ret_sync_w) {
         int pipefd[2];
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return log_error_errno(-errno, "cannot create a pipe: %m");
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipefd) < 0)
+                return log_error_errno(-errno, "cannot create a socket pair: %m");
         _cleanup_close_ int sync_r = pipefd[0], sync_w = pipefd[1];
         unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | SIGCHLD;
         if (job->opts->net == GJ_NET_NONE)
@@ -422,12 +477,14 @@ static int prepare_child(struct gj_job *job, pid_t pid, int sync_w, const struct
                 if ((r = send_go(sync_w)) < 0)
                         return r;
         }
-        if ((r = plan_job(job, iopts, p)) < 0)
+        if ((r = plan_job(job, iopts, pid, p)) < 0)
                 return r;
         if ((r = gj_handoff_send(sync_w, job)) < 0)
                 return r;
         if (!job->userns) {
                 if ((r = confine_child(job, pid, cg)) < 0)
+                        return r;
+                if ((r = gj_launcher_lease_cgroup(&p->leases, cg->v2_dir ?: cg->v1_dir)) < 0)
                         return r;
                 log_debug("job cgroup ready, child moved there: go"); /* before the go: in order */
         }
@@ -447,7 +504,8 @@ static int run_job_blocked(struct gj_job *job, const struct gj_inventory_opts *i
         if (prepare_child(job, pid, sync_w, iopts, p, cg) < 0) {
                 gj_launcher_audit(job, job->refused ? "refused" : "failed");
                 kill_and_reap(pid);
-                return GJ_EXIT_FAILURE;
+                /* Ctrl-C in the --wait queue: the status of a command that Ctrl-C ended */
+                return p->leases.interrupted ? 128 + p->leases.interrupted : GJ_EXIT_FAILURE;
         }
         gj_launcher_audit(job, "allowed");
         close(TAKE_FD(sync_c));
@@ -493,7 +551,7 @@ static int launch_as(const struct gj_caller *caller, const struct gj_grant *gran
                      const struct gj_inventory_opts *iopts) {
         /* Cleaned up in reverse: the job cgroup (a no-op unless confine_child made
          * one), the job, the plan. */
-        _cleanup_(planning_done) struct planning p = { 0 };
+        _cleanup_(planning_done) struct planning p = PLANNING_INIT;
         _cleanup_(job_done) struct gj_job job = { .grant = grant };
         _cleanup_(gj_job_cgroup_destroy) struct gj_job_cgroup cg = GJ_JOB_CGROUP_INIT;
 

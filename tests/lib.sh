@@ -310,10 +310,13 @@ _host_bpf() { # "<cgroup dir> <attach type> id=<prog id>"; type 6 = BPF_CGROUP_D
 # that mark an escape a test looks for (/etc/gj-safepath-<pid> of test-safepath,
 # a file or a directory): none may remain. /etc/gpujail: the mount point that
 # tests make where the host has none (hook-common.sh). Names carry a pid or a random tail,
-# so a leftover differs from any earlier one.
+# so a leftover differs from any earlier one. /run/gpujail: GPU leases and queue tickets,
+# which tests keep in their simulated host's own dir (tests/fakehost/enter): a lock file
+# or a ticket here is a test that leased on the machine itself.
 _host_files() {
         local p
-        for p in /etc/gj-safepath-* /etc/gpujail /etc/gpujail-* /var/tmp/gpujail-*; do
+        for p in /etc/gj-safepath-* /etc/gpujail /etc/gpujail-* /var/tmp/gpujail-* \
+                /run/gpujail /run/gpujail/* /run/gpujail/*/*; do
                 [[ -e $p || -L $p ]] && echo "$p"
         done
         return 0

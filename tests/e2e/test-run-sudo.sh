@@ -216,6 +216,33 @@ GPUJAIL_DEBUG=1 urun --cap-add CAP_SYS_ADMIN -- "$(printf 'evil\nsecond line')"
 like "$stderr" "audit: run caller=$U .* decision=refused" "audit: a refused run is logged as refused"
 like "$stderr" 'command="evil\\x0asecond line"' "... with the command's control characters escaped"
 
+# ---- leases: a user is refused a GPU that root's job holds, without root's command ----
+(cd "$BASE" && exec "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 1 -- sleep 60 >/dev/null 2>&1) &
+ROOT_JOB=$!
+for ((i = 0; i < 100; i++)); do
+        grep -aqs '^cgroup=' "$HOST/run-gpujail/leases/gpu-$(hostinfo nvidia8 '.devices[1].uuid').lock" && break
+        sleep 0.05
+done
+POLICY='' urun --gpu 1 -- true
+is "$status" 125 "user: --gpu 1 while root's job holds it is refused" || show
+like "$stderr" "GPU 1 is held by root \\(uid 0\\), pid $ROOT_JOB, since [0-9:]+;" "... naming root and its pid"
+unlike "$stderr" "sleep 60" "... but not root's command line"
+POLICY='' urun --gpu auto -- sh -c 'echo "$GPUJAIL_DEVICES"'
+is "$stdout" "$(hostinfo nvidia8 '.devices[0].uuid')" "user: --gpu auto gets a free GPU" || show
+POLICY=$'[default]\ngpus = 1\n' urun --gpu auto -- true
+is "$status" 125 "user: --gpu auto when the policy's only GPU is held: refused" || show
+like "$stderr" "no 1 free GPU\\(s\\) for --gpu auto among the 1 $U may use" "... counting only the GPUs the user may use"
+POLICY=$'[default]\nmax-gpus = 2\n' urun --gpu auto:3 -- true
+is "$status" 125 "user: --gpu auto:3 over max-gpus = 2: refused" || show
+like "$stderr" "at most 2 GPU" "... saying the limit"
+POLICY='' urun --gpu 2 --share -- true
+is "$status" 125 "user: --share without the policy's word is refused" || show
+like "$stderr" "--share is not allowed for $U" "... naming the option"
+POLICY=$'[default]\nallow = share\n' urun --gpu 2 --share -- true
+is "$status" 0 "user: --share with allow = share runs" || show
+kill -TERM "$ROOT_JOB"
+wait "$ROOT_JOB"
+
 run_assert_host_unchanged before "the host is unchanged: mounts, cgroups, BPF programs"
 nok "[ -e /etc/gpujail/policy.conf ]" "no policy file was left in the host's /etc/gpujail"
 done_testing

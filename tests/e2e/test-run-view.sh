@@ -93,9 +93,13 @@ is "$(tr '\n' ' ' <<<"$stdout")" "0 1 2 " "the job has fds 0, 1, 2 and nothing e
 run bash -c 'exec 7</etc/hostname; cd "$1"; exec "$2" "$3" -- "$4" run --gpu 0 -- sh -c "ls /proc/\$\$/fd"' \
         sh "$WORK" "$FAKEHOST/enter" "$HOST" "$GPUJAIL"
 is "$(tr '\n' ' ' <<<"$stdout")" "0 1 2 " "an fd the caller passed (7) is closed too"
-run bash -c 'exec 7</etc/hostname; cd "$1"; exec "$2" "$3" -- "$4" run --gpu 0 -- sh -c "ls /proc/1/fd"' \
+# The init keeps one fd more than 0, 1, 2: the lease of GPU 0 (launcher-lease.c), which
+# the job can neither open nor read the target of (the init is not dumpable).
+run bash -c 'exec 7</etc/hostname; cd "$1"; exec "$2" "$3" -- "$4" run --gpu 0 -- sh -c \
+        "ls /proc/1/fd; for f in /proc/1/fd/*; do readlink \$f; cat \$f </dev/null >/dev/null 2>&1 && echo opened \$f; done"' \
         sh "$WORK" "$FAKEHOST/enter" "$HOST" "$GPUJAIL"
-is "$(tr '\n' ' ' <<<"$stdout")" "0 1 2 " "the privileged init (PID 1) keeps no fd the job could reach either"
+like "$(head -4 <<<"$stdout" | tr '\n' ' ')" "^0 1 2 [0-9]+ $" "the privileged init (PID 1) keeps 0, 1, 2 and the lease fd; not the caller's 7" || show
+unlike "$stdout" "opened|/" "... and the job can open none of them, nor see where they lead"
 
 jrun --gpu 0 -- sh -c 'echo "$GPUJAIL_DEVICES|${CUDA_VISIBLE_DEVICES-unset}|$PATH"'
 is "$stdout" "$SEL_UUID|unset|$PATH" "GPUJAIL_DEVICES set, CUDA_VISIBLE_DEVICES untouched, PATH kept"

@@ -78,6 +78,11 @@ like "$stderr" "GPU 1 was not allocated to this Slurm job: it may use GPU\(s\) 0
 run srun --gres=gpu:1 env -u SLURM_JOB_ID -u SLURM_STEP_GPUS $SLURM_GPUJAIL run --gpu 1 -- true
 like "$stderr" "GPU 1 was not allocated to this Slurm job: it may use GPU\(s\) 0 \(its device cgroup\)" \
         "the same without SLURM_* in the environment (sudo): the job's cgroup says it" || show
+run srun --gres=gpu:1 $SLURM_GPUJAIL run --gpu auto -- "$HELPERS/open-probe" "$GPU0"
+is "$stdout" "$GPU0 ENXIO" "gpujail run --gpu auto in a job given GPU 0 picks GPU 0" || show
+run srun --gres=gpu:1 $SLURM_GPUJAIL run --gpu auto:2 -- true
+is "$status" 125 "gpujail run --gpu auto:2 in a job given one GPU: exit 125" || show
+like "$stderr" "GPU" "and says why" || show
 run srun $SLURM_GPUJAIL run --gpu 0 -- true
 like "$stderr" "GPU 0 was not allocated to this Slurm job: it may use GPU\(s\) none" "a job without GPUs: refused" || show
 

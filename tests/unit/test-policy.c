@@ -180,7 +180,7 @@ static void test_good(void) {
 
         r = gj_policy_parse(
                 "[default]\r\n\tgpus=0 , nvidia:1,\tGPU-8f3a1c2e\r\n  allow=none\r\nmax-gpus = unlimited\n"
-                "[group domain users]\nmax-gpus = 0\n[ user  bob ]\nallow = user,cap-add,mknod,device,user",
+                "[group domain users]\nmax-gpus = 0\n[ user  bob ]\nallow = user,cap-add,mknod,device,share,user",
                 "t.conf", &p);
         is_int(r, 0, "CRLF, tabs, no spaces around '=', spaces around items and inside brackets");
         if (r == 0 && p.n_sections == 3) {

@@ -41,6 +41,14 @@ struct gj_selection {
 int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
               struct gj_selection *ret);
 void gj_selection_done(struct gj_selection *sel);
+/* Whether every device of want is in allowed (both from the same inventory); when
+ * not, *ret_missing (may be NULL) is the first device of want that is not. */
+bool gj_selection_within(const struct gj_selection *want, const struct gj_selection *allowed,
+                         const struct gj_device **ret_missing);
+
+/* Drop from sel the devices not in allowed (both from the same inventory), keeping
+ * its order. Does not log; cannot fail. */
+void gj_selection_keep(struct gj_selection *sel, const struct gj_selection *allowed);
 
 /* ---- plan ---- */
 

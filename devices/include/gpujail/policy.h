@@ -27,7 +27,8 @@
  *   max-gpus  how many GPUs one job may hold (a number; "unlimited")
  *   allow     comma list of the privileged options the caller may use:
  *             "user" (--user: another uid, or a gid outside the caller's
- *             groups), "cap-add", "mknod" (--allow-mknod), "device" (--device);
+ *             groups), "cap-add", "mknod" (--allow-mknod), "device" (--device),
+ *             "share" (--share: lease GPUs shared with other sharing jobs);
  *             "none" for none
  * '#' starts a comment (whole lines only: "gpus = 0 # x" is an error, never
  * a silent "0"); blank lines are ignored; a line may be GJ_POLICY_LINE_MAX
@@ -60,9 +61,10 @@ enum gj_policy_allow {
         GJ_ALLOW_CAP_ADD = 1u << 1, /* --cap-add */
         GJ_ALLOW_MKNOD = 1u << 2,   /* --allow-mknod */
         GJ_ALLOW_DEVICE = 1u << 3,  /* --device */
-        _GJ_ALLOW_ALL = (1u << 4) - 1,
+        GJ_ALLOW_SHARE = 1u << 4,   /* --share: a GPU that other jobs share too */
+        _GJ_ALLOW_ALL = (1u << 5) - 1,
 };
-/* "user", "cap-add", "mknod", "device" for one bit; NULL for anything else. */
+/* "user", "cap-add", "mknod", "device", "share" for one bit; NULL for anything else. */
 const char *gj_policy_allow_name(unsigned bit);
 /* The command-line option a bit stands for: "--user", "--cap-add", ...; NULL as above. */
 const char *gj_policy_allow_option(unsigned bit);

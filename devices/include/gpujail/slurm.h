@@ -42,11 +42,6 @@ int gj_slurm_gres_conf(const struct gj_inventory *inv, const char *node_name,
 int gj_slurm_allocation(const struct gj_inventory *inv, const char *job_id,
                         const char *step_gpus, const char *job_gpus, struct gj_selection *ret);
 
-/* Whether every device of want is in allowed (both from the same inventory); when
- * not, *ret_missing (may be NULL) is the first device of want that is not. */
-bool gj_selection_within(const struct gj_selection *want, const struct gj_selection *allowed,
-                         const struct gj_device **ret_missing);
-
 /* "0,1,3": the NVIDIA indexes of sel, as Slurm and gpujail both write them; "" for
  * none. NULL on OOM. */
 char *gj_selection_nvidia_indexes(const struct gj_selection *sel);

@@ -65,6 +65,11 @@ struct gj_launch_opts {
         bool set_cuda_env;
         bool allow_mknod;          /* 'm' in the cgroup rules */
         unsigned driver_caps; /* with rootfs: the NVIDIA userspace to bind in (gpujail/driver.h) */
+        bool share;                /* --share: lease the GPUs shared, not exclusively */
+        bool wait;                 /* --wait: queue until the GPUs are free */
+        bool verbose;              /* --verbose: say which GPUs auto picked, and why */
+        long wait_timeout_ms;      /* --wait=TIMEOUT; 0: no limit */
+        const char *wait_spec;     /* TIMEOUT as given, for messages */
         char **argv;               /* the command, NULL-terminated, argv[0] looked up in PATH */
 };
 
@@ -111,6 +116,13 @@ void gj_bind_done(struct gj_bind *b);
  * the command's, 128+N for signal N, 126/127 when it cannot be executed or is
  * not found, GJ_EXIT_FAILURE (125) when gpujail itself fails (logged). */
 int gj_launch(const struct gj_launch_opts *opts, const struct gj_inventory_opts *iopts);
+
+/* What `gpujail run --gpu auto:N` (shared: --share) would pick now, for the
+ * caller (root: any GPU; a user: the policy's), taking nothing: `gpujail
+ * plan --gpu auto:N`. *reason as gj_lease_pick() says it. -EBUSY (logged)
+ * when not enough are free; other errors logged. */
+int gj_launch_preview_auto(const struct gj_inventory *inv, unsigned want, bool shared,
+                           struct gj_selection *ret, const char **reason);
 
 /* Remove the empty job cgroups left by gpujail processes that no longer exist. */
 void gj_launcher_sweep_stale(void);
