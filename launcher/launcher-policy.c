@@ -73,27 +73,39 @@ static int granted_selection(const struct gj_inventory *inv, const struct gj_gra
         return 0;
 }
 
-static const struct gj_device *first_not_granted(const struct gj_selection *sel,
+/* A MIG device is granted with its GPU, or by name. */
+static bool mig_granted(const struct gj_inventory *inv, const struct gj_selection *granted, const struct gj_mig *m) {
+        for (size_t i = 0; i < granted->n_migs; i++)
+                if (granted->migs[i] == m)
+                        return true;
+        return selected(granted, &inv->devices[m->parent]);
+}
+
+static const struct gj_device *first_not_granted(const struct gj_inventory *inv, const struct gj_selection *sel,
                                                  const struct gj_selection *granted) {
         for (size_t i = 0; i < sel->n_devices; i++)
                 if (!selected(granted, sel->devices[i]))
                         return sel->devices[i];
+        for (size_t i = 0; i < sel->n_migs; i++)
+                if (!mig_granted(inv, granted, sel->migs[i]))
+                        return &inv->devices[sel->migs[i]->parent];
         return NULL;
 }
 
 int gj_launcher_check_gpus(const struct gj_caller *c, const struct gj_grant *g, const struct gj_inventory *inv,
                            const struct gj_selection *sel) {
-        if (sel->n_devices > g->max_gpus)
+        /* A MIG device counts as one GPU. */
+        if (sel->n_devices + sel->n_migs > g->max_gpus)
                 return log_error_errno(-EPERM, "%s may use at most %u GPU(s) per job (%s), and asked for %zu",
                                        c->name, g->max_gpus, g->max_gpus_from ? g->max_gpus_from : "built-in",
-                                       sel->n_devices);
-        if (sel->n_devices == 0 || !g->gpus)
+                                       sel->n_devices + sel->n_migs);
+        if (sel->n_devices + sel->n_migs == 0 || !g->gpus)
                 return 0; /* nothing asked, or every GPU granted: nothing to resolve */
         struct gj_selection granted = { 0 };
         int r = granted_selection(inv, g, &granted);
         if (r < 0)
                 return r;
-        const struct gj_device *outside = first_not_granted(sel, &granted);
+        const struct gj_device *outside = first_not_granted(inv, sel, &granted);
         _cleanup_free_ char *yours = outside ? device_list(&granted) : NULL;
         gj_selection_done(&granted);
         if (!outside)
