@@ -610,7 +610,8 @@ int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
                 return 0;
         }
 
-        notice_whole_mig_gpus(inv, chosen);
+        if (!(flags & GJ_SELECT_NO_MIG_WARNING))
+                notice_whole_mig_gpus(inv, chosen);
         return selection_from_chosen(inv, chosen, ret);
 }
 

@@ -15,6 +15,8 @@
 enum gj_select_flags {
         /* NVIDIA_VISIBLE_DEVICES semantics: bare indexes count NVIDIA GPUs only. */
         GJ_SELECT_NVIDIA_INDEXES = 1 << 0,
+        /* No warning for a GPU in MIG mode named as a whole GPU (CDI lists every GPU). */
+        GJ_SELECT_NO_MIG_WARNING = 1 << 1,
 };
 
 struct gj_selection {
