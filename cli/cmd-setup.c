@@ -43,7 +43,11 @@ static void setup_usage(FILE *f) {
                 "  2. create the missing nodes /dev/nvidiaN (one per GPU, N = the driver's minor),\n"
                 "     /dev/nvidiactl, /dev/nvidia-modeset, /dev/nvidia-uvm, /dev/nvidia-uvm-tools,\n"
                 "     with the driver's major:minor and the mode/uid/gid of\n"
-                "     /proc/driver/nvidia/params (DeviceFileMode/UID/GID), or the lockdown's.\n"
+                "     /proc/driver/nvidia/params (DeviceFileMode/UID/GID), or the lockdown's;\n"
+                "  3. create the missing /dev/nvidia-caps/nvidia-capN of every MIG device (and\n"
+                "     /dev/nvidia-caps), with the minor and mode of the driver's\n"
+                "     /proc/driver/nvidia/capabilities/gpuM/mig/giG[/ciC]/access, as\n"
+                "     nvidia-modprobe -f does.\n"
                 "A node that exists but is wrong (other major:minor, not a character device, other\n"
                 "mode or owner) is reported and left alone: gpujail run and the hook refuse it.\n"
                 "\n"
@@ -194,6 +198,48 @@ static struct gj_node wanted_node(const struct gj_node *n, const struct gj_lockd
         return w;
 }
 
+/*
+ * The nvidia-cap nodes of every MIG device, with the mode the driver's access file
+ * gives (what nvidia-modprobe -f does); /dev/nvidia-caps first when it is missing.
+ * Not the lockdown's permissions: a cap node opens nothing without /dev/nvidia<N>.
+ */
+/* A GPU instance's node is every one of its compute instances' first node: once is enough. */
+static bool cap_node_seen(const struct gj_inventory *inv, size_t k, const struct gj_node *n) {
+        for (size_t i = 0; i < k; i++)
+                for (size_t j = 0; j < inv->migs[i].n_nodes; j++)
+                        if (inv->migs[i].nodes[j].minor == n->minor)
+                                return true;
+        return false;
+}
+
+static int setup_mig_nodes(const struct gj_inventory *inv, const struct setup_opts *o, bool *left_wrong) {
+        int made_dir = -1, ret = 0;
+
+        for (size_t k = 0; k < inv->n_migs; k++)
+                for (size_t j = 0; j < inv->migs[k].n_nodes; j++) {
+                        const struct gj_node *n = &inv->migs[k].nodes[j];
+                        if (cap_node_seen(inv, k, n))
+                                continue;
+                        if (made_dir < 0) {
+                                made_dir = gj_host_node_dir_ensure(NULL, n->path, o->dry_run);
+                                if (made_dir < 0)
+                                        return made_dir;
+                                if (made_dir > 0)
+                                        printf("%s /dev/nvidia-caps (0755)\n",
+                                               o->dry_run ? "would create" : "created");
+                        }
+                        if (made_dir > 0 && o->dry_run) {
+                                printf("would create %s (c %u:%u, %04o, 0:0)\n", n->path, n->major, n->minor,
+                                       (unsigned)n->mode);
+                                continue;
+                        }
+                        int r = setup_node(n, o, left_wrong);
+                        if (r < 0 && ret == 0)
+                                ret = r;
+                }
+        return ret;
+}
+
 static int setup_nodes(const struct setup_opts *o) {
         _cleanup_inventory_ struct gj_inventory *inv = NULL;
         _cleanup_(gj_lockdown_config_done) struct gj_lockdown_config lc = {};
@@ -231,6 +277,9 @@ static int setup_nodes(const struct setup_opts *o) {
                 if (r < 0 && ret == 0)
                         ret = r;
         }
+        r = setup_mig_nodes(inv, o, &left_wrong);
+        if (r < 0 && ret == 0)
+                ret = r;
         if (!any)
                 printf("no GPU bound to the nvidia driver: no NVIDIA nodes to create\n");
         if (ret == 0 && left_wrong)

@@ -102,6 +102,20 @@ refuse migbroken 2:1 'refusing MIG device 2:1 \(GI 2, CI 0\) of GPU 2 .*nvidia-c
 refuse migbroken 5:1 'refusing /dev/nvidia-caps/nvidia-cap580 .*missing' "a MIG device whose caps node is missing"
 run_assert_host_unchanged before "host unchanged after the refusals"
 
+# ---- setup: the caps nodes, as nvidia-modprobe -f makes them ----
+run on_fakehost mig8 -- env G="$GPUJAIL" bash -c 'rm -rf /dev/nvidia-caps
+        $G setup --no-modules --dry-run; echo "dry=$? $(ls /dev/nvidia-caps 2>&1 | head -1)"
+        $G setup --no-modules; echo "rc=$?"; stat -c "%n %F %t:%T %a" /dev/nvidia-caps /dev/nvidia-caps/*'
+like "$stdout" "would create /dev/nvidia-caps \(0755\)" "setup --dry-run: would create /dev/nvidia-caps"
+like "$stdout" "would create /dev/nvidia-caps/nvidia-cap427 \(c $CAPS:427, 0444, 0:0\)" \
+        "setup --dry-run: would create each caps node, with the access file's mode"
+like "$stdout" "dry=0 ls: cannot access" "setup --dry-run: creates nothing"
+like "$stdout" "rc=0" "setup: exits 0"
+is "$(grep -c '^created /dev/nvidia-caps/' <<<"$stdout")" 11 "setup: 11 caps nodes made (5 GIs, 6 CIs: a GI's node once)"
+like "$stdout" "/dev/nvidia-caps directory 0:0 755" "setup: /dev/nvidia-caps is a 0755 directory"
+like "$stdout" "/dev/nvidia-caps/nvidia-cap580 character special file 1fd:244 444" \
+        "setup: nvidia-cap580 is c $CAPS:580, 0444"
+
 # ---- IMEX ----
 run on_fakehost imex -- "$GPUJAIL" run --gpu imex:1 -- ls /dev/nvidia-caps-imex-channels
 is "$status" 0 "run --gpu imex:1 exits 0"
