@@ -35,6 +35,11 @@ run on_fakehost imex -- "$GPUJAIL" list --json
 is "$(jq -S .imex_channels <<<"$stdout")" "$(hostinfo imex .imex_channels | jq -S .)" \
         "imex: the IMEX channels as hostinfo.json says"
 
+run on_fakehost mig8 -- "$GPUJAIL" plan --json --gpu 2:1
+is "$(jq -c '[.mig_devices, [.nodes[].path]]' <<<"$stdout")" \
+        '[[{"name":"2:1","gpu_index":2,"gi":2,"ci":0,"uuid":null}],["/dev/nvidia3","/dev/nvidia-caps/nvidia-cap426","/dev/nvidia-caps/nvidia-cap427","/dev/nvidiactl","/dev/nvidia-uvm","/dev/nvidia-uvm-tools"]]' \
+        "plan --json --gpu 2:1: the MIG device; its GPU's node, its two caps nodes, the control nodes"
+
 # ---- run: the cgroup oracle ----
 require_cgroup_v1_devices
 require_cgroup_v2
