@@ -198,10 +198,27 @@ static struct gj_node wanted_node(const struct gj_node *n, const struct gj_lockd
         return w;
 }
 
+/* A capability node as the access file gives it (what nvidia-modprobe -f makes), or as
+ * a lockdown leaves it: the group gets what others had, others nothing. */
+static struct gj_node wanted_cap_node(const struct gj_node *n, const struct gj_lockdown_config *lc) {
+        struct gj_node w = *n;
+        const char *group;
+        gid_t gid;
+
+        if (gj_lockdown_config_group(lc, &group, &gid)) {
+                struct gj_gpu_node g = { .kind = GJ_GPU_NODE_NVIDIA_CAP, .found = { n->mode, n->uid, n->gid } };
+                struct gj_perms p = gj_lockdown_perms(&g, gid);
+                w.mode = p.mode;
+                w.uid = p.uid;
+                w.gid = p.gid;
+        }
+        return w;
+}
+
 /*
  * The nvidia-cap nodes of every MIG device, with the mode the driver's access file
- * gives (what nvidia-modprobe -f does); /dev/nvidia-caps first when it is missing.
- * Not the lockdown's permissions: a cap node opens nothing without /dev/nvidia<N>.
+ * gives (what nvidia-modprobe -f does), or the lockdown's; /dev/nvidia-caps first when
+ * it is missing.
  */
 /* A GPU instance's node is every one of its compute instances' first node: once is enough. */
 static bool cap_node_seen(const struct gj_inventory *inv, size_t k, const struct gj_node *n) {
@@ -212,7 +229,8 @@ static bool cap_node_seen(const struct gj_inventory *inv, size_t k, const struct
         return false;
 }
 
-static int setup_mig_nodes(const struct gj_inventory *inv, const struct setup_opts *o, bool *left_wrong) {
+static int setup_mig_nodes(const struct gj_inventory *inv, const struct gj_lockdown_config *lc,
+                           const struct setup_opts *o, bool *left_wrong) {
         int made_dir = -1, ret = 0;
 
         for (size_t k = 0; k < inv->n_migs; k++)
@@ -228,12 +246,13 @@ static int setup_mig_nodes(const struct gj_inventory *inv, const struct setup_op
                                         printf("%s /dev/nvidia-caps (0755)\n",
                                                o->dry_run ? "would create" : "created");
                         }
+                        struct gj_node want = wanted_cap_node(n, lc);
                         if (made_dir > 0 && o->dry_run) {
-                                printf("would create %s (c %u:%u, %04o, 0:0)\n", n->path, n->major, n->minor,
-                                       (unsigned)n->mode);
+                                printf("would create %s (c %u:%u, %04o, %u:%u)\n", n->path, n->major, n->minor,
+                                       (unsigned)want.mode, (unsigned)want.uid, (unsigned)want.gid);
                                 continue;
                         }
-                        int r = setup_node(n, o, left_wrong);
+                        int r = setup_node(&want, o, left_wrong);
                         if (r < 0 && ret == 0)
                                 ret = r;
                 }
@@ -277,7 +296,7 @@ static int setup_nodes(const struct setup_opts *o) {
                 if (r < 0 && ret == 0)
                         ret = r;
         }
-        r = setup_mig_nodes(inv, o, &left_wrong);
+        r = setup_mig_nodes(inv, &lc, o, &left_wrong);
         if (r < 0 && ret == 0)
                 ret = r;
         if (!any)
