@@ -6,6 +6,7 @@
  * and GPU 6 in MIG mode without instances.
  */
 #include "../tap.h"
+#include "launcher-internal.h"
 #include "plan-fixture.h"
 
 #define CAPS_MAJOR 509u
@@ -315,6 +316,35 @@ static void test_plan(void) {
         gj_selection_done(&sel);
 }
 
+/* ---- the launcher's policy: a MIG device is one GPU, granted with its GPU ---- */
+
+static int check_gpus(const char *granted, unsigned max, const char *asked) {
+        char *list[2] = { (char *)granted, NULL };
+        struct gj_grant g = { .gpus = granted ? list : NULL, .max_gpus = max };
+        struct gj_caller c = { .kind = GJ_CALLER_USER, .uid = 1000, .name = (char *)"alice" };
+        struct gj_selection sel;
+        capture_begin();
+        if (gj_select(&fx.inv, asked, 0, &sel) < 0) {
+                capture_end();
+                return -99;
+        }
+        int r = gj_launcher_check_gpus(&c, &g, &fx.inv, &sel);
+        capture_end();
+        gj_selection_done(&sel);
+        return r;
+}
+
+static void test_policy(void) {
+        is_int(check_gpus("2", 8, "2:1"), 0, "granted GPU 2: its MIG device 2:1 may be used");
+        is_int(check_gpus("2", 8, "2:1,2:2"), 0, "granted GPU 2: two of its MIG devices");
+        is_int(check_gpus("3", 8, "2:1"), -EPERM, "granted GPU 3 only: GPU 2's MIG device refused");
+        is_int(check_gpus("2:1", 8, "2:1"), 0, "granted MIG device 2:1 by name: it may be used");
+        is_int(check_gpus("2:1", 8, "2:2"), -EPERM, "granted 2:1: its sibling 2:2 refused");
+        is_int(check_gpus("2:1", 8, "2"), -EPERM, "granted 2:1: the whole GPU 2 refused");
+        is_int(check_gpus(NULL, 1, "2:1,2:2"), -EPERM, "max_gpus 1: two MIG devices are two GPUs");
+        is_int(check_gpus(NULL, 1, "2:1"), 0, "max_gpus 1: one MIG device");
+}
+
 int main(void) {
         mig_fixture();
         test_cap_parse();
@@ -322,6 +352,7 @@ int main(void) {
         test_proc_devices_majors();
         test_selectors();
         test_plan();
+        test_policy();
         free(capture_buf);
         return done_testing();
 }
