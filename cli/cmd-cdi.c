@@ -22,7 +22,8 @@ static void cdi_usage(FILE *f) {
                 "device is one too, named as NVIDIA names it ('2:0', GPU:MIG) and by its MIG-<uuid>\n"
                 "when NVML knows it: its GPU's node, its two /dev/nvidia-caps nodes, the controls.\n"
                 "\n"
-                "  --kind K        default " GJ_CDI_KIND_DEFAULT ", which covers every accelerator and does\n"
+                "  --kind K        default " GJ_CDI_KIND_DEFAULT
+                ", which covers every accelerator and does\n"
                 "                  not collide with NVIDIA's or AMD's own specs. nvidia.com/gpu,\n"
                 "                  amd.com/gpu or intel.com/gpu make a drop-in for that vendor's spec:\n"
                 "                  only its devices, numbered as the vendor numbers them.\n"

@@ -74,7 +74,8 @@ static void mig_state(const struct gj_mig *m, char *buf, size_t size) {
         }
         for (size_t i = 0; i < m->n_nodes; i++)
                 if (m->nodes[i].state != GJ_NODE_OK) {
-                        snprintf(buf, size, "%s %s", m->nodes[i].path, gj_node_state_name(m->nodes[i].state));
+                        snprintf(buf, size, "%s %s", m->nodes[i].path,
+                                 gj_node_state_name(m->nodes[i].state));
                         return;
                 }
         snprintf(buf, size, "ok");
@@ -86,7 +87,8 @@ static void print_mig_and_imex(const struct gj_inventory *inv) {
         for (size_t i = 0; i < inv->n_devices; i++) {
                 const struct gj_device *d = &inv->devices[i];
                 if (d->mig_mode == GJ_MIG_ENABLED && d->n_migs == 0)
-                        printf("%sGPU %u is in MIG mode with no MIG devices\n", header ? "" : "\n", d->vendor_index);
+                        printf("%sGPU %u is in MIG mode with no MIG devices\n", header ? "" : "\n",
+                               d->vendor_index);
                 for (size_t k = 0; k < d->n_migs; k++) {
                         const struct gj_mig *m = &inv->migs[d->first_mig + k];
                         char name[32], caps[64] = "-", state[160];
@@ -97,13 +99,13 @@ static void print_mig_and_imex(const struct gj_inventory *inv) {
                         header = true;
                         snprintf(name, sizeof(name), "%u:%u", d->vendor_index, m->index);
                         if (m->n_nodes == 2)
-                                snprintf(caps, sizeof(caps), "nvidia-cap%u,nvidia-cap%u", m->nodes[0].minor,
-                                         m->nodes[1].minor);
+                                snprintf(caps, sizeof(caps), "nvidia-cap%u,nvidia-cap%u",
+                                         m->nodes[0].minor, m->nodes[1].minor);
                         char ids[24];
                         snprintf(ids, sizeof(ids), "%u:%u", m->gi, m->ci);
                         mig_state(m, state, sizeof(state));
-                        printf("%-6s %-8s %-40s %-28s %-34s %s\n", name, ids, m->uuid ?: "-", m->name ?: "-",
-                               caps, state);
+                        printf("%-6s %-8s %-40s %-28s %-34s %s\n", name, ids, m->uuid ?: "-",
+                               m->name ?: "-", caps, state);
                 }
         }
         if (inv->n_imex_channels > 0)

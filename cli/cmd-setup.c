@@ -200,13 +200,15 @@ static struct gj_node wanted_node(const struct gj_node *n, const struct gj_lockd
 
 /* A capability node as the access file gives it (what nvidia-modprobe -f makes), or as
  * a lockdown leaves it: the group gets what others had, others nothing. */
-static struct gj_node wanted_cap_node(const struct gj_node *n, const struct gj_lockdown_config *lc) {
+static struct gj_node wanted_cap_node(const struct gj_node *n,
+                                      const struct gj_lockdown_config *lc) {
         struct gj_node w = *n;
         const char *group;
         gid_t gid;
 
         if (gj_lockdown_config_group(lc, &group, &gid)) {
-                struct gj_gpu_node g = { .kind = GJ_GPU_NODE_NVIDIA_CAP, .found = { n->mode, n->uid, n->gid } };
+                struct gj_gpu_node g = { .kind = GJ_GPU_NODE_NVIDIA_CAP,
+                                         .found = { n->mode, n->uid, n->gid } };
                 struct gj_perms p = gj_lockdown_perms(&g, gid);
                 w.mode = p.mode;
                 w.uid = p.uid;
@@ -248,8 +250,9 @@ static int setup_mig_nodes(const struct gj_inventory *inv, const struct gj_lockd
                         }
                         struct gj_node want = wanted_cap_node(n, lc);
                         if (made_dir > 0 && o->dry_run) {
-                                printf("would create %s (c %u:%u, %04o, %u:%u)\n", n->path, n->major, n->minor,
-                                       (unsigned)want.mode, (unsigned)want.uid, (unsigned)want.gid);
+                                printf("would create %s (c %u:%u, %04o, %u:%u)\n", n->path,
+                                       n->major, n->minor, (unsigned)want.mode, (unsigned)want.uid,
+                                       (unsigned)want.gid);
                                 continue;
                         }
                         int r = setup_node(&want, o, left_wrong);

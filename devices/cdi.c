@@ -147,13 +147,15 @@ struct cdi_expect {
 static bool selection_is(const struct gj_selection *sel, const struct cdi_expect *e) {
         if (e->mig)
                 return sel->n_devices == 0 && sel->n_migs == 1 && sel->migs[0] == e->mig;
-        return !e->device || (sel->n_devices == 1 && sel->devices[0] == e->device && sel->n_migs == 0);
+        return !e->device ||
+               (sel->n_devices == 1 && sel->devices[0] == e->device && sel->n_migs == 0);
 }
 
 /* containerEdits for a selector, built by the one planner everybody uses; the selector must
  * resolve to what `expect` says. */
-static int edits_for(const struct gj_inventory *inv, const char *selector, const struct cdi_expect *expect,
-                     const struct gj_cdi_opts *opts, struct json_object **ret) {
+static int edits_for(const struct gj_inventory *inv, const char *selector,
+                     const struct cdi_expect *expect, const struct gj_cdi_opts *opts,
+                     struct json_object **ret) {
         _cleanup_(gj_selection_done) struct gj_selection sel = {};
         _cleanup_(gj_plan_done) struct gj_plan plan = {};
         struct gj_plan_opts popts = { .allow_bad_nodes = opts->allow_bad_nodes };
@@ -162,7 +164,8 @@ static int edits_for(const struct gj_inventory *inv, const char *selector, const
         if (r < 0)
                 return r;
         if (!selection_is(&sel, expect))
-                return log_error_errno(-EPROTO, "CDI: selector '%s' does not name exactly one device", selector);
+                return log_error_errno(
+                        -EPROTO, "CDI: selector '%s' does not name exactly one device", selector);
         r = gj_plan_build(inv, &sel, &popts, &plan);
         if (r < 0)
                 return r;
@@ -173,8 +176,9 @@ static int edits_for(const struct gj_inventory *inv, const char *selector, const
 }
 
 /* `expect` (may be NULL) is the device the selector must resolve to alone. */
-static int edits_for_selector(const struct gj_inventory *inv, const char *selector, const struct gj_device *expect,
-                              const struct gj_cdi_opts *opts, struct json_object **ret) {
+static int edits_for_selector(const struct gj_inventory *inv, const char *selector,
+                              const struct gj_device *expect, const struct gj_cdi_opts *opts,
+                              struct json_object **ret) {
         return edits_for(inv, selector, &(struct cdi_expect){ .device = expect }, opts, ret);
 }
 
@@ -223,14 +227,17 @@ static int add_one_gpu(struct json_object *devices, const struct gj_inventory *i
 /* One CDI device per MIG device, named as NVIDIA's toolkit names it: "<gpu>:<mig>", and its
  * UUID when NVML gave one. One that is not usable here (its caps nodes unknown) is left out
  * with a warning: a spec must not offer what cannot be given. */
-static int add_migs(struct json_object *devices, const struct gj_inventory *inv, const struct gj_cdi_opts *opts) {
+static int add_migs(struct json_object *devices, const struct gj_inventory *inv,
+                    const struct gj_cdi_opts *opts) {
         for (size_t k = 0; k < inv->n_migs; k++) {
                 const struct gj_mig *m = &inv->migs[k];
                 const struct gj_device *d = &inv->devices[m->parent];
                 char name[32];
                 snprintf(name, sizeof(name), "%u:%u", d->vendor_index, m->index);
                 if (m->n_nodes < 2) {
-                        log_warning("CDI: leaving out MIG device %s: its nvidia-caps nodes are unknown", name);
+                        log_warning(
+                                "CDI: leaving out MIG device %s: its nvidia-caps nodes are unknown",
+                                name);
                         continue;
                 }
                 _cleanup_json_ struct json_object *edits = NULL, *edits2 = NULL;
@@ -298,10 +305,13 @@ int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *
                 n++;
         }
         if (imex && inv->n_imex_channels == 0)
-                return log_error_errno(-ENOENT, "no IMEX channel on this host for CDI kind %s "
-                                       "(/dev/nvidia-caps-imex-channels/channelN)", kind);
-        r = imex ? add_imex_channels(devices, inv, &o)
-                 : vendor < 0 || vendor == GJ_VENDOR_NVIDIA ? add_migs(devices, inv, &o) : 0;
+                return log_error_errno(-ENOENT,
+                                       "no IMEX channel on this host for CDI kind %s "
+                                       "(/dev/nvidia-caps-imex-channels/channelN)",
+                                       kind);
+        r = imex                                       ? add_imex_channels(devices, inv, &o)
+            : vendor < 0 || vendor == GJ_VENDOR_NVIDIA ? add_migs(devices, inv, &o)
+                                                       : 0;
         if (r < 0)
                 return r;
         if (n == 0 && !imex)

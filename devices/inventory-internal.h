@@ -13,8 +13,8 @@
 _printf_(3, 4) int inv_warn(struct gj_inventory *inv, int error, const char *fmt, ...);
 
 /* Fill a node (path copied); -ENOMEM. */
-int node_init(struct gj_node *n, const char *path, unsigned maj, unsigned min, mode_t mode, uid_t uid,
-              gid_t gid);
+int node_init(struct gj_node *n, const char *path, unsigned maj, unsigned min, mode_t mode,
+              uid_t uid, gid_t gid);
 
 /* stat() node->path under dev_root and set its state. */
 void node_check_at(const char *dev_root, struct gj_node *node);

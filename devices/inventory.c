@@ -167,7 +167,7 @@ void node_check_at(const char *dev_root, struct gj_node *node) {
 void gj_node_check(struct gj_node *node) { node_check_at(NULL, node); }
 
 int node_init(struct gj_node *n, const char *path, unsigned maj, unsigned min, mode_t mode,
-                     uid_t uid, gid_t gid) {
+              uid_t uid, gid_t gid) {
         *n = (struct gj_node){
                 .path = strdup(path),
                 .type = 'c',

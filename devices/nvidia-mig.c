@@ -91,13 +91,16 @@ static int cap_node(struct caps_ctx *c, const char *rel, struct gj_node *node) {
         if (r < 0)
                 return inv_warn(c->inv, r, "cannot read /proc/%s", rel);
         if (gj_nvidia_cap_parse(text, &cap) < 0)
-                return inv_warn(c->inv, 0, "/proc/%s: no valid \"DeviceFileMinor:\" line (malformed "
-                                "or truncated): its MIG device is not usable", rel);
+                return inv_warn(c->inv, 0,
+                                "/proc/%s: no valid \"DeviceFileMinor:\" line (malformed "
+                                "or truncated): its MIG device is not usable",
+                                rel);
         if (c->caps_major == 0) {
                 if (c->warned_major)
                         return 0;
                 c->warned_major = true;
-                return inv_warn(c->inv, 0, "/proc/devices: no \"nvidia-caps\" line: MIG devices "
+                return inv_warn(c->inv, 0,
+                                "/proc/devices: no \"nvidia-caps\" line: MIG devices "
                                 "are listed but not usable");
         }
         snprintf(dev, sizeof(dev), CAPS_DEV_DIR "/nvidia-cap%u", cap.minor);
@@ -127,8 +130,8 @@ static struct gj_mig *inv_new_mig(struct gj_inventory *inv) {
 }
 
 /* A MIG device with both its nodes, or none when either is unusable. */
-static int add_mig(struct caps_ctx *c, size_t parent, unsigned gi, unsigned ci, const struct gj_node *gi_node,
-                   bool gi_ok, const char *ci_rel) {
+static int add_mig(struct caps_ctx *c, size_t parent, unsigned gi, unsigned ci,
+                   const struct gj_node *gi_node, bool gi_ok, const char *ci_rel) {
         struct gj_node ci_node = {};
         int r = cap_node(c, ci_rel, &ci_node);
         if (r < 0)
@@ -222,7 +225,8 @@ static int cmp_mig_index(const void *a, const void *b) {
         return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static struct gj_mig *find_mig(struct gj_inventory *inv, const struct gj_device *d, unsigned gi, unsigned ci) {
+static struct gj_mig *find_mig(struct gj_inventory *inv, const struct gj_device *d, unsigned gi,
+                               unsigned ci) {
         for (size_t k = 0; k < d->n_migs; k++) {
                 struct gj_mig *m = &inv->migs[d->first_mig + k];
                 if (m->gi == gi && m->ci == ci)
@@ -242,9 +246,11 @@ static int gpu_merge_nvml(struct gj_inventory *inv, struct gj_device *d, const s
         for (size_t j = 0; j < g->n_migs && r >= 0; j++) {
                 struct gj_mig *m = find_mig(inv, d, g->migs[j].gi, g->migs[j].ci);
                 if (!m) {
-                        r = inv_warn(inv, 0, "NVML lists MIG device %u:%u (GI %u, CI %u) of GPU %s, "
+                        r = inv_warn(inv, 0,
+                                     "NVML lists MIG device %u:%u (GI %u, CI %u) of GPU %s, "
                                      "which /proc/driver/nvidia/capabilities does not",
-                                     d->vendor_index, g->migs[j].index, g->migs[j].gi, g->migs[j].ci, d->pci_bus_id);
+                                     d->vendor_index, g->migs[j].index, g->migs[j].gi,
+                                     g->migs[j].ci, d->pci_bus_id);
                         continue;
                 }
                 seen[m - &inv->migs[d->first_mig]] = true;
@@ -284,7 +290,8 @@ static int inv_ask_nvml(struct gj_inventory *inv, const bool *mig_capable) {
                 if (q == -ENOMEM)
                         r = q;
                 else if (q < 0)
-                        r = inv_warn(inv, q, "NVML does not know GPU %s", inv->devices[i].pci_bus_id);
+                        r = inv_warn(inv, q, "NVML does not know GPU %s",
+                                     inv->devices[i].pci_bus_id);
                 else
                         r = gpu_merge_nvml(inv, &inv->devices[i], &g);
                 nvml_gpu_done(&g);
@@ -313,7 +320,8 @@ static int inv_add_imex(struct caps_ctx *c, unsigned major) {
         if (r < 0)
                 return inv_warn(c->inv, r, "cannot read " IMEX_DEV_DIR);
         if (n > 0 && major == 0)
-                return inv_warn(c->inv, 0, "/proc/devices: no \"nvidia-caps-imex-channels\" line: "
+                return inv_warn(c->inv, 0,
+                                "/proc/devices: no \"nvidia-caps-imex-channels\" line: "
                                 "the nodes in " IMEX_DEV_DIR " are not usable");
         if (n == 0)
                 return 0;
@@ -356,7 +364,8 @@ static void find_caps_majors(struct caps_ctx *c, unsigned *imex_major) {
                 *imex_major = 0;
 }
 
-int inv_add_nvidia_caps(struct gj_inventory *inv, const char *proc_root, const char *dev_root, bool use_nvml) {
+int inv_add_nvidia_caps(struct gj_inventory *inv, const char *proc_root, const char *dev_root,
+                        bool use_nvml) {
         struct caps_ctx c = { .inv = inv, .proc_root = proc_root, .dev_root = dev_root };
         _cleanup_free_ bool *mig_capable = calloc(inv->n_devices + 1, sizeof(bool));
         bool any_capable = false;

@@ -84,7 +84,8 @@ static int query_mig(struct nvml_session *s, nvml_device mig, struct nvml_mig *r
         *ret = (struct nvml_mig){};
         if (s->gi_id(mig, &ret->gi) != NVML_SUCCESS || s->ci_id(mig, &ret->ci) != NVML_SUCCESS)
                 return -EIO;
-        if (s->uuid(mig, ret->uuid, sizeof(ret->uuid)) != NVML_SUCCESS || !startswith(ret->uuid, "MIG-"))
+        if (s->uuid(mig, ret->uuid, sizeof(ret->uuid)) != NVML_SUCCESS ||
+            !startswith(ret->uuid, "MIG-"))
                 ret->uuid[0] = 0;
         if (s->name(mig, ret->name, sizeof(ret->name)) != NVML_SUCCESS)
                 ret->name[0] = 0;

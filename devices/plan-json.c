@@ -87,8 +87,9 @@ static struct json_object *migs_to_json(const struct gj_plan *plan) {
                 _cleanup_free_ char *name = strprintf("%u:%u", d->vendor_index, m->index);
                 _cleanup_json_ struct json_object *o = json_object_new_object();
                 if (!name || !o || gj_json_add_string(o, "name", name) < 0 ||
-                    gj_json_add_int(o, "gpu_index", d->index) < 0 || gj_json_add_int(o, "gi", m->gi) < 0 ||
-                    gj_json_add_int(o, "ci", m->ci) < 0 || gj_json_add_string(o, "uuid", m->uuid) < 0 ||
+                    gj_json_add_int(o, "gpu_index", d->index) < 0 ||
+                    gj_json_add_int(o, "gi", m->gi) < 0 || gj_json_add_int(o, "ci", m->ci) < 0 ||
+                    gj_json_add_string(o, "uuid", m->uuid) < 0 ||
                     gj_json_append(a, TAKE_PTR(o)) < 0)
                         return NULL;
         }

@@ -190,25 +190,32 @@ static int plan_add_controls(struct gj_plan *plan, const struct gj_inventory *in
 /* ---- MIG devices and IMEX channels ---- */
 
 /* "MIG device 0:1 (GI 3, CI 0) of GPU 0 (0000:1b:00.0)" for messages. */
-static void describe_mig(const struct gj_device *parent, const struct gj_mig *m, char *buf, size_t size) {
-        snprintf(buf, size, "MIG device %u:%u (GI %u, CI %u) of GPU %u (%s)", parent->vendor_index, m->index,
-                 m->gi, m->ci, parent->vendor_index, parent->pci_bus_id ? parent->pci_bus_id : "no PCI address");
+static void describe_mig(const struct gj_device *parent, const struct gj_mig *m, char *buf,
+                         size_t size) {
+        snprintf(buf, size, "MIG device %u:%u (GI %u, CI %u) of GPU %u (%s)", parent->vendor_index,
+                 m->index, m->gi, m->ci, parent->vendor_index,
+                 parent->pci_bus_id ? parent->pci_bus_id : "no PCI address");
 }
 
 /* The parent's /dev/nvidia<minor> (not its DRM nodes: NVIDIA gives a MIG device none),
  * then the GPU instance's and the compute instance's nvidia-cap nodes. */
-static int plan_add_mig(struct gj_plan *plan, const struct gj_inventory *inv, const struct gj_mig *m,
-                        const struct gj_plan_opts *opts) {
+static int plan_add_mig(struct gj_plan *plan, const struct gj_inventory *inv,
+                        const struct gj_mig *m, const struct gj_plan_opts *opts) {
         const struct gj_device *parent = &inv->devices[m->parent];
         char who[160];
 
         describe_mig(parent, m, who, sizeof(who));
         if (parent->minor < 0 || parent->n_nodes == 0)
-                return log_error_errno(-ENODEV, "refusing %s: the GPU's device node is unknown (see the "
-                                       "warnings of 'gpujail list')", who);
+                return log_error_errno(-ENODEV,
+                                       "refusing %s: the GPU's device node is unknown (see the "
+                                       "warnings of 'gpujail list')",
+                                       who);
         if (m->n_nodes < 2)
-                return log_error_errno(-ENODEV, "refusing %s: its /dev/nvidia-caps nodes are unknown (see the "
-                                       "warnings of 'gpujail list')", who);
+                return log_error_errno(
+                        -ENODEV,
+                        "refusing %s: its /dev/nvidia-caps nodes are unknown (see the "
+                        "warnings of 'gpujail list')",
+                        who);
         int r = plan_add_inventory_node(plan, &parent->nodes[0], parent, opts);
         for (size_t k = 0; r >= 0 && k < m->n_nodes; k++)
                 r = plan_add_inventory_node(plan, &m->nodes[k], parent, opts);

@@ -137,30 +137,34 @@ static void choose_migs_of_chosen(const struct gj_inventory *inv, bool *chosen) 
 
 static const struct gj_device *nvidia_gpu(const struct gj_inventory *inv, unsigned idx) {
         for (size_t i = 0; i < inv->n_devices; i++)
-                if (inv->devices[i].vendor == GJ_VENDOR_NVIDIA && inv->devices[i].vendor_index == idx)
+                if (inv->devices[i].vendor == GJ_VENDOR_NVIDIA &&
+                    inv->devices[i].vendor_index == idx)
                         return &inv->devices[i];
         return NULL;
 }
 
 /* No such MIG device on d: say which it has ("0:0 (GI 1, CI 0), 0:1 (GI 2, CI 0)"). */
-static int fail_no_mig(const struct gj_inventory *inv, const struct gj_device *d, const char *item) {
+static int fail_no_mig(const struct gj_inventory *inv, const struct gj_device *d,
+                       const char *item) {
         _cleanup_strbuf_ struct strbuf b = {};
         char buf[80];
 
         if (d->n_migs == 0)
-                return log_error_errno(-ENODEV, "unknown MIG device '%s': GPU %u %s", item_for_log(item, buf),
-                                       d->vendor_index,
-                                       d->mig_mode == GJ_MIG_ENABLED
-                                               ? "is in MIG mode but has no MIG devices (create them with "
-                                                 "'nvidia-smi mig -cgi PROFILES -C')"
-                                               : "has no MIG devices (MIG mode is off, or unknown without NVML)");
+                return log_error_errno(
+                        -ENODEV, "unknown MIG device '%s': GPU %u %s", item_for_log(item, buf),
+                        d->vendor_index,
+                        d->mig_mode == GJ_MIG_ENABLED
+                                ? "is in MIG mode but has no MIG devices (create them with "
+                                  "'nvidia-smi mig -cgi PROFILES -C')"
+                                : "has no MIG devices (MIG mode is off, or unknown without NVML)");
         for (size_t k = 0; k < d->n_migs; k++) {
                 const struct gj_mig *m = &inv->migs[d->first_mig + k];
-                strbuf_printf(&b, "%s%u:%u (GI %u, CI %u)", k ? ", " : "", d->vendor_index, m->index, m->gi,
-                              m->ci);
+                strbuf_printf(&b, "%s%u:%u (GI %u, CI %u)", k ? ", " : "", d->vendor_index,
+                              m->index, m->gi, m->ci);
         }
-        return log_error_errno(-ENODEV, "unknown MIG device '%s': GPU %u has %s", item_for_log(item, buf),
-                               d->vendor_index, strbuf_str(&b) ?: "(out of memory)");
+        return log_error_errno(-ENODEV, "unknown MIG device '%s': GPU %u has %s",
+                               item_for_log(item, buf), d->vendor_index,
+                               strbuf_str(&b) ?: "(out of memory)");
 }
 
 /* "N:M" or "N:GI:CI": two or three decimal fields of at most 9 digits. Returns the count, or 0. */
@@ -182,7 +186,8 @@ static size_t parse_mig_index(const char *item, unsigned v[static 3]) {
 }
 
 /* 0 when item is not of that form, 1 when chosen, < 0 on error. */
-static int select_mig_by_index(const struct gj_inventory *inv, unsigned flags, const char *item, bool *chosen) {
+static int select_mig_by_index(const struct gj_inventory *inv, unsigned flags, const char *item,
+                               bool *chosen) {
         unsigned v[3];
         size_t n = parse_mig_index(item, v);
 
@@ -190,7 +195,8 @@ static int select_mig_by_index(const struct gj_inventory *inv, unsigned flags, c
                 return 0;
         const struct gj_device *d = nvidia_gpu(inv, v[0]);
         if (!d)
-                return fail_unknown(inv, flags | GJ_SELECT_NVIDIA_INDEXES, item, "no NVIDIA GPU with that index");
+                return fail_unknown(inv, flags | GJ_SELECT_NVIDIA_INDEXES, item,
+                                    "no NVIDIA GPU with that index");
         for (size_t k = 0; k < d->n_migs; k++) {
                 const struct gj_mig *m = &inv->migs[d->first_mig + k];
                 if (n == 2 ? m->index == v[1] : m->gi == v[1] && m->ci == v[2]) {
@@ -201,7 +207,8 @@ static int select_mig_by_index(const struct gj_inventory *inv, unsigned flags, c
         return fail_no_mig(inv, d, item);
 }
 
-static int select_mig_by_uuid(const struct gj_inventory *inv, unsigned flags, const char *item, bool *chosen) {
+static int select_mig_by_uuid(const struct gj_inventory *inv, unsigned flags, const char *item,
+                              bool *chosen) {
         char buf[80];
         ssize_t found = -1;
         size_t n_found = 0;
@@ -212,7 +219,8 @@ static int select_mig_by_uuid(const struct gj_inventory *inv, unsigned flags, co
                         return 0;
                 }
         if (strlen(item) < strlen("MIG-") + UUID_PREFIX_MIN)
-                return fail_unknown(inv, flags, item, "a UUID prefix needs at least 8 hex digits after 'MIG-'");
+                return fail_unknown(inv, flags, item,
+                                    "a UUID prefix needs at least 8 hex digits after 'MIG-'");
         for (size_t k = 0; k < inv->n_migs; k++)
                 if (uuid_has_prefix(inv->migs[k].uuid, item)) {
                         found = (ssize_t)k;
@@ -223,12 +231,15 @@ static int select_mig_by_uuid(const struct gj_inventory *inv, unsigned flags, co
                 return 0;
         }
         if (n_found > 1)
-                return log_error_errno(-ENODEV, "ambiguous MIG device '%s': it is a prefix of %zu MIG UUIDs",
+                return log_error_errno(-ENODEV,
+                                       "ambiguous MIG device '%s': it is a prefix of %zu MIG UUIDs",
                                        item_for_log(item, buf), n_found);
-        return fail_unknown(inv, flags, item,
-                            inv->nvml ? "no MIG device has this UUID (see 'gpujail list')"
-                                      : "MIG UUIDs are known only through NVML (libnvidia-ml.so.1), which "
-                                        "this host lacks: name it as GPU:MIG or GPU:GI:CI (see 'gpujail list')");
+        return fail_unknown(
+                inv, flags, item,
+                inv->nvml
+                        ? "no MIG device has this UUID (see 'gpujail list')"
+                        : "MIG UUIDs are known only through NVML (libnvidia-ml.so.1), which "
+                          "this host lacks: name it as GPU:MIG or GPU:GI:CI (see 'gpujail list')");
 }
 
 /* "imex:N" / "imex:all". 0 when item is not of that form, 1 when chosen, < 0. */
@@ -241,23 +252,27 @@ static int select_imex(const struct gj_inventory *inv, const char *item, bool *c
                 return 0;
         if (streq(rest, "all")) {
                 if (inv->n_imex_channels == 0)
-                        return log_error_errno(-ENODEV, "'imex:all': this host has no IMEX channel nodes "
+                        return log_error_errno(-ENODEV,
+                                               "'imex:all': this host has no IMEX channel nodes "
                                                "(/dev/nvidia-caps-imex-channels/channelN)");
                 for (size_t k = 0; k < inv->n_imex_channels; k++)
                         *imex_slot(inv, chosen, k) = true;
                 return 1;
         }
         if (gj_nvidia_numbered_name(rest, "", &n) < 0)
-                return log_error_errno(-EINVAL, "invalid IMEX channel '%s': expected imex:N or imex:all",
+                return log_error_errno(-EINVAL,
+                                       "invalid IMEX channel '%s': expected imex:N or imex:all",
                                        item_for_log(item, buf));
         for (size_t k = 0; k < inv->n_imex_channels; k++)
                 if (inv->imex_channels[k].minor == n) {
                         *imex_slot(inv, chosen, k) = true;
                         return 1;
                 }
-        return log_error_errno(-ENODEV, "unknown IMEX channel '%s': this host has %zu IMEX channel node(s) in "
-                               "/dev/nvidia-caps-imex-channels (create one with 'nvidia-modprobe -i %u')",
-                               item_for_log(item, buf), inv->n_imex_channels, n);
+        return log_error_errno(
+                -ENODEV,
+                "unknown IMEX channel '%s': this host has %zu IMEX channel node(s) in "
+                "/dev/nvidia-caps-imex-channels (create one with 'nvidia-modprobe -i %u')",
+                item_for_log(item, buf), inv->n_imex_channels, n);
 }
 
 /* ---- parsing one item ---- */
@@ -470,9 +485,10 @@ static int select_item(const struct gj_inventory *inv, unsigned flags, const cha
                 return r < 0 ? r : 0;
         if (pci_addr_parse(item, &pci) >= 0)
                 return select_by_pci(inv, flags, item, &pci, chosen);
-        return fail_unknown(inv, flags, item,
-                            "expected N, all, none, void, GPU-<uuid>, a PCI bus id, vendor:N, MIG-<uuid>, "
-                            "GPU:MIG, GPU:GI:CI or imex:N");
+        return fail_unknown(
+                inv, flags, item,
+                "expected N, all, none, void, GPU-<uuid>, a PCI bus id, vendor:N, MIG-<uuid>, "
+                "GPU:MIG, GPU:GI:CI or imex:N");
 }
 
 /* ---- the list ---- */
@@ -508,15 +524,17 @@ static void notice_whole_mig_gpus(const struct gj_inventory *inv, const bool *ch
                 for (size_t k = 0; k < d->n_migs; k++)
                         any_mig = any_mig || chosen[inv->n_devices + d->first_mig + k];
                 if (chosen[i] && d->mig_mode == GJ_MIG_ENABLED && !any_mig)
-                        log_warning("GPU %u (%s) is in MIG mode: as a whole GPU it comes without its MIG "
-                                    "devices, and CUDA will not see it; ask for its MIG devices (%u:N, "
-                                    "see 'gpujail list')",
-                                    d->vendor_index, d->pci_bus_id ?: "-", d->vendor_index);
+                        log_warning(
+                                "GPU %u (%s) is in MIG mode: as a whole GPU it comes without its MIG "
+                                "devices, and CUDA will not see it; ask for its MIG devices (%u:N, "
+                                "see 'gpujail list')",
+                                d->vendor_index, d->pci_bus_id ?: "-", d->vendor_index);
         }
 }
 
 /* The chosen MIG devices and IMEX channels, in inventory order. */
-static int selection_add_extras(const struct gj_inventory *inv, const bool *chosen, struct gj_selection *ret) {
+static int selection_add_extras(const struct gj_inventory *inv, const bool *chosen,
+                                struct gj_selection *ret) {
         size_t n_migs = 0, n_imex = 0;
         for (size_t k = 0; k < inv->n_migs; k++)
                 n_migs += chosen[inv->n_devices + k];

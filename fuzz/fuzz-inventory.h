@@ -21,17 +21,26 @@ static struct gj_mig fuzz_migs[4];
 static struct gj_node fuzz_mig_nodes[4][2], fuzz_imex[2];
 
 /* MIG device k of GPU parent: GI gi, CI ci, caps minors gi_minor and gi_minor + 1 + ci. */
-static void fuzz_mig(size_t k, size_t parent, unsigned index, unsigned gi, unsigned ci, unsigned gi_minor,
-                     const char *uuid) {
+static void fuzz_mig(size_t k, size_t parent, unsigned index, unsigned gi, unsigned ci,
+                     unsigned gi_minor, const char *uuid) {
         static char paths[4][2][40];
         snprintf(paths[k][0], sizeof paths[k][0], "/dev/nvidia-caps/nvidia-cap%u", gi_minor);
-        snprintf(paths[k][1], sizeof paths[k][1], "/dev/nvidia-caps/nvidia-cap%u", gi_minor + 1 + ci);
+        snprintf(paths[k][1], sizeof paths[k][1], "/dev/nvidia-caps/nvidia-cap%u",
+                 gi_minor + 1 + ci);
         for (int j = 0; j < 2; j++)
-                fuzz_mig_nodes[k][j] = (struct gj_node){.path = paths[k][j], .type = 'c', .major = 509,
-                                                        .minor = gi_minor + (j ? 1 + ci : 0), .mode = 0444,
-                                                        .state = GJ_NODE_OK};
-        fuzz_migs[k] = (struct gj_mig){.parent = parent, .index = index, .gi = gi, .ci = ci,
-                                       .uuid = (char *)uuid, .nodes = fuzz_mig_nodes[k], .n_nodes = 2};
+                fuzz_mig_nodes[k][j] = (struct gj_node){ .path = paths[k][j],
+                                                         .type = 'c',
+                                                         .major = 509,
+                                                         .minor = gi_minor + (j ? 1 + ci : 0),
+                                                         .mode = 0444,
+                                                         .state = GJ_NODE_OK };
+        fuzz_migs[k] = (struct gj_mig){ .parent = parent,
+                                        .index = index,
+                                        .gi = gi,
+                                        .ci = ci,
+                                        .uuid = (char *)uuid,
+                                        .nodes = fuzz_mig_nodes[k],
+                                        .n_nodes = 2 };
 }
 
 static void fuzz_add_migs(void) {
@@ -40,7 +49,8 @@ static void fuzz_add_migs(void) {
         fuzz_mig(2, 2, 2, 2, 1, 426, NULL);
         fuzz_mig(3, 5, 0, 3, 0, 570, "MIG-bbbbbbbb-0000-4000-8000-000000000003");
         fuzz_migs[3].n_nodes = 0; /* a malformed access file */
-        fuzz_devices[2].mig_mode = fuzz_devices[5].mig_mode = fuzz_devices[6].mig_mode = GJ_MIG_ENABLED;
+        fuzz_devices[2].mig_mode = fuzz_devices[5].mig_mode = fuzz_devices[6].mig_mode =
+                GJ_MIG_ENABLED;
         fuzz_devices[2].first_mig = 0;
         fuzz_devices[2].n_migs = 3;
         fuzz_devices[5].first_mig = 3;

@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     (i > 0 && sel.migs[i] <= sel.migs[i - 1]))
                         abort(); /* not this inventory's, unsorted or duplicate */
         for (size_t i = 0; i < sel.n_imex; i++)
-                if (sel.imex[i] < inv->imex_channels || sel.imex[i] >= inv->imex_channels + inv->n_imex_channels)
+                if (sel.imex[i] < inv->imex_channels ||
+                    sel.imex[i] >= inv->imex_channels + inv->n_imex_channels)
                         abort();
 
         struct gj_plan plan = {0};
@@ -40,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (gj_plan_build(inv, &sel, &opts, &plan) >= 0) {
                 if (plan.n_rules != plan.n_nodes)
                         abort(); /* one allow rule per node */
-                for (size_t i = 0; i < plan.n_nodes; i++) /* a caps node only for a chosen MIG device */
+                for (size_t i = 0; i < plan.n_nodes;
+                     i++) /* a caps node only for a chosen MIG device */
                         if (plan.nodes[i].major == 509 && sel.n_migs == 0)
                                 abort();
                 free(gj_plan_devices_string(&plan));

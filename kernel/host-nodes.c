@@ -116,7 +116,8 @@ int gj_host_node_dir_ensure(const char *dev_root, const char *node_path, bool dr
         struct stat st;
 
         if (!path || !slash || strchr(slash + 1, '/'))
-                return log_error_errno(-EINVAL, "refusing node path %s: not /dev/DIR/NAME", node_path);
+                return log_error_errno(-EINVAL, "refusing node path %s: not /dev/DIR/NAME",
+                                       node_path);
         _cleanup_free_ char *dir = strndup(path, strlen(path) - strlen(slash + 1) - 1);
         const char *name = NULL;
         if (!dir)

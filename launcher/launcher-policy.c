@@ -74,14 +74,16 @@ static int granted_selection(const struct gj_inventory *inv, const struct gj_gra
 }
 
 /* A MIG device is granted with its GPU, or by name. */
-static bool mig_granted(const struct gj_inventory *inv, const struct gj_selection *granted, const struct gj_mig *m) {
+static bool mig_granted(const struct gj_inventory *inv, const struct gj_selection *granted,
+                        const struct gj_mig *m) {
         for (size_t i = 0; i < granted->n_migs; i++)
                 if (granted->migs[i] == m)
                         return true;
         return selected(granted, &inv->devices[m->parent]);
 }
 
-static const struct gj_device *first_not_granted(const struct gj_inventory *inv, const struct gj_selection *sel,
+static const struct gj_device *first_not_granted(const struct gj_inventory *inv,
+                                                 const struct gj_selection *sel,
                                                  const struct gj_selection *granted) {
         for (size_t i = 0; i < sel->n_devices; i++)
                 if (!selected(granted, sel->devices[i]))
@@ -96,9 +98,10 @@ int gj_launcher_check_gpus(const struct gj_caller *c, const struct gj_grant *g, 
                            const struct gj_selection *sel) {
         /* A MIG device counts as one GPU. */
         if (sel->n_devices + sel->n_migs > g->max_gpus)
-                return log_error_errno(-EPERM, "%s may use at most %u GPU(s) per job (%s), and asked for %zu",
-                                       c->name, g->max_gpus, g->max_gpus_from ? g->max_gpus_from : "built-in",
-                                       sel->n_devices + sel->n_migs);
+                return log_error_errno(
+                        -EPERM, "%s may use at most %u GPU(s) per job (%s), and asked for %zu",
+                        c->name, g->max_gpus, g->max_gpus_from ? g->max_gpus_from : "built-in",
+                        sel->n_devices + sel->n_migs);
         if (sel->n_devices + sel->n_migs == 0 || !g->gpus)
                 return 0; /* nothing asked, or every GPU granted: nothing to resolve */
         struct gj_selection granted = { 0 };

@@ -55,7 +55,8 @@ static void parse_line(char *line) {
                 g->mode = a;
                 return;
         }
-        if (sscanf(line, "mig %31s %u %u %u %95s %n", bus, &a, &b, &c, uuid, &off) == 5 && off > 0) {
+        if (sscanf(line, "mig %31s %u %u %u %95s %n", bus, &a, &b, &c, uuid, &off) == 5 &&
+            off > 0) {
                 struct fake_dev *g = gpu_by_bus(bus);
                 if (!g || a >= MAX_MIGS || n_migs >= MAX_GPUS * MAX_MIGS)
                         return;
@@ -136,6 +137,10 @@ static int copy_out(const char *s, char *buf, unsigned len) {
         return NVML_SUCCESS;
 }
 
-int nvmlDeviceGetUUID(struct fake_dev *d, char *buf, unsigned len) { return copy_out(d->uuid, buf, len); }
+int nvmlDeviceGetUUID(struct fake_dev *d, char *buf, unsigned len) {
+        return copy_out(d->uuid, buf, len);
+}
 
-int nvmlDeviceGetName(struct fake_dev *d, char *buf, unsigned len) { return copy_out(d->name, buf, len); }
+int nvmlDeviceGetName(struct fake_dev *d, char *buf, unsigned len) {
+        return copy_out(d->name, buf, len);
+}

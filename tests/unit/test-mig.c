@@ -17,17 +17,27 @@ static struct gj_mig migs[5];
 static struct gj_node mig_nodes[5][2];
 static struct gj_node imex[2];
 
-static void mig_init(size_t k, size_t parent, unsigned index, unsigned gi, unsigned ci, const char *uuid,
-                     unsigned gi_minor, unsigned ci_minor) {
+static void mig_init(size_t k, size_t parent, unsigned index, unsigned gi, unsigned ci,
+                     const char *uuid, unsigned gi_minor, unsigned ci_minor) {
         static char paths[5][2][48];
         unsigned minors[2] = { gi_minor, ci_minor };
         for (int j = 0; j < 2; j++) {
-                snprintf(paths[k][j], sizeof(paths[k][j]), "/dev/nvidia-caps/nvidia-cap%u", minors[j]);
-                mig_nodes[k][j] = (struct gj_node){ .path = paths[k][j], .type = 'c', .major = CAPS_MAJOR,
-                                                    .minor = minors[j], .mode = 0444, .state = GJ_NODE_OK };
+                snprintf(paths[k][j], sizeof(paths[k][j]), "/dev/nvidia-caps/nvidia-cap%u",
+                         minors[j]);
+                mig_nodes[k][j] = (struct gj_node){ .path = paths[k][j],
+                                                    .type = 'c',
+                                                    .major = CAPS_MAJOR,
+                                                    .minor = minors[j],
+                                                    .mode = 0444,
+                                                    .state = GJ_NODE_OK };
         }
-        migs[k] = (struct gj_mig){ .parent = parent, .index = index, .gi = gi, .ci = ci, .uuid = (char *)uuid,
-                                   .nodes = mig_nodes[k], .n_nodes = 2 };
+        migs[k] = (struct gj_mig){ .parent = parent,
+                                   .index = index,
+                                   .gi = gi,
+                                   .ci = ci,
+                                   .uuid = (char *)uuid,
+                                   .nodes = mig_nodes[k],
+                                   .n_nodes = 2 };
 }
 
 static void mig_fixture(void) {
@@ -51,8 +61,12 @@ static void mig_fixture(void) {
         fx.inv.migs = migs;
         fx.inv.n_migs = 5;
         fx.inv.nvml = true;
-        imex[0] = (struct gj_node){ .path = (char *)"/dev/nvidia-caps-imex-channels/channel0", .type = 'c',
-                                    .major = IMEX_MAJOR, .minor = 0, .mode = 0666, .state = GJ_NODE_OK };
+        imex[0] = (struct gj_node){ .path = (char *)"/dev/nvidia-caps-imex-channels/channel0",
+                                    .type = 'c',
+                                    .major = IMEX_MAJOR,
+                                    .minor = 0,
+                                    .mode = 0666,
+                                    .state = GJ_NODE_OK };
         imex[1] = imex[0];
         imex[1].path = (char *)"/dev/nvidia-caps-imex-channels/channel7";
         imex[1].minor = 7;
@@ -65,27 +79,39 @@ static void mig_fixture(void) {
 static void test_cap_parse(void) {
         struct gj_nvidia_cap cap;
 
-        is_int(gj_nvidia_cap_parse("DeviceFileMinor: 21\nDeviceFileMode: 292\nDeviceFileModify: 1\n", &cap), 0,
-               "a real gi access file parses");
+        is_int(gj_nvidia_cap_parse(
+                       "DeviceFileMinor: 21\nDeviceFileMode: 292\nDeviceFileModify: 1\n", &cap),
+               0, "a real gi access file parses");
         is_int(cap.minor, 21, "its minor");
         is_int(cap.mode, 0444, "its mode (decimal 292 = 0444)");
         ok(cap.have_mode && cap.modify, "mode present, modify set");
-        is_int(gj_nvidia_cap_parse("DeviceFileMinor: 1\nDeviceFileMode: 256\nDeviceFileModify: 0\n", &cap), 0,
-               "mig/config parses");
+        is_int(gj_nvidia_cap_parse("DeviceFileMinor: 1\nDeviceFileMode: 256\nDeviceFileModify: 0\n",
+                                   &cap),
+               0, "mig/config parses");
         ok(cap.mode == 0400 && !cap.modify, "config: 0400, not to be modified");
         is_int(gj_nvidia_cap_parse("DeviceFileMinor:\t7 \n", &cap), 0, "blanks around the value");
         is_int(cap.mode, 0444, "no mode: 0444");
-        is_int(gj_nvidia_cap_parse("DeviceFileMinor: 3\nDeviceFileMinor: 4\n", &cap), 0, "repeated minor");
+        is_int(gj_nvidia_cap_parse("DeviceFileMinor: 3\nDeviceFileMinor: 4\n", &cap), 0,
+               "repeated minor");
         is_int(cap.minor, 3, "the first minor counts");
 
         static const char *const bad[] = {
-                "", "DeviceFileMinor: 21", /* no newline: truncated */
-                "DeviceFileMinor: -1\n", "DeviceFileMinor: 0x10\n", "DeviceFileMinor: 1048576\n",
-                "DeviceFileMinor: 99999999999\n", "DeviceFileMinor: +3\n", "DeviceFileMinor: 3a\n",
-                "DeviceFileMinor: \n", "DeviceFileMode: 292\n", "Minor: 3\n", "DeviceFileMinor 3\n",
+                "",
+                "DeviceFileMinor: 21", /* no newline: truncated */
+                "DeviceFileMinor: -1\n",
+                "DeviceFileMinor: 0x10\n",
+                "DeviceFileMinor: 1048576\n",
+                "DeviceFileMinor: 99999999999\n",
+                "DeviceFileMinor: +3\n",
+                "DeviceFileMinor: 3a\n",
+                "DeviceFileMinor: \n",
+                "DeviceFileMode: 292\n",
+                "Minor: 3\n",
+                "DeviceFileMinor 3\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                is_int(gj_nvidia_cap_parse(bad[i], &cap), -EBADMSG, "malformed access file #%zu is -EBADMSG", i);
+                is_int(gj_nvidia_cap_parse(bad[i], &cap), -EBADMSG,
+                       "malformed access file #%zu is -EBADMSG", i);
         is_int(gj_nvidia_cap_parse("DeviceFileMinor: 1048575\nDeviceFileMode: 99999\n", &cap), 0,
                "largest minor");
         is_int(cap.mode, 0444, "an out-of-range mode is ignored");
@@ -98,22 +124,25 @@ static void test_numbered_names(void) {
         is_int(gj_nvidia_numbered_name("ci0", "ci", &v), 0, "ci0");
         is_int(gj_nvidia_numbered_name("channel2047", "channel", &v), 0, "channel2047");
         is_int(v, 2047, "-> 2047");
-        static const char *const bad[] = { "gi", "gi01", "gi-1", "gi 1", "gi1x", "GI1", "ci1", "gi1234567890",
-                                           "gi+1", "access", "" };
+        static const char *const bad[] = { "gi",  "gi01",         "gi-1", "gi 1",   "gi1x", "GI1",
+                                           "ci1", "gi1234567890", "gi+1", "access", "" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 ok(gj_nvidia_numbered_name(bad[i], "gi", &v) < 0, "'%s' is not a gi name", bad[i]);
 }
 
 static void test_proc_devices_majors(void) {
-        const char *text = "Character devices:\n195 nvidia\n508 nvidia-caps-imex-channels\n509 nvidia-caps\n"
-                           "510 nvidia-uvm\n\nBlock devices:\n507 nvidia-caps\n";
+        const char *text =
+                "Character devices:\n195 nvidia\n508 nvidia-caps-imex-channels\n509 nvidia-caps\n"
+                "510 nvidia-uvm\n\nBlock devices:\n507 nvidia-caps\n";
         unsigned m;
         is_int(gj_proc_devices_find_char(text, "nvidia-caps", &m), 0, "nvidia-caps found");
         is_int(m, 509, "its character major, not the block one");
-        is_int(gj_proc_devices_find_char(text, "nvidia-caps-imex-channels", &m), 0, "imex channels found");
+        is_int(gj_proc_devices_find_char(text, "nvidia-caps-imex-channels", &m), 0,
+               "imex channels found");
         is_int(m, 508, "its major");
-        is_int(gj_proc_devices_find_char("Character devices:\n509 nvidia-caps-x\n", "nvidia-caps", &m), -ENOENT,
-               "a longer name does not match");
+        is_int(gj_proc_devices_find_char("Character devices:\n509 nvidia-caps-x\n", "nvidia-caps",
+                                         &m),
+               -ENOENT, "a longer name does not match");
 }
 
 /* ---- selectors ---- */
@@ -130,8 +159,8 @@ static char *mig_selected(const char *spec, unsigned flags, size_t *n_devices, s
         if (r < 0)
                 return NULL;
         for (size_t i = 0; i < sel.n_migs; i++)
-                o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%zu:%u", i ? "," : "", sel.migs[i]->parent,
-                                      sel.migs[i]->index);
+                o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%zu:%u", i ? "," : "",
+                                      sel.migs[i]->parent, sel.migs[i]->index);
         if (n_devices)
                 *n_devices = sel.n_devices;
         if (n_imex)
@@ -154,7 +183,8 @@ static void check_mig_err(const char *spec, const char *needle) {
         int r = gj_select(&fx.inv, spec, GJ_SELECT_NVIDIA_INDEXES, &sel);
         const char *msg = capture_end();
         ok(r < 0, "'%s' is an error: %.*s", spec, (int)strcspn(msg, "\n"), msg);
-        ok(sel.n_migs == 0 && sel.n_devices == 0 && sel.n_imex == 0 && !sel.migs, "'%s' selects nothing", spec);
+        ok(sel.n_migs == 0 && sel.n_devices == 0 && sel.n_imex == 0 && !sel.migs,
+           "'%s' selects nothing", spec);
         ok(contains(msg, needle), "'%s': the message says '%s'", spec, needle);
 }
 
@@ -210,7 +240,8 @@ static void test_selectors(void) {
         capture_begin();
         int r = gj_select(&fx.inv, "2", GJ_SELECT_NVIDIA_INDEXES, &sel);
         const char *msg = capture_end();
-        ok(r == 0 && sel.n_devices == 1 && sel.n_migs == 0, "GPU 2 as a whole: the GPU, no MIG device");
+        ok(r == 0 && sel.n_devices == 1 && sel.n_migs == 0,
+           "GPU 2 as a whole: the GPU, no MIG device");
         ok(strstr(msg, "is in MIG mode") != NULL, "and a warning that CUDA will not see it: %.*s",
            (int)strcspn(msg, "\n"), msg);
         gj_selection_done(&sel);
@@ -227,7 +258,8 @@ static bool plan_has(const struct gj_plan *p, const char *path) {
 
 static bool plan_has_rule(const struct gj_plan *p, unsigned major, unsigned minor) {
         for (size_t i = 0; i < p->n_rules; i++)
-                if (p->rules[i].type == 'c' && p->rules[i].major == major && p->rules[i].minor == minor)
+                if (p->rules[i].type == 'c' && p->rules[i].major == major &&
+                    p->rules[i].minor == minor)
                         return true;
         return false;
 }
@@ -248,18 +280,23 @@ static void test_plan(void) {
         ok(gj_select(&fx.inv, "2:1", GJ_SELECT_NVIDIA_INDEXES, &sel) == 0, "select 2:1");
         ok(gj_plan_build(&fx.inv, &sel, &opts, &plan) == 0, "plan 2:1");
         is_int(plan.n_nodes, 6, "2:1: GPU node, 2 caps, 3 control nodes");
-        ok(streq(plan.nodes[0].path, "/dev/nvidia0"), "the parent's node first: %s", plan.nodes[0].path);
-        ok(plan_has(&plan, "/dev/nvidia-caps/nvidia-cap30") && plan_has(&plan, "/dev/nvidia-caps/nvidia-cap31"),
+        ok(streq(plan.nodes[0].path, "/dev/nvidia0"), "the parent's node first: %s",
+           plan.nodes[0].path);
+        ok(plan_has(&plan, "/dev/nvidia-caps/nvidia-cap30") &&
+                   plan_has(&plan, "/dev/nvidia-caps/nvidia-cap31"),
            "its GI and CI caps nodes");
-        ok(!plan_has(&plan, "/dev/nvidia-caps/nvidia-cap32") && !plan_has(&plan, "/dev/nvidia-caps/nvidia-cap21"),
+        ok(!plan_has(&plan, "/dev/nvidia-caps/nvidia-cap32") &&
+                   !plan_has(&plan, "/dev/nvidia-caps/nvidia-cap21"),
            "not another MIG device's, even in the same GI");
         ok(plan_has_rule(&plan, CAPS_MAJOR, 30) && plan_has_rule(&plan, CAPS_MAJOR, 31) &&
                    plan_has_rule(&plan, 195, 0) && !plan_has_rule(&plan, CAPS_MAJOR, 32),
            "cgroup rules match the nodes");
-        ok(plan_has(&plan, "/dev/nvidiactl") && plan_has(&plan, "/dev/nvidia-uvm"), "the control nodes");
+        ok(plan_has(&plan, "/dev/nvidiactl") && plan_has(&plan, "/dev/nvidia-uvm"),
+           "the control nodes");
         is_str(env_get(&plan, "CUDA_VISIBLE_DEVICES"), "MIG-11111111-aaaa-bbbb-cccc-111111111111",
                "CUDA_VISIBLE_DEVICES names the MIG device");
-        is_str(env_get(&plan, "GPUJAIL_DEVICES"), "MIG-11111111-aaaa-bbbb-cccc-111111111111", "GPUJAIL_DEVICES too");
+        is_str(env_get(&plan, "GPUJAIL_DEVICES"), "MIG-11111111-aaaa-bbbb-cccc-111111111111",
+               "GPUJAIL_DEVICES too");
         is_int(plan.n_migs, 1, "the plan lists the MIG device");
         ok(plan.mig_parents[0] == &fx.devices[2], "with its GPU");
         gj_plan_done(&plan);
@@ -276,7 +313,8 @@ static void test_plan(void) {
         ok(gj_select(&fx.inv, "5:0", GJ_SELECT_NVIDIA_INDEXES, &sel) == 0, "select 5:0");
         migs[3].uuid = NULL;
         ok(gj_plan_build(&fx.inv, &sel, &opts, &plan) == 0, "plan 5:0 without its UUID");
-        is_str(env_get(&plan, "GPUJAIL_DEVICES"), "GPU-5e000000-0000-1111-2222-333333333333/gi7/ci0",
+        is_str(env_get(&plan, "GPUJAIL_DEVICES"),
+               "GPU-5e000000-0000-1111-2222-333333333333/gi7/ci0",
                "GPUJAIL_DEVICES: GPU UUID and instance ids");
         is_str(env_get(&plan, "CUDA_VISIBLE_DEVICES"), "0", "CUDA_VISIBLE_DEVICES: by position");
         migs[3].uuid = (char *)"MIG-33333333-aaaa-bbbb-cccc-333333333333";
@@ -289,8 +327,8 @@ static void test_plan(void) {
         capture_begin();
         int r = gj_plan_build(&fx.inv, &sel, &bad_ok, &plan);
         const char *msg = capture_end();
-        ok(r == -ENODEV && plan.n_nodes == 0, "refused even with allow_bad_nodes: %.*s", (int)strcspn(msg, "\n"),
-           msg);
+        ok(r == -ENODEV && plan.n_nodes == 0, "refused even with allow_bad_nodes: %.*s",
+           (int)strcspn(msg, "\n"), msg);
         ok(strstr(msg, "nvidia-caps nodes are unknown") != NULL, "the message says why");
         gj_selection_done(&sel);
 
@@ -299,9 +337,10 @@ static void test_plan(void) {
         capture_begin();
         r = gj_plan_build(&fx.inv, &sel, &opts, &plan);
         msg = capture_end();
-        ok(r == -ENODEV && plan.n_nodes == 0, "a missing caps node fails the plan: %.*s", (int)strcspn(msg, "\n"),
-           msg);
-        ok(strstr(msg, "/dev/nvidia-caps/nvidia-cap22") && strstr(msg, "gpujail setup"), "naming it and the fix");
+        ok(r == -ENODEV && plan.n_nodes == 0, "a missing caps node fails the plan: %.*s",
+           (int)strcspn(msg, "\n"), msg);
+        ok(strstr(msg, "/dev/nvidia-caps/nvidia-cap22") && strstr(msg, "gpujail setup"),
+           "naming it and the fix");
         mig_nodes[0][1].state = GJ_NODE_OK;
         gj_selection_done(&sel);
 
@@ -309,7 +348,8 @@ static void test_plan(void) {
         ok(gj_select(&fx.inv, "imex:7", 0, &sel) == 0, "select imex:7");
         ok(gj_plan_build(&fx.inv, &sel, &opts, &plan) == 0, "plan imex:7");
         is_int(plan.n_nodes, 1, "one node");
-        ok(plan.n_nodes == 1 && streq(plan.nodes[0].path, "/dev/nvidia-caps-imex-channels/channel7") &&
+        ok(plan.n_nodes == 1 &&
+                   streq(plan.nodes[0].path, "/dev/nvidia-caps-imex-channels/channel7") &&
                    plan_has_rule(&plan, IMEX_MAJOR, 7),
            "channel7 and its rule");
         gj_plan_done(&plan);

@@ -121,7 +121,7 @@ struct gj_inventory {
         char *nvidia_driver_version; /* from /proc/driver/nvidia/version; NULL if none */
         struct gj_mig *migs;         /* every GPU's MIG devices, by GPU index then MIG index */
         size_t n_migs;
-        bool nvml;                   /* libnvidia-ml.so.1 was there and answered */
+        bool nvml; /* libnvidia-ml.so.1 was there and answered */
         /* IMEX channels: /dev/nvidia-caps-imex-channels/channel<N> nodes that exist, by N
          * (their major from /proc/devices "nvidia-caps-imex-channels"). */
         struct gj_node *imex_channels;
@@ -192,7 +192,7 @@ struct gj_nvidia_cap {
         unsigned minor; /* "DeviceFileMinor:" */
         mode_t mode;    /* "DeviceFileMode:" (decimal in the file); 0444 when absent */
         bool have_mode;
-        bool modify;    /* "DeviceFileModify:": whether nvidia-modprobe may fix the node */
+        bool modify; /* "DeviceFileModify:": whether nvidia-modprobe may fix the node */
 };
 /* Parse one capability file. -EBADMSG when DeviceFileMinor is missing, malformed or above
  * the kernel's 20 bits (ret then holds the defaults); the first of a repeated field counts;

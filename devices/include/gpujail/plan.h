@@ -80,7 +80,7 @@ struct gj_plan {
         char **env;                   /* "KEY=VALUE", NULL-terminated (may be NULL) */
         const struct gj_device **devices; /* the selected devices */
         size_t n_devices;
-        const struct gj_mig **migs;       /* the selected MIG devices */
+        const struct gj_mig **migs;           /* the selected MIG devices */
         const struct gj_device **mig_parents; /* the GPU of each, in the same order */
         size_t n_migs;
 };
