@@ -141,7 +141,11 @@ struct gj_inventory_opts {
 };
 
 /* Enumerate the host. Problems with one device become warnings, not failures:
- * the rest of the inventory is still reported. */
+ * the rest of the inventory is still reported. Where the driver shows MIG
+ * (/proc/driver/nvidia/capabilities/gpu<minor>/mig) and !opts->skip_nvml, it
+ * dlopen()s libnvidia-ml.so.1 for MIG UUIDs, names, modes and NVIDIA's MIG
+ * index order, and unloads it again; without the library, MIG devices are
+ * listed by (gi, ci) and have no UUID. */
 int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory **ret);
 void gj_inventory_free(struct gj_inventory *inv);
 static inline void gj_inventory_freep(struct gj_inventory **p) { gj_inventory_free(*p); }
