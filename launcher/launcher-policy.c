@@ -94,6 +94,19 @@ static const struct gj_device *first_not_granted(const struct gj_inventory *inv,
         return NULL;
 }
 
+/* An IMEX channel is granted by name only ("imex:N", "imex:all" in the policy's gpus). */
+static const struct gj_node *first_imex_not_granted(const struct gj_selection *sel,
+                                                    const struct gj_selection *granted) {
+        for (size_t i = 0; i < sel->n_imex; i++) {
+                bool found = false;
+                for (size_t k = 0; k < granted->n_imex && !found; k++)
+                        found = granted->imex[k] == sel->imex[i];
+                if (!found)
+                        return sel->imex[i];
+        }
+        return NULL;
+}
+
 int gj_launcher_check_gpus(const struct gj_caller *c, const struct gj_grant *g, const struct gj_inventory *inv,
                            const struct gj_selection *sel) {
         /* A MIG device counts as one GPU. */
@@ -102,12 +115,19 @@ int gj_launcher_check_gpus(const struct gj_caller *c, const struct gj_grant *g, 
                         -EPERM, "%s may use at most %u GPU(s) per job (%s), and asked for %zu",
                         c->name, g->max_gpus, g->max_gpus_from ? g->max_gpus_from : "built-in",
                         sel->n_devices + sel->n_migs);
-        if (sel->n_devices + sel->n_migs == 0 || !g->gpus)
+        if (sel->n_devices + sel->n_migs + sel->n_imex == 0 || !g->gpus)
                 return 0; /* nothing asked, or every GPU granted: nothing to resolve */
         struct gj_selection granted = { 0 };
         int r = granted_selection(inv, g, &granted);
         if (r < 0)
                 return r;
+        const struct gj_node *imex = first_imex_not_granted(sel, &granted);
+        if (imex) {
+                gj_selection_done(&granted);
+                return log_error_errno(-EPERM, "%s is not %s's to use: %s gives IMEX channels only by "
+                                       "name (imex:N)", imex->path, c->name,
+                                       g->gpus_from ? g->gpus_from : "the policy");
+        }
         const struct gj_device *outside = first_not_granted(inv, sel, &granted);
         _cleanup_free_ char *yours = outside ? device_list(&granted) : NULL;
         gj_selection_done(&granted);

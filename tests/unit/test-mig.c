@@ -383,6 +383,11 @@ static void test_policy(void) {
         is_int(check_gpus("2:1", 8, "2"), -EPERM, "granted 2:1: the whole GPU 2 refused");
         is_int(check_gpus(NULL, 1, "2:1,2:2"), -EPERM, "max_gpus 1: two MIG devices are two GPUs");
         is_int(check_gpus(NULL, 1, "2:1"), 0, "max_gpus 1: one MIG device");
+        is_int(check_gpus("2", 8, "imex:7"), -EPERM, "granted GPU 2: an IMEX channel refused");
+        is_int(check_gpus("all", 8, "imex:7"), -EPERM, "granted all GPUs: an IMEX channel still refused");
+        is_int(check_gpus("imex:7", 8, "imex:7"), 0, "granted imex:7 by name: it may be used");
+        is_int(check_gpus("imex:all", 8, "imex:0,imex:7"), 0, "granted imex:all: both channels");
+        is_int(check_gpus(NULL, 8, "imex:7"), 0, "no gpus line (every device): an IMEX channel too");
 }
 
 int main(void) {
