@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} = 0 ] && TARGETS=(fuzz-nvidia-info fuzz-proc-devices fuzz-selector fuzz-oci-state
+[ ${#TARGETS[@]} = 0 ] && TARGETS=(fuzz-nvidia-info fuzz-nvidia-caps fuzz-proc-devices fuzz-selector fuzz-oci-state
         fuzz-oci-config fuzz-cdi fuzz-annotations fuzz-policy fuzz-hook-config fuzz-ldcache)
 B=${GJ_FUZZ_BUILD:-build-fuzz}
 

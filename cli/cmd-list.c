@@ -84,6 +84,57 @@ static void device_lease(int dir_fd, const struct gj_device *d, char *buf, size_
         gj_lease_holders_free(h, n);
 }
 
+/* "ok", the first bad caps node, or "unusable" when its caps nodes are unknown. */
+static void mig_state(const struct gj_mig *m, char *buf, size_t size) {
+        if (m->n_nodes < 2) {
+                snprintf(buf, size, "unusable (see the warnings)");
+                return;
+        }
+        for (size_t i = 0; i < m->n_nodes; i++)
+                if (m->nodes[i].state != GJ_NODE_OK) {
+                        snprintf(buf, size, "%s %s", m->nodes[i].path,
+                                 gj_node_state_name(m->nodes[i].state));
+                        return;
+                }
+        snprintf(buf, size, "ok");
+}
+
+/* MIG devices under their GPU's index, as NVIDIA names them ("2:0"), and IMEX channels. */
+static void print_mig_and_imex(const struct gj_inventory *inv) {
+        bool header = false;
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                const struct gj_device *d = &inv->devices[i];
+                if (d->mig_mode == GJ_MIG_ENABLED && d->n_migs == 0)
+                        printf("%sGPU %u is in MIG mode with no MIG devices\n", header ? "" : "\n",
+                               d->vendor_index);
+                for (size_t k = 0; k < d->n_migs; k++) {
+                        const struct gj_mig *m = &inv->migs[d->first_mig + k];
+                        char name[32], caps[64] = "-", state[160];
+                        if (!header)
+                                printf("\nMIG devices (select as GPU:MIG, GPU:GI:CI or MIG-<uuid>):\n"
+                                       "%-6s %-8s %-40s %-28s %-34s %s\n",
+                                       "NAME", "GI:CI", "UUID", "MODEL", "CAPS NODES", "STATE");
+                        header = true;
+                        snprintf(name, sizeof(name), "%u:%u", d->vendor_index, m->index);
+                        if (m->n_nodes == 2)
+                                snprintf(caps, sizeof(caps), "nvidia-cap%u,nvidia-cap%u",
+                                         m->nodes[0].minor, m->nodes[1].minor);
+                        char ids[24];
+                        snprintf(ids, sizeof(ids), "%u:%u", m->gi, m->ci);
+                        mig_state(m, state, sizeof(state));
+                        printf("%-6s %-8s %-40s %-28s %-34s %s\n", name, ids, m->uuid ?: "-",
+                               m->name ?: "-", caps, state);
+                }
+        }
+        if (inv->n_imex_channels > 0)
+                printf("\nIMEX channels (select as imex:N):");
+        for (size_t k = 0; k < inv->n_imex_channels; k++)
+                printf(" %u%s", inv->imex_channels[k].minor,
+                       inv->imex_channels[k].state == GJ_NODE_OK ? "" : " (bad node)");
+        if (inv->n_imex_channels > 0)
+                printf("\n");
+}
+
 static void print_lockdown(const struct gj_lockdown_status *s) {
         printf("\nLockdown: %s", gj_lockdown_state_name(s->state));
         if (s->group)
@@ -125,6 +176,7 @@ static int print_table(const struct gj_inventory *inv) {
                        gj_vendor_name(d->vendor), d->model ?: "-", d->pci_bus_id ?: "-", numa,
                        d->uuid ?: "-", nodes, lease, state);
         }
+        print_mig_and_imex(inv);
         bool header = false;
         for (unsigned c = 0; c < _GJ_CTL_MAX; c++) {
                 const struct gj_node *n = inv->controls[c];

@@ -73,6 +73,12 @@ static void print_devices(const struct gj_plan *plan, const struct gj_selection 
                        d->pci_bus_id ? d->pci_bus_id : "-", d->uuid ? d->uuid : "-",
                        d->model ? d->model : "");
         }
+        for (size_t i = 0; i < plan->n_migs; i++) {
+                const struct gj_mig *m = plan->migs[i];
+                const struct gj_device *d = plan->mig_parents[i];
+                printf("  MIG %u:%u (GI %u, CI %u) of GPU %u %s %s\n", d->vendor_index, m->index,
+                       m->gi, m->ci, d->index, m->uuid ? m->uuid : "-", m->name ? m->name : "");
+        }
 }
 
 static void print_rule(const struct gj_cgroup_rule *r) {

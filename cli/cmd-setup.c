@@ -43,7 +43,11 @@ static void setup_usage(FILE *f) {
                 "  2. create the missing nodes /dev/nvidiaN (one per GPU, N = the driver's minor),\n"
                 "     /dev/nvidiactl, /dev/nvidia-modeset, /dev/nvidia-uvm, /dev/nvidia-uvm-tools,\n"
                 "     with the driver's major:minor and the mode/uid/gid of\n"
-                "     /proc/driver/nvidia/params (DeviceFileMode/UID/GID), or the lockdown's.\n"
+                "     /proc/driver/nvidia/params (DeviceFileMode/UID/GID), or the lockdown's;\n"
+                "  3. create the missing /dev/nvidia-caps/nvidia-capN of every MIG device (and\n"
+                "     /dev/nvidia-caps), with the minor and mode of the driver's\n"
+                "     /proc/driver/nvidia/capabilities/gpuM/mig/giG[/ciC]/access, as\n"
+                "     nvidia-modprobe -f does.\n"
                 "A node that exists but is wrong (other major:minor, not a character device, other\n"
                 "mode or owner) is reported and left alone: gpujail run and the hook refuse it.\n"
                 "\n"
@@ -194,6 +198,70 @@ static struct gj_node wanted_node(const struct gj_node *n, const struct gj_lockd
         return w;
 }
 
+/* A capability node as the access file gives it (what nvidia-modprobe -f makes), or as
+ * a lockdown leaves it: the group gets what others had, others nothing. */
+static struct gj_node wanted_cap_node(const struct gj_node *n,
+                                      const struct gj_lockdown_config *lc) {
+        struct gj_node w = *n;
+        const char *group;
+        gid_t gid;
+
+        if (gj_lockdown_config_group(lc, &group, &gid)) {
+                struct gj_gpu_node g = { .kind = GJ_GPU_NODE_NVIDIA_CAP,
+                                         .found = { n->mode, n->uid, n->gid } };
+                struct gj_perms p = gj_lockdown_perms(&g, gid);
+                w.mode = p.mode;
+                w.uid = p.uid;
+                w.gid = p.gid;
+        }
+        return w;
+}
+
+/*
+ * The nvidia-cap nodes of every MIG device, with the mode the driver's access file
+ * gives (what nvidia-modprobe -f does), or the lockdown's; /dev/nvidia-caps first when
+ * it is missing.
+ */
+/* A GPU instance's node is every one of its compute instances' first node: once is enough. */
+static bool cap_node_seen(const struct gj_inventory *inv, size_t k, const struct gj_node *n) {
+        for (size_t i = 0; i < k; i++)
+                for (size_t j = 0; j < inv->migs[i].n_nodes; j++)
+                        if (inv->migs[i].nodes[j].minor == n->minor)
+                                return true;
+        return false;
+}
+
+static int setup_mig_nodes(const struct gj_inventory *inv, const struct gj_lockdown_config *lc,
+                           const struct setup_opts *o, bool *left_wrong) {
+        int made_dir = -1, ret = 0;
+
+        for (size_t k = 0; k < inv->n_migs; k++)
+                for (size_t j = 0; j < inv->migs[k].n_nodes; j++) {
+                        const struct gj_node *n = &inv->migs[k].nodes[j];
+                        if (cap_node_seen(inv, k, n))
+                                continue;
+                        if (made_dir < 0) {
+                                made_dir = gj_host_node_dir_ensure(NULL, n->path, o->dry_run);
+                                if (made_dir < 0)
+                                        return made_dir;
+                                if (made_dir > 0)
+                                        printf("%s /dev/nvidia-caps (0755)\n",
+                                               o->dry_run ? "would create" : "created");
+                        }
+                        struct gj_node want = wanted_cap_node(n, lc);
+                        if (made_dir > 0 && o->dry_run) {
+                                printf("would create %s (c %u:%u, %04o, %u:%u)\n", n->path,
+                                       n->major, n->minor, (unsigned)want.mode, (unsigned)want.uid,
+                                       (unsigned)want.gid);
+                                continue;
+                        }
+                        int r = setup_node(&want, o, left_wrong);
+                        if (r < 0 && ret == 0)
+                                ret = r;
+                }
+        return ret;
+}
+
 static int setup_nodes(const struct setup_opts *o) {
         _cleanup_inventory_ struct gj_inventory *inv = NULL;
         _cleanup_(gj_lockdown_config_done) struct gj_lockdown_config lc = {};
@@ -231,6 +299,9 @@ static int setup_nodes(const struct setup_opts *o) {
                 if (r < 0 && ret == 0)
                         ret = r;
         }
+        r = setup_mig_nodes(inv, &lc, o, &left_wrong);
+        if (r < 0 && ret == 0)
+                ret = r;
         if (!any)
                 printf("no GPU bound to the nvidia driver: no NVIDIA nodes to create\n");
         if (ret == 0 && left_wrong)

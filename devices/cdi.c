@@ -98,7 +98,9 @@ int gj_cdi_name_to_selector(const char *kind, const char *name, char **ret) {
                 return -EINVAL;
         int vendor = gj_cdi_kind_vendor(kind);
         char *s;
-        if (vendor >= 0 && (all_digits(name) || streq(name, "all")))
+        if (streq(kind, GJ_CDI_KIND_IMEX))
+                s = strprintf("imex:%s", name); /* NVIDIA's names: "0", "1", "all" */
+        else if (vendor >= 0 && (all_digits(name) || streq(name, "all")))
                 s = strprintf("%s:%s", gj_vendor_name((enum gj_vendor)vendor), name);
         else
                 s = strdup(name);
@@ -140,21 +142,34 @@ static struct json_object *container_edits_json(const struct gj_plan *plan) {
         return TAKE_PTR(edits);
 }
 
-/* containerEdits for a selector, built by the one planner everybody uses.
- * `expect` (may be NULL) is the device the selector must resolve to alone. */
-static int edits_for_selector(const struct gj_inventory *inv, const char *selector, const struct gj_device *expect,
-                              const struct gj_cdi_opts *opts, struct json_object **ret) {
+/* What a CDI device name must resolve to, alone; NULLs: anything ("all"). */
+struct cdi_expect {
+        const struct gj_device *device;
+        const struct gj_mig *mig;
+};
+
+static bool selection_is(const struct gj_selection *sel, const struct cdi_expect *e) {
+        if (e->mig)
+                return sel->n_devices == 0 && sel->n_migs == 1 && sel->migs[0] == e->mig;
+        return !e->device ||
+               (sel->n_devices == 1 && sel->devices[0] == e->device && sel->n_migs == 0);
+}
+
+/* containerEdits for a selector, built by the one planner everybody uses; the selector must
+ * resolve to what `expect` says. */
+static int edits_for(const struct gj_inventory *inv, const char *selector,
+                     const struct cdi_expect *expect, const struct gj_cdi_opts *opts,
+                     struct json_object **ret) {
         _cleanup_(gj_selection_done) struct gj_selection sel = {};
         _cleanup_(gj_plan_done) struct gj_plan plan = {};
         struct gj_plan_opts popts = { .allow_bad_nodes = opts->allow_bad_nodes };
 
-        int r = gj_select(inv, selector, 0, &sel);
+        int r = gj_select(inv, selector, GJ_SELECT_NO_MIG_WARNING, &sel);
         if (r < 0)
                 return r;
-        if (expect && (sel.n_devices != 1 || sel.devices[0] != expect))
-                return log_error_errno(-EPROTO,
-                                       "CDI: selector '%s' does not name exactly device %u",
-                                       selector, expect->index);
+        if (!selection_is(&sel, expect))
+                return log_error_errno(
+                        -EPROTO, "CDI: selector '%s' does not name exactly one device", selector);
         r = gj_plan_build(inv, &sel, &popts, &plan);
         if (r < 0)
                 return r;
@@ -207,6 +222,13 @@ static int add_driver_edits(struct json_object *spec, const struct gj_cdi_opts *
         return 0;
 }
 
+/* `expect` (may be NULL) is the device the selector must resolve to alone. */
+static int edits_for_selector(const struct gj_inventory *inv, const char *selector,
+                              const struct gj_device *expect, const struct gj_cdi_opts *opts,
+                              struct json_object **ret) {
+        return edits_for(inv, selector, &(struct cdi_expect){ .device = expect }, opts, ret);
+}
+
 /* Takes edits, also on failure. */
 static int add_device(struct json_object *devices, const char *name, struct json_object *edits) {
         _cleanup_json_ struct json_object *e = edits;
@@ -249,6 +271,56 @@ static int add_one_gpu(struct json_object *devices, const struct gj_inventory *i
         return add_device(devices, alt, TAKE_PTR(edits2));
 }
 
+/* One CDI device per MIG device, named as NVIDIA's toolkit names it: "<gpu>:<mig>", and its
+ * UUID when NVML gave one. One that is not usable here (its caps nodes unknown) is left out
+ * with a warning: a spec must not offer what cannot be given. */
+static int add_migs(struct json_object *devices, const struct gj_inventory *inv,
+                    const struct gj_cdi_opts *opts) {
+        for (size_t k = 0; k < inv->n_migs; k++) {
+                const struct gj_mig *m = &inv->migs[k];
+                const struct gj_device *d = &inv->devices[m->parent];
+                char name[32];
+                snprintf(name, sizeof(name), "%u:%u", d->vendor_index, m->index);
+                if (m->n_nodes < 2) {
+                        log_warning(
+                                "CDI: leaving out MIG device %s: its nvidia-caps nodes are unknown",
+                                name);
+                        continue;
+                }
+                _cleanup_json_ struct json_object *edits = NULL, *edits2 = NULL;
+                int r = edits_for(inv, name, &(struct cdi_expect){ .mig = m }, opts, &edits);
+                if (r < 0)
+                        return r;
+                bool alt = m->uuid && gj_cdi_device_name_valid(m->uuid) >= 0;
+                if (alt && json_object_deep_copy(edits, &edits2, NULL) < 0)
+                        return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
+                r = add_device(devices, name, TAKE_PTR(edits));
+                if (r >= 0 && alt)
+                        r = add_device(devices, m->uuid, TAKE_PTR(edits2));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* NVIDIA's kind for IMEX channels: one device per channel, named by its number. */
+static int add_imex_channels(struct json_object *devices, const struct gj_inventory *inv,
+                             const struct gj_cdi_opts *opts) {
+        for (size_t k = 0; k < inv->n_imex_channels; k++) {
+                char name[16], selector[24];
+                struct json_object *edits;
+                snprintf(name, sizeof(name), "%u", inv->imex_channels[k].minor);
+                snprintf(selector, sizeof(selector), "imex:%s", name);
+                int r = edits_for_selector(inv, selector, NULL, opts, &edits);
+                if (r < 0)
+                        return r;
+                r = add_device(devices, name, edits);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *opts, struct json_object **ret) {
         const char *kind = opts && opts->kind ? opts->kind : GJ_CDI_KIND_DEFAULT;
         struct gj_cdi_opts o = opts ? *opts : (struct gj_cdi_opts){};
@@ -269,7 +341,8 @@ int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *
                 return log_error_errno(-ENOMEM, "cannot build CDI spec: %m");
         struct json_object *devices = json_object_object_get(spec, "devices");
 
-        for (size_t i = 0; i < inv->n_devices; i++) {
+        bool imex = streq(kind, GJ_CDI_KIND_IMEX);
+        for (size_t i = 0; i < inv->n_devices && !imex; i++) {
                 const struct gj_device *d = &inv->devices[i];
                 if (vendor >= 0 && (int)d->vendor != vendor)
                         continue;
@@ -278,7 +351,17 @@ int gj_cdi_spec_build(const struct gj_inventory *inv, const struct gj_cdi_opts *
                         return r;
                 n++;
         }
-        if (n == 0)
+        if (imex && inv->n_imex_channels == 0)
+                return log_error_errno(-ENOENT,
+                                       "no IMEX channel on this host for CDI kind %s "
+                                       "(/dev/nvidia-caps-imex-channels/channelN)",
+                                       kind);
+        r = imex                                       ? add_imex_channels(devices, inv, &o)
+            : vendor < 0 || vendor == GJ_VENDOR_NVIDIA ? add_migs(devices, inv, &o)
+                                                       : 0;
+        if (r < 0)
+                return r;
+        if (n == 0 && !imex)
                 return log_error_errno(-ENOENT, "no accelerator on this host for CDI kind %s%s%s", kind,
                                        vendor >= 0 ? ": it covers only " : "",
                                        vendor >= 0 ? gj_vendor_name((enum gj_vendor)vendor) : "");

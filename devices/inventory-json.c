@@ -50,7 +50,48 @@ static struct json_object *device_controls_to_json(unsigned controls) {
         return TAKE_PTR(a);
 }
 
-static struct json_object *device_to_json(const struct gj_device *d) {
+static struct json_object *node_array_to_json(const struct gj_node *nodes, size_t n) {
+        _cleanup_json_ struct json_object *a = json_object_new_array();
+        if (!a)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (gj_json_append(a, gj_node_to_json(&nodes[i])) < 0)
+                        return NULL;
+        return TAKE_PTR(a);
+}
+
+/* One MIG device: "<gpu>:<index>", its ids, NVML's names (null without NVML), its nodes. */
+static struct json_object *mig_to_json(const struct gj_device *d, const struct gj_mig *m) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        _cleanup_free_ char *name = strprintf("%u:%u", d->vendor_index, m->index);
+        if (!o || !name || gj_json_add_string(o, "name", name) < 0 ||
+            gj_json_add_int(o, "index", m->index) < 0 || gj_json_add_int(o, "gi", m->gi) < 0 ||
+            gj_json_add_int(o, "ci", m->ci) < 0 || gj_json_add_string(o, "uuid", m->uuid) < 0 ||
+            gj_json_add_string(o, "model", m->name) < 0 ||
+            gj_json_add(o, "nodes", node_array_to_json(m->nodes, m->n_nodes)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+/* "mig": null for a GPU without MIG as far as we know; else its mode and MIG devices. */
+static int add_mig(struct json_object *o, const struct gj_inventory *inv,
+                   const struct gj_device *d) {
+        if (d->mig_mode == GJ_MIG_UNKNOWN && d->n_migs == 0)
+                return gj_json_add_null(o, "mig");
+        _cleanup_json_ struct json_object *mig = json_object_new_object();
+        _cleanup_json_ struct json_object *a = json_object_new_array();
+        if (!mig || !a || gj_json_add_string(mig, "mode", gj_mig_mode_name(d->mig_mode)) < 0)
+                return -ENOMEM;
+        for (size_t k = 0; k < d->n_migs; k++)
+                if (gj_json_append(a, mig_to_json(d, &inv->migs[d->first_mig + k])) < 0)
+                        return -ENOMEM;
+        if (gj_json_add(mig, "devices", TAKE_PTR(a)) < 0)
+                return -ENOMEM;
+        return gj_json_add(o, "mig", TAKE_PTR(mig));
+}
+
+static struct json_object *device_to_json(const struct gj_inventory *inv,
+                                          const struct gj_device *d) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         if (!o || gj_json_add_int(o, "index", d->index) < 0 ||
             gj_json_add_string(o, "vendor", gj_vendor_name(d->vendor)) < 0 ||
@@ -62,7 +103,8 @@ static struct json_object *device_to_json(const struct gj_device *d) {
             gj_json_add_int_or_null(o, "minor", d->minor, d->minor >= 0) < 0 ||
             gj_json_add_string(o, "driver", isempty(d->driver) ? NULL : d->driver) < 0 ||
             gj_json_add(o, "nodes", nodes_to_json(d)) < 0 ||
-            gj_json_add(o, "controls", device_controls_to_json(d->controls)) < 0)
+            gj_json_add(o, "controls", device_controls_to_json(d->controls)) < 0 ||
+            add_mig(o, inv, d) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -72,7 +114,7 @@ static struct json_object *devices_to_json(const struct gj_inventory *inv) {
         if (!a)
                 return NULL;
         for (size_t i = 0; i < inv->n_devices; i++)
-                if (gj_json_append(a, device_to_json(&inv->devices[i])) < 0)
+                if (gj_json_append(a, device_to_json(inv, &inv->devices[i])) < 0)
                         return NULL;
         return TAKE_PTR(a);
 }
@@ -136,6 +178,8 @@ struct json_object *gj_inventory_to_json(const struct gj_inventory *inv) {
             gj_json_add(o, "devices", devices_to_json(inv)) < 0 ||
             gj_json_add(o, "controls", controls_to_json(inv)) < 0 ||
             gj_json_add(o, "modules", modules_to_json(inv)) < 0 ||
+            gj_json_add(o, "imex_channels",
+                        node_array_to_json(inv->imex_channels, inv->n_imex_channels)) < 0 ||
             gj_json_add(o, "warnings", gj_json_new_strv(inv->warnings)) < 0 ||
             add_lockdown(o, inv->lockdown) < 0)
                 return NULL;

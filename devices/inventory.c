@@ -17,6 +17,7 @@
 
 #include "gpujail/inventory.h"
 #include "gpujail/util.h"
+#include "inventory-internal.h"
 
 #define NVIDIA_FRONTEND_MAJOR 195 /* fixed in the driver (NV_MAJOR_DEVICE_NUMBER) */
 #define NVIDIA_CTL_MINOR 255
@@ -113,7 +114,7 @@ int gj_control_from_name(const char *name) {
 
 /* Log a warning and keep it in the inventory; error is a negative errno (its text is
  * appended) or 0. Returns 0, or -ENOMEM: the only failure that stops the inventory. */
-_printf_(3, 4) static int inv_warn(struct gj_inventory *inv, int error, const char *fmt, ...) {
+_printf_(3, 4) int inv_warn(struct gj_inventory *inv, int error, const char *fmt, ...) {
         char buf[1024];
         va_list ap;
 
@@ -133,7 +134,7 @@ _printf_(3, 4) static int inv_warn(struct gj_inventory *inv, int error, const ch
 static void node_free_contents(struct gj_node *n) { free(n->path); }
 
 /* stat() the node under dev_root (node->path always names it as /dev/...). */
-static void node_check_at(const char *dev_root, struct gj_node *node) {
+void node_check_at(const char *dev_root, struct gj_node *node) {
         _cleanup_free_ char *p = NULL;
         const char *rel = startswith(node->path, "/dev");
         struct stat st;
@@ -165,8 +166,8 @@ static void node_check_at(const char *dev_root, struct gj_node *node) {
 
 void gj_node_check(struct gj_node *node) { node_check_at(NULL, node); }
 
-static int node_init(struct gj_node *n, const char *path, unsigned maj, unsigned min, mode_t mode,
-                     uid_t uid, gid_t gid) {
+int node_init(struct gj_node *n, const char *path, unsigned maj, unsigned min, mode_t mode,
+              uid_t uid, gid_t gid) {
         *n = (struct gj_node){
                 .path = strdup(path),
                 .type = 'c',
@@ -845,6 +846,7 @@ void gj_inventory_free(struct gj_inventory *inv) {
                         node_free_contents(inv->controls[i]);
                 free(inv->controls[i]);
         }
+        inv_free_nvidia_caps(inv);
         free(inv->modules);
         free(inv->nvidia_driver_version);
         strv_free(inv->warnings);
@@ -885,6 +887,9 @@ int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory 
         if (r < 0)
                 return r;
         r = inv_add_nvidia(&c);
+        if (r < 0)
+                return r;
+        r = inv_add_nvidia_caps(inv, c.proc_root, c.dev_root, !(opts && opts->skip_nvml));
         if (r < 0)
                 return r;
         r = inv_add_kfd(&c);

@@ -242,3 +242,65 @@ int gj_nvidia_version_parse(const char *text, char **ret) {
         }
         return -EBADMSG;
 }
+
+/* ---- /proc/driver/nvidia/capabilities: MIG and other capability files ---- */
+
+/* nvidia-caps minors fit the kernel's 20 bits; the driver hands out a few thousand. */
+#define NVIDIA_CAP_MINOR_MAX ((1u << 20) - 1)
+
+struct cap_state {
+        struct gj_nvidia_cap *cap;
+        bool have_minor, bad_minor;
+};
+
+/* A decimal field as the driver prints it ("%d"): digits only, at most 10 of them. */
+static int field_uint(const char *value, size_t vn, unsigned *ret) {
+        _cleanup_free_ char *v = strndup_trimmed(value, vn);
+        if (!v || strlen(v) > 10 || strspn(v, "0123456789") != strlen(v))
+                return -EINVAL;
+        return safe_atou(v, ret);
+}
+
+static int cap_field(const char *key, size_t kn, const char *value, size_t vn, void *userdata) {
+        struct cap_state *st = userdata;
+        unsigned u;
+
+        if (key_is(key, kn, "DeviceFileMinor")) {
+                if (st->have_minor || st->bad_minor)
+                        return 0; /* the first one counts */
+                if (field_uint(value, vn, &u) >= 0 && u <= NVIDIA_CAP_MINOR_MAX) {
+                        st->cap->minor = u;
+                        st->have_minor = true;
+                } else
+                        st->bad_minor = true;
+        } else if (key_is(key, kn, "DeviceFileMode")) {
+                if (!st->cap->have_mode && field_uint(value, vn, &u) >= 0 && u <= 0777) {
+                        st->cap->mode = (mode_t)u;
+                        st->cap->have_mode = true;
+                }
+        } else if (key_is(key, kn, "DeviceFileModify")) {
+                if (field_uint(value, vn, &u) >= 0)
+                        st->cap->modify = u != 0;
+        }
+        return 0;
+}
+
+int gj_nvidia_cap_parse(const char *text, struct gj_nvidia_cap *ret) {
+        struct cap_state st = { .cap = ret };
+
+        *ret = (struct gj_nvidia_cap){ .mode = 0444, .modify = true };
+        int r = for_each_key_value(text, cap_field, &st);
+        if (r < 0)
+                return r;
+        return st.have_minor ? 0 : -EBADMSG;
+}
+
+int gj_nvidia_numbered_name(const char *name, const char *prefix, unsigned *ret) {
+        const char *p = startswith(name, prefix);
+        size_t n = p ? strlen(p) : 0;
+
+        /* "gi0", "ci12", "channel2047": no sign, no leading zero, no blank, no suffix. */
+        if (n == 0 || n > 9 || strspn(p, "0123456789") != n || (p[0] == '0' && n > 1))
+                return -EINVAL;
+        return safe_atou(p, ret);
+}

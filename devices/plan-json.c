@@ -7,6 +7,7 @@
  *
  * {
  *   "devices": [ { "index", "vendor", "vendor_index", "pci_bus_id", "uuid", "model" } ],
+ *   "mig_devices": [ { "name", "gpu_index", "gi", "ci", "uuid" } ],
  *   "nodes":   [ { "path", "hostPath", "type", "major", "minor", "fileMode", "uid", "gid" } ],
  *   "cgroup_rules": [ { "allow": true, "type", "major", "minor", "access" } ],
  *   "env": [ "KEY=VALUE" ]
@@ -75,6 +76,26 @@ static struct json_object *devices_to_json(const struct gj_plan *plan) {
         return TAKE_PTR(a);
 }
 
+/* MIG devices as `gpujail list --json` names them ("2:1"), with their GPU's inventory index. */
+static struct json_object *migs_to_json(const struct gj_plan *plan) {
+        _cleanup_json_ struct json_object *a = json_object_new_array();
+        if (!a)
+                return NULL;
+        for (size_t i = 0; i < plan->n_migs; i++) {
+                const struct gj_mig *m = plan->migs[i];
+                const struct gj_device *d = plan->mig_parents[i];
+                _cleanup_free_ char *name = strprintf("%u:%u", d->vendor_index, m->index);
+                _cleanup_json_ struct json_object *o = json_object_new_object();
+                if (!name || !o || gj_json_add_string(o, "name", name) < 0 ||
+                    gj_json_add_int(o, "gpu_index", d->index) < 0 ||
+                    gj_json_add_int(o, "gi", m->gi) < 0 || gj_json_add_int(o, "ci", m->ci) < 0 ||
+                    gj_json_add_string(o, "uuid", m->uuid) < 0 ||
+                    gj_json_append(a, TAKE_PTR(o)) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(a);
+}
+
 static struct json_object *nodes_to_json(const struct gj_plan *plan) {
         _cleanup_json_ struct json_object *a = json_object_new_array();
         if (!a)
@@ -121,6 +142,7 @@ static struct json_object *driver_to_json(const struct gj_driver_plan *d) {
 struct json_object *gj_plan_to_json(const struct gj_plan *plan) {
         _cleanup_json_ struct json_object *root = json_object_new_object();
         if (!root || gj_json_add(root, "devices", devices_to_json(plan)) < 0 ||
+            gj_json_add(root, "mig_devices", migs_to_json(plan)) < 0 ||
             gj_json_add(root, "nodes", nodes_to_json(plan)) < 0 ||
             gj_json_add(root, "cgroup_rules", rules_to_json(plan)) < 0 ||
             gj_json_add(root, "env", gj_json_new_strv(plan->env)) < 0)

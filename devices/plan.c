@@ -149,7 +149,7 @@ static int check_device_has_nodes(const struct gj_device *d, const struct gj_pla
                                who);
 }
 
-static unsigned selection_controls(const struct gj_selection *sel) {
+static unsigned selection_controls(const struct gj_inventory *inv, const struct gj_selection *sel) {
         unsigned mask = 0;
         if (!sel->want_controls)
                 return 0;
@@ -157,12 +157,14 @@ static unsigned selection_controls(const struct gj_selection *sel) {
                 return NVIDIA_COMPUTE_CONTROLS;
         for (size_t i = 0; i < sel->n_devices; i++)
                 mask |= sel->devices[i]->controls;
+        for (size_t i = 0; i < sel->n_migs; i++)
+                mask |= inv->devices[sel->migs[i]->parent].controls;
         return mask;
 }
 
 static int plan_add_controls(struct gj_plan *plan, const struct gj_inventory *inv,
                              const struct gj_selection *sel, const struct gj_plan_opts *opts) {
-        unsigned mask = selection_controls(sel);
+        unsigned mask = selection_controls(inv, sel);
 
         for (int c = 0; c < _GJ_CTL_MAX; c++) {
                 if (!(mask & (1u << c)))
@@ -179,6 +181,82 @@ static int plan_add_controls(struct gj_plan *plan, const struct gj_inventory *in
                                                gj_control_name((enum gj_control)c));
                 }
                 int r = plan_add_inventory_node(plan, node, NULL, opts);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- MIG devices and IMEX channels ---- */
+
+/* "MIG device 0:1 (GI 3, CI 0) of GPU 0 (0000:1b:00.0)" for messages. */
+static void describe_mig(const struct gj_device *parent, const struct gj_mig *m, char *buf,
+                         size_t size) {
+        snprintf(buf, size, "MIG device %u:%u (GI %u, CI %u) of GPU %u (%s)", parent->vendor_index,
+                 m->index, m->gi, m->ci, parent->vendor_index,
+                 parent->pci_bus_id ? parent->pci_bus_id : "no PCI address");
+}
+
+/* The parent's /dev/nvidia<minor> (not its DRM nodes: NVIDIA gives a MIG device none),
+ * then the GPU instance's and the compute instance's nvidia-cap nodes. */
+static int plan_add_mig(struct gj_plan *plan, const struct gj_inventory *inv,
+                        const struct gj_mig *m, const struct gj_plan_opts *opts) {
+        const struct gj_device *parent = &inv->devices[m->parent];
+        char who[160];
+
+        describe_mig(parent, m, who, sizeof(who));
+        if (parent->minor < 0 || parent->n_nodes == 0)
+                return log_error_errno(-ENODEV,
+                                       "refusing %s: the GPU's device node is unknown (see the "
+                                       "warnings of 'gpujail list')",
+                                       who);
+        if (m->n_nodes < 2)
+                return log_error_errno(
+                        -ENODEV,
+                        "refusing %s: its /dev/nvidia-caps nodes are unknown (see the "
+                        "warnings of 'gpujail list')",
+                        who);
+        int r = plan_add_inventory_node(plan, &parent->nodes[0], parent, opts);
+        for (size_t k = 0; r >= 0 && k < m->n_nodes; k++)
+                r = plan_add_inventory_node(plan, &m->nodes[k], parent, opts);
+        return r;
+}
+
+static int plan_add_migs_and_imex(struct gj_plan *plan, const struct gj_inventory *inv,
+                                  const struct gj_selection *sel, const struct gj_plan_opts *opts) {
+        if (sel->n_migs > 0) {
+                plan->migs = calloc(sel->n_migs, sizeof(*plan->migs));
+                plan->mig_parents = calloc(sel->n_migs, sizeof(*plan->mig_parents));
+                if (!plan->migs || !plan->mig_parents)
+                        return log_error_errno(-ENOMEM, "cannot build the plan: %m");
+        }
+        for (size_t i = 0; i < sel->n_migs; i++) {
+                int r = plan_add_mig(plan, inv, sel->migs[i], opts);
+                if (r < 0)
+                        return r;
+                plan->migs[plan->n_migs] = sel->migs[i];
+                plan->mig_parents[plan->n_migs++] = &inv->devices[sel->migs[i]->parent];
+        }
+        for (size_t i = 0; i < sel->n_imex; i++) {
+                int r = plan_add_inventory_node(plan, sel->imex[i], NULL, opts);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A MIG device's name inside and outside the jail: its UUID, or "<GPU id>/gi<G>/ci<C>". */
+static char *mig_id(const struct gj_plan *plan, size_t i) {
+        const struct gj_mig *m = plan->migs[i];
+        const struct gj_device *p = plan->mig_parents[i];
+        if (m->uuid)
+                return strdup(m->uuid);
+        return strprintf("%s/gi%u/ci%u", p->uuid ?: p->pci_bus_id ?: "nvidia", m->gi, m->ci);
+}
+
+static int push_mig_ids(const struct gj_plan *plan, char ***v) {
+        for (size_t i = 0; i < plan->n_migs; i++) {
+                int r = strv_push(v, mig_id(plan, i));
                 if (r < 0)
                         return r;
         }
@@ -208,8 +286,19 @@ static char *devices_string(const struct gj_device *const *devs, size_t n, bool 
         return strv_join(v, ",");
 }
 
+/* devices_string, then the MIG devices' ids. */
+static char *with_mig_ids(const struct gj_plan *plan, char *s) {
+        _cleanup_strv_free_ char **v = NULL;
+        _cleanup_free_ char *base = s;
+        if (!base || plan->n_migs == 0)
+                return TAKE_PTR(base);
+        if ((*base && strv_push(&v, strdup(base)) < 0) || push_mig_ids(plan, &v) < 0)
+                return NULL;
+        return strv_join(v, ",");
+}
+
 char *gj_plan_devices_string(const struct gj_plan *plan) {
-        return devices_string(plan->devices, plan->n_devices, false);
+        return with_mig_ids(plan, devices_string(plan->devices, plan->n_devices, false));
 }
 
 static int env_push(char ***env, const char *key, const char *value) {
@@ -235,8 +324,10 @@ static char *cuda_visible_devices(const struct gj_plan *plan) {
                         n++;
                         all_uuids = all_uuids && plan->devices[i]->uuid;
                 }
+        for (size_t i = 0; i < plan->n_migs; i++, n++)
+                all_uuids = all_uuids && plan->migs[i]->uuid;
         if (all_uuids)
-                return devices_string(plan->devices, plan->n_devices, true);
+                return with_mig_ids(plan, devices_string(plan->devices, plan->n_devices, true));
 
         _cleanup_strv_free_ char **v = NULL;
         for (size_t i = 0; i < n; i++)
@@ -297,6 +388,9 @@ int gj_plan_build(const struct gj_inventory *inv, const struct gj_selection *sel
                                 return r;
                 }
         }
+        r = plan_add_migs_and_imex(&plan, inv, sel, opts);
+        if (r < 0)
+                return r;
         r = plan_add_controls(&plan, inv, sel, opts);
         if (r < 0)
                 return r;
@@ -330,5 +424,7 @@ void gj_plan_done(struct gj_plan *plan) {
         free(plan->rules);
         strv_free(plan->env);
         free(plan->devices);
+        free(plan->migs);
+        free(plan->mig_parents);
         *plan = (struct gj_plan){};
 }

@@ -403,9 +403,9 @@ static int strv_extend_unique(char ***v, char *const *add) {
         return 0;
 }
 
-/* A union of selector lists as one valid selector: "all" covers the rest;
- * "none" and "void" (no GPU) add nothing beside a GPU, and "void" nothing
- * beside "none". */
+/* A union of selector lists as one valid selector: "all" covers the rest but IMEX
+ * channels, which "all" does not name (they stay beside it); "none" and "void" (no
+ * GPU) add nothing beside a GPU, and "void" nothing beside "none". */
 static int normalize_gpus(char ***v) {
         bool real = false;
         for (size_t i = 0; (*v)[i]; i++)
@@ -415,9 +415,13 @@ static int normalize_gpus(char ***v) {
                            : strv_contains(*v, "none") ? "none"
                                                        : "void";
         if (only) {
-                strv_free(*v);
+                _cleanup_strv_free_ char **old = *v;
                 *v = NULL;
-                return strv_push(v, strdup(only));
+                int r = strv_push(v, strdup(only));
+                for (size_t i = 0; r >= 0 && streq(only, "all") && old[i]; i++)
+                        if (startswith(old[i], "imex:"))
+                                r = strv_push(v, strdup(old[i]));
+                return r;
         }
         size_t j = 0;
         for (size_t i = 0; (*v)[i]; i++)

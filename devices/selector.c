@@ -19,7 +19,18 @@
  *                    any prefix and its first match; we want exactly one)
  *   "0000:3b:00.0"   PCI bus id; "3b:00.0" implies domain 0; nvidia-smi's
  *                    "00000000:3B:00.0" works too; hex is case-insensitive
+ *   "MIG-<uuid>"     a MIG device (UUIDs come from NVML); unique prefix as for GPU-
+ *   "0:1"            MIG device 1 of NVIDIA GPU 0: NVIDIA's "<gpu>:<mig>" form
+ *                    (libnvidia-container, NVIDIA_VISIBLE_DEVICES, the toolkit's CDI
+ *                    names), both counted as NVML counts them
+ *   "0:3:0"          the MIG device of NVIDIA GPU 0 with GPU instance 3, compute
+ *                    instance 0: ids that nvidia-smi and /proc show and that do not
+ *                    depend on enumeration order (gpujail's own form)
+ *   "imex:2"         IMEX channel 2; "imex:all" every channel the host has
  * "none" and "void" must stand alone. "all" with anything else is just "all".
+ *
+ * The chosen[] array has one slot per device, then one per MIG device (inv->migs), then
+ * one per IMEX channel (inv->imex_channels).
  */
 #include <ctype.h>
 
@@ -103,6 +114,165 @@ static int fail_unknown(const struct gj_inventory *inv, unsigned flags, const ch
         return log_error_errno(-ENODEV, "unknown GPU '%s'%s%s: this host has %s",
                                item_for_log(item, buf), why ? ": " : "", why ? why : "",
                                host ? host : "(out of memory)");
+}
+
+/* ---- MIG devices and IMEX channels ---- */
+
+static bool uuid_has_prefix(const char *uuid, const char *prefix);
+
+static bool *mig_slot(const struct gj_inventory *inv, bool *chosen, size_t k) {
+        return &chosen[inv->n_devices + k];
+}
+
+static bool *imex_slot(const struct gj_inventory *inv, bool *chosen, size_t k) {
+        return &chosen[inv->n_devices + inv->n_migs + k];
+}
+
+/* Every MIG device of a chosen NVIDIA GPU: what NVIDIA's "all" gives. */
+static void choose_migs_of_chosen(const struct gj_inventory *inv, bool *chosen) {
+        for (size_t k = 0; k < inv->n_migs; k++)
+                if (chosen[inv->migs[k].parent])
+                        *mig_slot(inv, chosen, k) = true;
+}
+
+static const struct gj_device *nvidia_gpu(const struct gj_inventory *inv, unsigned idx) {
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (inv->devices[i].vendor == GJ_VENDOR_NVIDIA &&
+                    inv->devices[i].vendor_index == idx)
+                        return &inv->devices[i];
+        return NULL;
+}
+
+/* No such MIG device on d: say which it has ("0:0 (GI 1, CI 0), 0:1 (GI 2, CI 0)"). */
+static int fail_no_mig(const struct gj_inventory *inv, const struct gj_device *d,
+                       const char *item) {
+        _cleanup_strbuf_ struct strbuf b = {};
+        char buf[80];
+
+        if (d->n_migs == 0)
+                return log_error_errno(
+                        -ENODEV, "unknown MIG device '%s': GPU %u %s", item_for_log(item, buf),
+                        d->vendor_index,
+                        d->mig_mode == GJ_MIG_ENABLED
+                                ? "is in MIG mode but has no MIG devices (create them with "
+                                  "'nvidia-smi mig -cgi PROFILES -C')"
+                                : "has no MIG devices (MIG mode is off, or unknown without NVML)");
+        for (size_t k = 0; k < d->n_migs; k++) {
+                const struct gj_mig *m = &inv->migs[d->first_mig + k];
+                strbuf_printf(&b, "%s%u:%u (GI %u, CI %u)", k ? ", " : "", d->vendor_index,
+                              m->index, m->gi, m->ci);
+        }
+        return log_error_errno(-ENODEV, "unknown MIG device '%s': GPU %u has %s",
+                               item_for_log(item, buf), d->vendor_index,
+                               strbuf_str(&b) ?: "(out of memory)");
+}
+
+/* "N:M" or "N:GI:CI": two or three decimal fields of at most 9 digits. Returns the count, or 0. */
+static size_t parse_mig_index(const char *item, unsigned v[static 3]) {
+        size_t n = 0;
+        for (const char *p = item;; p++) {
+                size_t len = strspn(p, "0123456789");
+                char num[10];
+                if (n == 3 || len == 0 || len >= sizeof(num) || (p[len] != ':' && p[len] != 0))
+                        return 0;
+                memcpy(num, p, len);
+                num[len] = 0;
+                if (safe_atou(num, &v[n++]) < 0)
+                        return 0;
+                p += len;
+                if (!*p)
+                        return n >= 2 ? n : 0;
+        }
+}
+
+/* 0 when item is not of that form, 1 when chosen, < 0 on error. */
+static int select_mig_by_index(const struct gj_inventory *inv, unsigned flags, const char *item,
+                               bool *chosen) {
+        unsigned v[3];
+        size_t n = parse_mig_index(item, v);
+
+        if (n == 0)
+                return 0;
+        const struct gj_device *d = nvidia_gpu(inv, v[0]);
+        if (!d)
+                return fail_unknown(inv, flags | GJ_SELECT_NVIDIA_INDEXES, item,
+                                    "no NVIDIA GPU with that index");
+        for (size_t k = 0; k < d->n_migs; k++) {
+                const struct gj_mig *m = &inv->migs[d->first_mig + k];
+                if (n == 2 ? m->index == v[1] : m->gi == v[1] && m->ci == v[2]) {
+                        *mig_slot(inv, chosen, d->first_mig + k) = true;
+                        return 1;
+                }
+        }
+        return fail_no_mig(inv, d, item);
+}
+
+static int select_mig_by_uuid(const struct gj_inventory *inv, unsigned flags, const char *item,
+                              bool *chosen) {
+        char buf[80];
+        ssize_t found = -1;
+        size_t n_found = 0;
+
+        for (size_t k = 0; k < inv->n_migs; k++)
+                if (inv->migs[k].uuid && strcasecmp(inv->migs[k].uuid, item) == 0) {
+                        *mig_slot(inv, chosen, k) = true;
+                        return 0;
+                }
+        if (strlen(item) < strlen("MIG-") + UUID_PREFIX_MIN)
+                return fail_unknown(inv, flags, item,
+                                    "a UUID prefix needs at least 8 hex digits after 'MIG-'");
+        for (size_t k = 0; k < inv->n_migs; k++)
+                if (uuid_has_prefix(inv->migs[k].uuid, item)) {
+                        found = (ssize_t)k;
+                        n_found++;
+                }
+        if (n_found == 1) {
+                *mig_slot(inv, chosen, (size_t)found) = true;
+                return 0;
+        }
+        if (n_found > 1)
+                return log_error_errno(-ENODEV,
+                                       "ambiguous MIG device '%s': it is a prefix of %zu MIG UUIDs",
+                                       item_for_log(item, buf), n_found);
+        return fail_unknown(
+                inv, flags, item,
+                inv->nvml
+                        ? "no MIG device has this UUID (see 'gpujail list')"
+                        : "MIG UUIDs are known only through NVML (libnvidia-ml.so.1), which "
+                          "this host lacks: name it as GPU:MIG or GPU:GI:CI (see 'gpujail list')");
+}
+
+/* "imex:N" / "imex:all". 0 when item is not of that form, 1 when chosen, < 0. */
+static int select_imex(const struct gj_inventory *inv, const char *item, bool *chosen) {
+        const char *rest = startswith(item, "imex:");
+        char buf[80];
+        unsigned n;
+
+        if (!rest)
+                return 0;
+        if (streq(rest, "all")) {
+                if (inv->n_imex_channels == 0)
+                        return log_error_errno(-ENODEV,
+                                               "'imex:all': this host has no IMEX channel nodes "
+                                               "(/dev/nvidia-caps-imex-channels/channelN)");
+                for (size_t k = 0; k < inv->n_imex_channels; k++)
+                        *imex_slot(inv, chosen, k) = true;
+                return 1;
+        }
+        if (gj_nvidia_numbered_name(rest, "", &n) < 0)
+                return log_error_errno(-EINVAL,
+                                       "invalid IMEX channel '%s': expected imex:N or imex:all",
+                                       item_for_log(item, buf));
+        for (size_t k = 0; k < inv->n_imex_channels; k++)
+                if (inv->imex_channels[k].minor == n) {
+                        *imex_slot(inv, chosen, k) = true;
+                        return 1;
+                }
+        return log_error_errno(
+                -ENODEV,
+                "unknown IMEX channel '%s': this host has %zu IMEX channel node(s) in "
+                "/dev/nvidia-caps-imex-channels (create one with 'nvidia-modprobe -i %u')",
+                item_for_log(item, buf), inv->n_imex_channels, n);
 }
 
 /* ---- parsing one item ---- */
@@ -253,6 +423,8 @@ static int select_by_vendor(const struct gj_inventory *inv, unsigned flags, cons
                 }
         if (!any)
                 return fail_unknown(inv, flags, item, NULL);
+        if (all)
+                choose_migs_of_chosen(inv, chosen);
         return 1;
 }
 
@@ -286,6 +458,7 @@ static int select_all(const struct gj_inventory *inv, unsigned flags, bool *chos
          * for: the job would start without the GPU it expects. */
         if (!any)
                 return fail_unknown(inv, flags, "all", NULL);
+        choose_migs_of_chosen(inv, chosen);
         return 0;
 }
 
@@ -301,14 +474,21 @@ static int select_item(const struct gj_inventory *inv, unsigned flags, const cha
         if (strncasecmp(item, "GPU-", 4) == 0)
                 return select_by_uuid(inv, flags, item, chosen);
         if (strncasecmp(item, "MIG-", 4) == 0)
-                return fail_unknown(inv, flags, item, "MIG instances are not supported yet");
+                return select_mig_by_uuid(inv, flags, item, chosen);
+        r = select_mig_by_index(inv, flags, item, chosen);
+        if (r == 0)
+                r = select_imex(inv, item, chosen);
+        if (r != 0)
+                return r < 0 ? r : 0;
         r = select_by_vendor(inv, flags, item, chosen);
         if (r != 0)
                 return r < 0 ? r : 0;
         if (pci_addr_parse(item, &pci) >= 0)
                 return select_by_pci(inv, flags, item, &pci, chosen);
-        return fail_unknown(inv, flags, item,
-                            "expected N, all, none, void, GPU-<uuid>, a PCI bus id or vendor:N");
+        return fail_unknown(
+                inv, flags, item,
+                "expected N, all, none, void, GPU-<uuid>, a PCI bus id, vendor:N, MIG-<uuid>, "
+                "GPU:MIG, GPU:GI:CI or imex:N");
 }
 
 /* ---- the list ---- */
@@ -335,6 +515,44 @@ static int cmp_device_index(const void *a, const void *b) {
         return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* A GPU in MIG mode named as a whole GPU: NVIDIA gives its node and no MIG device, and
+ * CUDA then finds nothing to run on. Given as asked, with a word about it. */
+static void notice_whole_mig_gpus(const struct gj_inventory *inv, const bool *chosen) {
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                const struct gj_device *d = &inv->devices[i];
+                bool any_mig = false;
+                for (size_t k = 0; k < d->n_migs; k++)
+                        any_mig = any_mig || chosen[inv->n_devices + d->first_mig + k];
+                if (chosen[i] && d->mig_mode == GJ_MIG_ENABLED && !any_mig)
+                        log_warning(
+                                "GPU %u (%s) is in MIG mode: as a whole GPU it comes without its MIG "
+                                "devices, and CUDA will not see it; ask for its MIG devices (%u:N, "
+                                "see 'gpujail list')",
+                                d->vendor_index, d->pci_bus_id ?: "-", d->vendor_index);
+        }
+}
+
+/* The chosen MIG devices and IMEX channels, in inventory order. */
+static int selection_add_extras(const struct gj_inventory *inv, const bool *chosen,
+                                struct gj_selection *ret) {
+        size_t n_migs = 0, n_imex = 0;
+        for (size_t k = 0; k < inv->n_migs; k++)
+                n_migs += chosen[inv->n_devices + k];
+        for (size_t k = 0; k < inv->n_imex_channels; k++)
+                n_imex += chosen[inv->n_devices + inv->n_migs + k];
+        ret->migs = calloc(n_migs + 1, sizeof(*ret->migs));
+        ret->imex = calloc(n_imex + 1, sizeof(*ret->imex));
+        if (!ret->migs || !ret->imex)
+                return -ENOMEM;
+        for (size_t k = 0; k < inv->n_migs; k++)
+                if (chosen[inv->n_devices + k])
+                        ret->migs[ret->n_migs++] = &inv->migs[k];
+        for (size_t k = 0; k < inv->n_imex_channels; k++)
+                if (chosen[inv->n_devices + inv->n_migs + k])
+                        ret->imex[ret->n_imex++] = &inv->imex_channels[k];
+        return 0;
+}
+
 /* The chosen devices, in index order whatever the order of the items. */
 static int selection_from_chosen(const struct gj_inventory *inv, const bool *chosen,
                                  struct gj_selection *ret) {
@@ -353,6 +571,10 @@ static int selection_from_chosen(const struct gj_inventory *inv, const bool *cho
         ret->devices = devs;
         ret->n_devices = n;
         ret->want_controls = true;
+        if (selection_add_extras(inv, chosen, ret) < 0) {
+                gj_selection_done(ret);
+                return log_error_errno(-ENOMEM, "cannot parse selector: %m");
+        }
         return 0;
 }
 
@@ -367,7 +589,8 @@ int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
         }
 
         _cleanup_free_ char *copy = strdup(spec);
-        _cleanup_free_ bool *chosen = calloc(inv->n_devices + 1, sizeof(bool));
+        _cleanup_free_ bool *chosen =
+                calloc(inv->n_devices + inv->n_migs + inv->n_imex_channels + 1, sizeof(bool));
         if (!copy || !chosen)
                 return log_error_errno(-ENOMEM, "cannot parse selector: %m");
 
@@ -405,10 +628,12 @@ int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
                 return 0;
         }
 
+        if (!(flags & GJ_SELECT_NO_MIG_WARNING))
+                notice_whole_mig_gpus(inv, chosen);
         return selection_from_chosen(inv, chosen, ret);
 }
 
-static bool in_selection(const struct gj_selection *sel, const struct gj_device *d) {
+bool gj_selection_has(const struct gj_selection *sel, const struct gj_device *d) {
         for (size_t i = 0; i < sel->n_devices; i++)
                 if (sel->devices[i] == d)
                         return true;
@@ -419,13 +644,15 @@ void gj_selection_done(struct gj_selection *sel) {
         if (!sel)
                 return;
         free(sel->devices);
+        free(sel->migs);
+        free(sel->imex);
         *sel = (struct gj_selection){};
 }
 
 bool gj_selection_within(const struct gj_selection *want, const struct gj_selection *allowed,
                          const struct gj_device **ret_missing) {
         for (size_t i = 0; i < want->n_devices; i++)
-                if (!in_selection(allowed, want->devices[i])) {
+                if (!gj_selection_has(allowed, want->devices[i])) {
                         if (ret_missing)
                                 *ret_missing = want->devices[i];
                         return false;
@@ -436,7 +663,7 @@ bool gj_selection_within(const struct gj_selection *want, const struct gj_select
 void gj_selection_keep(struct gj_selection *sel, const struct gj_selection *allowed) {
         size_t kept = 0;
         for (size_t i = 0; i < sel->n_devices; i++)
-                if (in_selection(allowed, sel->devices[i]))
+                if (gj_selection_has(allowed, sel->devices[i]))
                         sel->devices[kept++] = sel->devices[i];
         sel->n_devices = kept;
 }

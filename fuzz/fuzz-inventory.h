@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A hand-built inventory like a real mixed host (nvidia8 + AMD + accel): the selector and
- * plan fuzzers need one without libudev. Built once; never freed (static strings). */
+/* A hand-built inventory like a real mixed host (nvidia8 + AMD + accel, GPUs 2 and 5 in
+ * MIG mode, GPU 6 in MIG mode with none, one MIG device unusable, two IMEX channels): the
+ * selector and plan fuzzers need one without libudev. Built once; never freed. */
 #pragma once
 
 #include <stdio.h>
@@ -11,10 +12,57 @@ static struct gj_node fuzz_nv_nodes[8], fuzz_amd_nodes[2], fuzz_accel_node;
 static struct gj_node fuzz_ctl[_GJ_CTL_MAX];
 static struct gj_device fuzz_devices[10];
 static struct gj_inventory fuzz_inv;
-
 static void fuzz_node(struct gj_node *n, const char *path, unsigned major, unsigned minor) {
         *n = (struct gj_node){.path = (char *)path, .type = 'c', .major = major, .minor = minor,
                               .mode = 0666, .state = GJ_NODE_OK};
+}
+
+static struct gj_mig fuzz_migs[4];
+static struct gj_node fuzz_mig_nodes[4][2], fuzz_imex[2];
+
+/* MIG device k of GPU parent: GI gi, CI ci, caps minors gi_minor and gi_minor + 1 + ci. */
+static void fuzz_mig(size_t k, size_t parent, unsigned index, unsigned gi, unsigned ci,
+                     unsigned gi_minor, const char *uuid) {
+        static char paths[4][2][40];
+        snprintf(paths[k][0], sizeof paths[k][0], "/dev/nvidia-caps/nvidia-cap%u", gi_minor);
+        snprintf(paths[k][1], sizeof paths[k][1], "/dev/nvidia-caps/nvidia-cap%u",
+                 gi_minor + 1 + ci);
+        for (int j = 0; j < 2; j++)
+                fuzz_mig_nodes[k][j] = (struct gj_node){ .path = paths[k][j],
+                                                         .type = 'c',
+                                                         .major = 509,
+                                                         .minor = gi_minor + (j ? 1 + ci : 0),
+                                                         .mode = 0444,
+                                                         .state = GJ_NODE_OK };
+        fuzz_migs[k] = (struct gj_mig){ .parent = parent,
+                                        .index = index,
+                                        .gi = gi,
+                                        .ci = ci,
+                                        .uuid = (char *)uuid,
+                                        .nodes = fuzz_mig_nodes[k],
+                                        .n_nodes = 2 };
+}
+
+static void fuzz_add_migs(void) {
+        fuzz_mig(0, 2, 0, 9, 0, 489, "MIG-aaaaaaaa-0000-4000-8000-000000000001");
+        fuzz_mig(1, 2, 1, 2, 0, 426, "MIG-aaaaaaaa-0000-4000-8000-000000000002");
+        fuzz_mig(2, 2, 2, 2, 1, 426, NULL);
+        fuzz_mig(3, 5, 0, 3, 0, 570, "MIG-bbbbbbbb-0000-4000-8000-000000000003");
+        fuzz_migs[3].n_nodes = 0; /* a malformed access file */
+        fuzz_devices[2].mig_mode = fuzz_devices[5].mig_mode = fuzz_devices[6].mig_mode =
+                GJ_MIG_ENABLED;
+        fuzz_devices[2].first_mig = 0;
+        fuzz_devices[2].n_migs = 3;
+        fuzz_devices[5].first_mig = 3;
+        fuzz_devices[5].n_migs = 1;
+        fuzz_devices[6].first_mig = 4;
+        fuzz_inv.migs = fuzz_migs;
+        fuzz_inv.n_migs = 4;
+        fuzz_inv.nvml = true;
+        fuzz_node(&fuzz_imex[0], "/dev/nvidia-caps-imex-channels/channel0", 507, 0);
+        fuzz_node(&fuzz_imex[1], "/dev/nvidia-caps-imex-channels/channel5", 507, 5);
+        fuzz_inv.imex_channels = fuzz_imex;
+        fuzz_inv.n_imex_channels = 2;
 }
 
 static const struct gj_inventory *fuzz_inventory(void) {
@@ -62,5 +110,6 @@ static const struct gj_inventory *fuzz_inventory(void) {
                 fuzz_inv.controls[c] = &fuzz_ctl[c];
         fuzz_inv.n_devices = 10;
         fuzz_inv.devices = fuzz_devices;
+        fuzz_add_migs();
         return &fuzz_inv;
 }

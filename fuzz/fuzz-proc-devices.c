@@ -6,8 +6,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *text = fuzz_strndup(data, size);
-        static const char *const names[] = {"nvidia", "nvidia-frontend", "nvidia-uvm", "nvidia-caps",
-                                            "kfd", "drm", "accel", ""};
+        static const char *const names[] = { "nvidia",
+                                             "nvidia-frontend",
+                                             "nvidia-uvm",
+                                             "nvidia-caps",
+                                             "nvidia-caps-imex-channels",
+                                             "kfd",
+                                             "drm",
+                                             "accel",
+                                             "" };
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 unsigned major = 0;
                 (void)gj_proc_devices_find_char(text, names[i], &major);

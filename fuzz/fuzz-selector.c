@@ -27,12 +27,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (sel.none && sel.n_devices)
                 abort(); /* "none" with devices */
+        for (size_t i = 0; i < sel.n_migs; i++)
+                if (sel.migs[i] < inv->migs || sel.migs[i] >= inv->migs + inv->n_migs ||
+                    (i > 0 && sel.migs[i] <= sel.migs[i - 1]))
+                        abort(); /* not this inventory's, unsorted or duplicate */
+        for (size_t i = 0; i < sel.n_imex; i++)
+                if (sel.imex[i] < inv->imex_channels ||
+                    sel.imex[i] >= inv->imex_channels + inv->n_imex_channels)
+                        abort();
 
         struct gj_plan plan = {0};
         struct gj_plan_opts opts = {.allow_mknod = data[0] & 2, .set_cuda_env = data[0] & 4};
         if (gj_plan_build(inv, &sel, &opts, &plan) >= 0) {
                 if (plan.n_rules != plan.n_nodes)
                         abort(); /* one allow rule per node */
+                for (size_t i = 0; i < plan.n_nodes;
+                     i++) /* a caps node only for a chosen MIG device */
+                        if (plan.nodes[i].major == 509 && sel.n_migs == 0)
+                                abort();
                 free(gj_plan_devices_string(&plan));
         }
         gj_plan_done(&plan);

@@ -109,6 +109,39 @@ int gj_host_node_ensure(const char *dev_root, const struct gj_node *node, bool f
         return dry_run ? 0 : replace_node_at(dfd, name, node->path, node);
 }
 
+int gj_host_node_dir_ensure(const char *dev_root, const char *node_path, bool dry_run) {
+        _cleanup_free_ char *path = node_host_path(dev_root, node_path);
+        const char *rel = startswith(node_path, "/dev/");
+        const char *slash = rel ? strchr(rel, '/') : NULL;
+        struct stat st;
+
+        if (!path || !slash || strchr(slash + 1, '/'))
+                return log_error_errno(-EINVAL, "refusing node path %s: not /dev/DIR/NAME",
+                                       node_path);
+        _cleanup_free_ char *dir = strndup(path, strlen(path) - strlen(slash + 1) - 1);
+        const char *name = NULL;
+        if (!dir)
+                return -ENOMEM;
+        _cleanup_close_ int pfd = open_parent_dir(dir, &name);
+        if (pfd < 0)
+                return pfd;
+        if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (S_ISDIR(st.st_mode))
+                        return 0;
+                return log_error_errno(-ENOTDIR, "%s is not a directory: not touching it", dir);
+        }
+        if (errno != ENOENT)
+                return log_error_errno(-errno, "cannot stat %s: %m", dir);
+        if (dry_run)
+                return 1;
+        mode_t old = umask(0);
+        int r = mkdirat(pfd, name, 0755);
+        umask(old);
+        if (r < 0)
+                return log_error_errno(-errno, "cannot create %s: %m", dir);
+        return 1;
+}
+
 /* An O_PATH descriptor of the character device at path, never through a symlink. */
 static int open_char_node(const char *path, struct stat *st) {
         _cleanup_close_ int dfd = -1, fd = -1;

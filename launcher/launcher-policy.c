@@ -88,23 +88,65 @@ int gj_launcher_allowed_gpus(const struct gj_caller *c _unused_, const struct gj
         return 0;
 }
 
+/* A MIG device is granted with its GPU, or by name. */
+static bool mig_granted(const struct gj_inventory *inv, const struct gj_selection *granted,
+                        const struct gj_mig *m) {
+        for (size_t i = 0; i < granted->n_migs; i++)
+                if (granted->migs[i] == m)
+                        return true;
+        return gj_selection_has(granted, &inv->devices[m->parent]);
+}
+
+static const struct gj_device *first_not_granted(const struct gj_inventory *inv,
+                                                 const struct gj_selection *sel,
+                                                 const struct gj_selection *granted) {
+        const struct gj_device *outside = NULL;
+        if (!gj_selection_within(sel, granted, &outside))
+                return outside;
+        for (size_t i = 0; i < sel->n_migs; i++)
+                if (!mig_granted(inv, granted, sel->migs[i]))
+                        return &inv->devices[sel->migs[i]->parent];
+        return NULL;
+}
+
+/* An IMEX channel is granted by name only ("imex:N", "imex:all" in the policy's gpus). */
+static const struct gj_node *first_imex_not_granted(const struct gj_selection *sel,
+                                                    const struct gj_selection *granted) {
+        for (size_t i = 0; i < sel->n_imex; i++) {
+                bool found = false;
+                for (size_t k = 0; k < granted->n_imex && !found; k++)
+                        found = granted->imex[k] == sel->imex[i];
+                if (!found)
+                        return sel->imex[i];
+        }
+        return NULL;
+}
+
 int gj_launcher_check_gpus(const struct gj_caller *c, const struct gj_grant *g, const struct gj_inventory *inv,
                            const struct gj_selection *sel) {
-        if (sel->n_devices > g->max_gpus)
-                return log_error_errno(-EPERM, "%s may use at most %u GPU(s) per job (%s), and asked for %zu",
-                                       c->name, g->max_gpus, g->max_gpus_from ? g->max_gpus_from : "built-in",
-                                       sel->n_devices);
-        if (sel->n_devices == 0 || !g->gpus)
+        /* A MIG device counts as one GPU. */
+        if (sel->n_devices + sel->n_migs > g->max_gpus)
+                return log_error_errno(
+                        -EPERM, "%s may use at most %u GPU(s) per job (%s), and asked for %zu",
+                        c->name, g->max_gpus, g->max_gpus_from ? g->max_gpus_from : "built-in",
+                        sel->n_devices + sel->n_migs);
+        if (sel->n_devices + sel->n_migs + sel->n_imex == 0 || !g->gpus)
                 return 0; /* nothing asked, or every GPU granted: nothing to resolve */
         struct gj_selection granted = { 0 };
         int r = policy_gpus(g, inv, &granted);
         if (r < 0)
                 return r;
-        const struct gj_device *outside = NULL;
-        bool within = gj_selection_within(sel, &granted, &outside);
-        _cleanup_free_ char *yours = within ? NULL : device_list(&granted);
+        const struct gj_node *imex = first_imex_not_granted(sel, &granted);
+        if (imex) {
+                gj_selection_done(&granted);
+                return log_error_errno(-EPERM, "%s is not %s's to use: %s gives IMEX channels only by "
+                                       "name (imex:N)", imex->path, c->name,
+                                       g->gpus_from ? g->gpus_from : "the policy");
+        }
+        const struct gj_device *outside = first_not_granted(inv, sel, &granted);
+        _cleanup_free_ char *yours = outside ? device_list(&granted) : NULL;
         gj_selection_done(&granted);
-        if (within)
+        if (!outside)
                 return 0;
         return log_error_errno(-EPERM, "GPU %u is not %s's to use: %s gives %s the GPUs %s", outside->index,
                                c->name, g->gpus_from ? g->gpus_from : "the policy", c->name,

@@ -291,6 +291,13 @@ static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, p
                 if ((r = strv_push(&job->keep_gpus, strdup(dev->pci_bus_id))) < 0)
                         return r;
         }
+        /* A MIG device's GPU stays visible in /proc too (once, even for two of its MIG devices). */
+        for (size_t i = 0; i < p->plan.n_migs; i++) {
+                const char *bus = p->plan.mig_parents[i]->pci_bus_id;
+                if (bus && !strv_contains(job->keep_gpus, bus) &&
+                    (r = strv_push(&job->keep_gpus, strdup(bus))) < 0)
+                        return r;
+        }
         /* The plan's env already holds GPUJAIL_DEVICES (and the CUDA variables when asked). */
         for (char **e = p->plan.env; e && *e; e++)
                 if ((r = strv_push(&job->env, strdup(*e))) < 0)

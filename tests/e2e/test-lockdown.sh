@@ -238,6 +238,20 @@ like "$(section members)" "warning: group $GRP has members \(gjlk-alice\)" "a gr
 is "$(section 'members list' | jq -r .state)" partial "a group with members: list says partial"
 like "$(section 'members list' | jq -r '.problems[]')" "has members \(gjlk-alice\)" "a group with members: list names them"
 
+# ---- a MIG host: setup keeps the lockdown's permissions on the nvidia-cap nodes it makes
+in_ns "$(fakehost mig8)" <<'EOF'
+$G setup --lockdown "$GRP" >/dev/null 2>&1 || echo "lock failed"
+rm /dev/nvidia-caps/nvidia-cap427
+echo "== setup"; $G setup --no-modules 2>&1; echo rc=$?
+echo "== perms"; perms /dev/nvidia-caps/nvidia-cap427 /dev/nvidia-caps/nvidia-cap426
+EOF
+is "$status" 0 "MIG lockdown: the scenario ran" || show
+like "$(section setup)" "rc=0" "MIG lockdown: setup exits 0 (locked caps nodes are as wanted)"
+like "$(section setup)" "created /dev/nvidia-caps/nvidia-cap427 \\(c 509:427, 0440, 0:[1-9]" \
+        "MIG lockdown: a missing caps node is made with the lockdown's 0440 root:GROUP"
+like "$(section perms | tr '\n' ' ')" "nvidia-cap427 440 0:[1-9].*nvidia-cap426 440 0:[1-9]" \
+        "MIG lockdown: made and kept caps nodes alike"
+
 # ---- the machine itself: untouched
 host_dev >"$TEST_TMP/dev.after"
 host_etc >"$TEST_TMP/etc.after"

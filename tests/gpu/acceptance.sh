@@ -17,7 +17,9 @@
 #     libcuda.so.1 counts one device;
 #   - the cgroup oracle: from the job's own cgroup, its GPU's node opens and any other GPU's
 #     node (or, on a 1-GPU host, a scratch node 195:M of an absent minor) fails with EPERM;
-#   - timings of `list`, `run` (against `unshare -m true`) and the hook (runc if installed).
+#   - timings of `list`, `run` (against `unshare -m true`) and the hook (runc if installed);
+#   - MIG, read-only (never enables MIG or resets a GPU): the capabilities tree, nvidia-smi's
+#     MIG mode and MIG devices, and that `gpujail list --json` agrees.
 # Findings go to one file, with the host's layout (PCI attributes of each NVIDIA device,
 # /proc/driver/nvidia, /proc/devices, nvidia-smi output) saved as a test fixture in a tarball
 # next to it. It never stops half-way without writing what it has, and stops itself well
@@ -314,6 +316,64 @@ else
 fi
 TXT=$(t 30 "$GJ" list 2>&1)
 detail "gpujail list:" "$TXT"
+
+# ---------------------------------------------------------------------------------------------
+# 4b. MIG and IMEX, read-only: never enables MIG, creates instances or resets a GPU. Reports
+# the driver's capabilities tree and nvidia-smi's MIG mode, and checks that gpujail agrees.
+mig_report() {
+        local f
+        detail "/proc/devices (nvidia-caps, imex):" "$(grep -E ' nvidia-caps' /proc/devices)"
+        if [ -d /proc/driver/nvidia/capabilities ]; then
+                detail "/proc/driver/nvidia/capabilities (file: DeviceFileMinor DeviceFileMode DeviceFileModify):" \
+                        "$(find /proc/driver/nvidia/capabilities -name access -o -name config -o -name monitor |
+                        sort | while read -r f; do echo "$f: $(t 5 cat "$f" 2>&1 | tr '\n' ' ')"; done)"
+        fi
+        detail "/dev/nvidia-caps, /dev/nvidia-caps-imex-channels:" \
+                "$(ls -ln /dev/nvidia-caps /dev/nvidia-caps-imex-channels 2>&1 | head -40)"
+        local smi_mig=""
+        if have nvidia-smi; then
+                smi_mig=$(t 30 nvidia-smi --query-gpu=index,mig.mode.current,mig.mode.pending --format=csv,noheader 2>&1)
+                detail "nvidia-smi --query-gpu=index,mig.mode.current,mig.mode.pending:" "$smi_mig"
+        fi
+        have python3 || { skip "MIG: gpujail agrees with nvidia-smi" "no python3"; return 0; }
+        local gj_mig
+        gj_mig=$(python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for dv in d.get("devices", []):
+    if dv.get("vendor") != "nvidia":
+        continue
+    m = dv.get("mig") or {}
+    devs = m.get("devices", [])
+    print("%s\t%s\t%d\t%s" % (dv.get("vendor_index"), m.get("mode", "none"), len(devs),
+          " ".join("%s(gi%s/ci%s,%s)" % (x.get("name"), x.get("gi"), x.get("ci"), x.get("uuid")) for x in devs)))
+print("imex\t%d" % len(d.get("imex_channels", [])))' <<<"$LIST_JSON" 2>&1)
+        detail "gpujail's MIG view (index, mode, count, devices):" "$gj_mig"
+        local idx cur pend mode n
+        while IFS=, read -r idx cur pend; do
+                idx=${idx//[[:space:]]/} cur=${cur//[[:space:]]/}
+                [ -n "$idx" ] || continue
+                mode=$(awk -F'\t' -v i="$idx" '$1 == i { print $2 }' <<<"$gj_mig")
+                n=$(awk -F'\t' -v i="$idx" '$1 == i { print $3 }' <<<"$gj_mig")
+                case $cur in
+                Enabled | Disabled | "[N/A]" | N/A) ;;
+                *)
+                        skip "GPU $idx: MIG mode against nvidia-smi" "nvidia-smi answered '$cur', not a MIG mode"
+                        continue
+                        ;;
+                esac
+                case $cur in
+                Enabled)
+                        check "GPU $idx: MIG mode enabled, as nvidia-smi says (gpujail: $mode)" [ "$mode" = enabled ]
+                        local smi_n
+                        smi_n=$(t 30 nvidia-smi -i "$idx" -L 2>/dev/null | grep -c 'MIG-')
+                        check "GPU $idx: $smi_n MIG devices, as nvidia-smi -L lists (gpujail: $n)" [ "$n" = "$smi_n" ]
+                        ;;
+                *) check "GPU $idx: not in MIG mode ($cur), gpujail agrees ($mode)" [ "$mode" != enabled ] ;;
+                esac
+        done <<<"$smi_mig"
+}
+if [ $list_rc = 0 ]; then mig_report; else skip "MIG report" "gpujail list failed"; fi
 
 # ---------------------------------------------------------------------------------------------
 # 5. gpujail run: exactly the GPU asked for.

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * open-probe PATH...: the device-cgroup oracle. Opens each path
- * O_RDWR|O_NONBLOCK and prints "PATH OK" or "PATH <errno name>".
+ * open-probe [-r] PATH...: the device-cgroup oracle. Opens each path
+ * O_RDWR|O_NONBLOCK (O_RDONLY with -r: NVIDIA's nvidia-cap nodes are 0444 and
+ * CUDA reads them) and prints "PATH OK" or "PATH <errno name>".
  *
  * On a simulated host no driver stands behind the majors, so for a fake GPU
  * node: ENXIO = the device cgroup let the open through; EPERM = it denied it.
@@ -15,12 +16,14 @@
 #include <unistd.h>
 
 int main(int argc, char **argv) {
-        if (argc < 2) {
-                fprintf(stderr, "usage: open-probe PATH...\n");
+        int first = argc > 1 && strcmp(argv[1], "-r") == 0 ? 2 : 1;
+        int mode = first == 2 ? O_RDONLY : O_RDWR;
+        if (argc <= first) {
+                fprintf(stderr, "usage: open-probe [-r] PATH...\n");
                 return 2;
         }
-        for (int i = 1; i < argc; i++) {
-                int fd = open(argv[i], O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        for (int i = first; i < argc; i++) {
+                int fd = open(argv[i], mode | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
                 if (fd >= 0) {
                         printf("%s OK\n", argv[i]);
                         close(fd);

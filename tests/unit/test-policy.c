@@ -325,6 +325,11 @@ static void test_grant(void) {
                  "all beside GPUs is all");
         gj_grant_done(&g);
 
+        grant_of("[group a]\ngpus = imex:0, 1\n[group b]\ngpus = all\n", "x", "a,b", &g);
+        is_grant(&g, "all,imex:0", "t.conf:2", U, NULL, 0, NULL,
+                 "all beside an IMEX channel keeps the channel (all does not name it)");
+        gj_grant_done(&g);
+
         grant_of("[group a]\nmax-gpus = 3\n[group b]\nmax-gpus = 3\n", "x", "b,a", &g);
         is_str(g.max_gpus_from, "t.conf:2",
                "equal max-gpus: the first group's line, in file order");

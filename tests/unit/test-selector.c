@@ -163,8 +163,9 @@ static void test_errors(void) {
         ok(contains(m, "at least 8 hex digits"), "too short a UUID prefix: says why");
         m = check_err("GPU-ffffffff", 0);
         ok(contains(m, "no device has this UUID"), "unknown UUID: says so");
-        m = check_err("MIG-1", 0);
-        ok(contains(m, "not supported"), "MIG: says it is not supported (yet)");
+        m = check_err("MIG-12345678-aaaa-bbbb-cccc-000000000000", 0);
+        ok(contains(m, "known only through NVML"),
+           "MIG UUID on a host without NVML: says why (test-mig: more)");
         m = check_err("0000:ff:00.0", 0);
         ok(contains(m, "no device at that PCI address"), "unknown PCI address: says so");
         m = check_err("none,0", 0);

@@ -25,6 +25,9 @@
 /* hostPath in deviceNodes and device names starting with a digit need 0.5.0,
  * the lowest version with both (and the highest podman 4.3 reads). */
 #define GJ_CDI_VERSION "0.5.0"
+/* NVIDIA's kind for IMEX channels (nvidia-ctk cdi generate --class imex-channel): devices
+ * named by channel number, each the channel's node alone. */
+#define GJ_CDI_KIND_IMEX "nvidia.com/imex-channel"
 
 /* Validate a kind ("vendor/class") or a device name: 0 or -EINVAL. Not logged. */
 int gj_cdi_kind_valid(const char *kind);

@@ -56,6 +56,13 @@ enum gj_control {
 const char *gj_control_name(enum gj_control c); /* "nvidiactl", "nvidia-uvm", ..., "kfd" */
 int gj_control_from_name(const char *name);     /* -EINVAL if unknown */
 
+enum gj_mig_mode {
+        GJ_MIG_UNKNOWN,  /* not MIG-capable, or no NVML to ask and no instance in /proc */
+        GJ_MIG_DISABLED, /* NVML says so */
+        GJ_MIG_ENABLED,  /* NVML says so, or the driver lists GPU instances */
+};
+const char *gj_mig_mode_name(enum gj_mig_mode m); /* "unknown", "disabled", "enabled" */
+
 struct gj_device {
         enum gj_vendor vendor;
         unsigned index;        /* position in the inventory: NVIDIA first, then AMD, Intel,
@@ -71,7 +78,28 @@ struct gj_device {
         struct gj_node *nodes; /* the device's own nodes: /dev/nvidiaN, /dev/dri/..., /dev/accel/... */
         size_t n_nodes;
         unsigned controls;     /* bitmask of 1u << enum gj_control that it needs */
-        /* Room for later: MIG instances and /dev/nvidia-caps/... hang off the parent GPU. */
+        /* MIG (NVIDIA): the mode, and this GPU's MIG devices: inv->migs[first_mig ..
+         * first_mig + n_migs), in NVIDIA's MIG device index order. */
+        enum gj_mig_mode mig_mode;
+        size_t first_mig, n_migs;
+};
+
+/*
+ * A MIG device: one compute instance (CI) of one GPU instance (GI) of a GPU in MIG mode.
+ * It is reached through the parent's /dev/nvidia<minor>, the control nodes, and the two
+ * /dev/nvidia-caps/nvidia-cap<N> nodes whose minors the driver writes in
+ * /proc/driver/nvidia/capabilities/gpu<minor>/mig/gi<G>/access and .../gi<G>/ci<C>/access.
+ */
+struct gj_mig {
+        size_t parent;         /* index into inv->devices */
+        unsigned index;        /* NVIDIA's MIG device index on the parent ("<gpu>:<index>", as
+                                * NVML, nvidia-smi -L, NVIDIA_VISIBLE_DEVICES and the CDI names
+                                * of NVIDIA's toolkit count); without NVML, (gi, ci) order */
+        unsigned gi, ci;       /* GPU instance and compute instance ids (nvidia-smi mig -lgi) */
+        char *uuid;            /* "MIG-…" from NVML; NULL when NVML is absent */
+        char *name;            /* NVML's, e.g. "NVIDIA H200 MIG 1g.18gb"; NULL */
+        struct gj_node *nodes; /* nvidia-cap nodes: the GI's, then the CI's; none if unknown */
+        size_t n_nodes;
 };
 
 struct gj_module {
@@ -91,6 +119,13 @@ struct gj_inventory {
         struct gj_module *modules;
         size_t n_modules;
         char *nvidia_driver_version; /* from /proc/driver/nvidia/version; NULL if none */
+        struct gj_mig *migs;         /* every GPU's MIG devices, by GPU index then MIG index */
+        size_t n_migs;
+        bool nvml; /* libnvidia-ml.so.1 was there and answered */
+        /* IMEX channels: /dev/nvidia-caps-imex-channels/channel<N> nodes that exist, by N
+         * (their major from /proc/devices "nvidia-caps-imex-channels"). */
+        struct gj_node *imex_channels;
+        size_t n_imex_channels;
         char **warnings;             /* bad input found while building it: one line each */
         /* Whether the host is locked down (lockdown.h): not part of loading; set by
          * `gpujail list` for the JSON, borrowed (the inventory never frees it). */
@@ -102,10 +137,15 @@ struct gj_inventory_opts {
         const char *proc_root; /* default "/proc": driver/nvidia/gpus/<bus>/information, devices */
         const char *dev_root;  /* default "/dev": where nodes are stat()ed */
         bool skip_modules;     /* do not ask libkmod (benchmarks of pure discovery) */
+        bool skip_nvml;        /* do not dlopen libnvidia-ml.so.1 for MIG UUIDs and modes */
 };
 
 /* Enumerate the host. Problems with one device become warnings, not failures:
- * the rest of the inventory is still reported. */
+ * the rest of the inventory is still reported. Where the driver shows MIG
+ * (/proc/driver/nvidia/capabilities/gpu<minor>/mig) and !opts->skip_nvml, it
+ * dlopen()s libnvidia-ml.so.1 for MIG UUIDs, names, modes and NVIDIA's MIG
+ * index order, and unloads it again; without the library, MIG devices are
+ * listed by (gi, ci) and have no UUID. */
 int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory **ret);
 void gj_inventory_free(struct gj_inventory *inv);
 static inline void gj_inventory_freep(struct gj_inventory **p) { gj_inventory_free(*p); }
@@ -149,6 +189,23 @@ int gj_nvidia_version_parse(const char *text, char **ret);
 /* Parse "DeviceFileMode: 438" / "DeviceFileUID:" / "DeviceFileGID:" out of
  * /proc/driver/nvidia/params; fields not present keep the values passed in. */
 void gj_nvidia_params_parse(const char *text, mode_t *mode, uid_t *uid, gid_t *gid);
+
+/* A capability file of the driver: /proc/driver/nvidia/capabilities/gpu<M>/mig/gi<G>/access,
+ * .../ci<C>/access, mig/config, mig/monitor: who may open /dev/nvidia-caps/nvidia-cap<minor>. */
+struct gj_nvidia_cap {
+        unsigned minor; /* "DeviceFileMinor:" */
+        mode_t mode;    /* "DeviceFileMode:" (decimal in the file); 0444 when absent */
+        bool have_mode;
+        bool modify; /* "DeviceFileModify:": whether nvidia-modprobe may fix the node */
+};
+/* Parse one capability file. -EBADMSG when DeviceFileMinor is missing, malformed or above
+ * the kernel's 20 bits (ret then holds the defaults); the first of a repeated field counts;
+ * a last line without its newline (a truncated read) is ignored. Does not log. */
+int gj_nvidia_cap_parse(const char *text, struct gj_nvidia_cap *ret);
+
+/* "gi12" with prefix "gi" -> 12 (also "ci", "gpu", "channel"): the driver's "%s%u" names,
+ * strictly (no sign, blank, leading zero or suffix; at most 9 digits). -EINVAL otherwise. */
+int gj_nvidia_numbered_name(const char *name, const char *prefix, unsigned *ret);
 
 /* ---- JSON (devices/inventory-json.c): the stable `gpujail list --json` format ---- */
 struct json_object;

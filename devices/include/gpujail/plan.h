@@ -16,6 +16,8 @@
 enum gj_select_flags {
         /* NVIDIA_VISIBLE_DEVICES semantics: bare indexes count NVIDIA GPUs only. */
         GJ_SELECT_NVIDIA_INDEXES = 1 << 0,
+        /* No warning for a GPU in MIG mode named as a whole GPU (CDI lists every GPU). */
+        GJ_SELECT_NO_MIG_WARNING = 1 << 1,
 };
 
 struct gj_selection {
@@ -25,13 +27,21 @@ struct gj_selection {
                     * the plan still gives the NVIDIA compute control nodes, as NVIDIA's
                     * "none" does; without ("void", "", NULL) nothing at all. */
         bool want_controls; /* true for any selection except "void"/""/NULL */
+        const struct gj_mig **migs; /* MIG devices, into inv->migs, in its order; no duplicates */
+        size_t n_migs;
+        const struct gj_node **imex; /* IMEX channels, into inv->imex_channels, by number */
+        size_t n_imex;
 };
 
 /*
  * Parse a selector list against an inventory: comma-separated items, each
  * an index ("0"), "all", "none", "void", a UUID ("GPU-…", unique prefix ok),
  * a PCI bus id ("0000:3b:00.0" or "3b:00.0"), or vendor-qualified
- * ("nvidia:1", "amd:0", "intel:0", "accel:0", "nvidia:all").
+ * ("nvidia:1", "amd:0", "intel:0", "accel:0", "nvidia:all"); MIG devices as NVIDIA names
+ * them ("MIG-…", unique prefix ok; "<gpu>:<mig>", NVIDIA's GPU and MIG device indexes) or
+ * by GPU and compute instance ids ("<gpu>:<gi>:<ci>"); IMEX channels ("imex:N", "imex:all").
+ * "all" is every GPU and every MIG device, as NVIDIA's "all"; a GPU in MIG mode asked as a
+ * whole GPU gets its node without any MIG device, as NVIDIA gives it (a notice says so).
  * Unknown or ambiguous items are an error that names the item and lists what
  * exists (logged here); never a fallback to "all". Also errors: an empty item
  * ("0,,1"), "none"/"void" with other items, a UUID prefix shorter than 8 hex
@@ -41,6 +51,8 @@ struct gj_selection {
 int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
               struct gj_selection *ret);
 void gj_selection_done(struct gj_selection *sel);
+/* Whether d (from the selection's inventory) is one of sel's devices. */
+bool gj_selection_has(const struct gj_selection *sel, const struct gj_device *d);
 /* Whether every device of want is in allowed (both from the same inventory); when
  * not, *ret_missing (may be NULL) is the first device of want that is not. */
 bool gj_selection_within(const struct gj_selection *want, const struct gj_selection *allowed,
@@ -81,6 +93,9 @@ struct gj_plan {
         size_t n_devices;
         struct gj_driver_plan driver; /* NVIDIA userspace to bind in; empty unless
                                        * gj_plan_add_driver() found some */
+        const struct gj_mig **migs;           /* the selected MIG devices */
+        const struct gj_device **mig_parents; /* the GPU of each, in the same order */
+        size_t n_migs;
 };
 
 struct gj_plan_opts {
@@ -92,7 +107,10 @@ struct gj_plan_opts {
 
 /* Build the plan for a selection. A node that is missing or has the wrong
  * major:minor fails the plan (-ENODEV, logged with path and what was found)
- * unless opts->allow_bad_nodes. */
+ * unless opts->allow_bad_nodes. A MIG device gives its GPU's /dev/nvidia<minor>,
+ * its two /dev/nvidia-caps nodes and the GPU's control nodes; one whose caps
+ * nodes are unknown (a malformed access file, no nvidia-caps major) fails the
+ * plan (-ENODEV) even with allow_bad_nodes. An IMEX channel gives its node. */
 int gj_plan_build(const struct gj_inventory *inv, const struct gj_selection *sel,
                   const struct gj_plan_opts *opts, struct gj_plan *ret);
 void gj_plan_done(struct gj_plan *plan);

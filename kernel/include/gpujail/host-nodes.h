@@ -31,6 +31,16 @@ int gj_host_node_ensure(const char *dev_root, const struct gj_node *node, bool f
                         enum gj_host_node_result *ret);
 
 /*
+ * Make the directory that holds node_path ("/dev/nvidia-caps" for
+ * "/dev/nvidia-caps/nvidia-cap12"), root's, mode 0755, when it is missing: what
+ * nvidia-modprobe does before a MIG capability node. Only /dev/DIR/NAME paths
+ * (-EINVAL otherwise); something there that is not a directory (a symlink
+ * included) is refused with -ENOTDIR, never followed. Returns 1 when created
+ * (or it would be, dry_run), 0 when it is there. Errors are logged with the path.
+ */
+int gj_host_node_dir_ensure(const char *dev_root, const char *node_path, bool dry_run);
+
+/*
  * Give the character device node at path (a "/dev/..." path) the permissions
  * want, and drop its access ACL (a seat's uaccess) (gpujail setup --lockdown).
  * The node is acted on through an O_PATH descriptor opened without following
