@@ -155,6 +155,15 @@ check_join() {
         run_assert_host_unchanged before "$what: host unchanged"
 }
 
+# In a cgroup namespace /proc/self/cgroup says "/" for the scratch cgroup, while
+# /sys/fs/cgroup/devices is still the host's root: gpujail must not take that path
+# for its own cgroup (kernel/cgroup-paths.c takes the usual mount points only in the
+# initial cgroup namespace); mountinfo then says it is not reachable here.
+run "$FAKEHOST/enter" "$HOST" -- unshare -C "$GPUJAIL" run --gpu 0 -- true
+is "$status" 125 "in a cgroup namespace with the host's hierarchies mounted: refused"
+like "$stderr" 'cgroup / of pid [0-9]+ is not below /sys/fs/cgroup' "... saying the cgroup is not below the mount"
+run_assert_host_unchanged before "host unchanged after a run refused in a cgroup namespace"
+
 check_join hybrid "born in cgroup2 (clone3), joins v1 itself"
 check_join hybrid "clone3 refused: joins both itself" "${NOCLONE3[@]}"
 check_join v2 "born in cgroup2 (clone3)"
