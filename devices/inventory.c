@@ -382,16 +382,12 @@ static char *pci_syspath(int devices_fd, const char *name) {
         return p ? realpath(p, NULL) : NULL;
 }
 
-/* One PCI function whose class is a display controller or an accelerator
- * (class: its value): listed if bound to a driver we know, of its vendor. */
-static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, const char *name, const char *class) {
-        char driver_buf[NAME_MAX + 1], vendor[PCI_ATTR_MAX], device[PCI_ATTR_MAX], numa[PCI_ATTR_MAX];
-        const char *driver = pci_read_link_name(devices_fd, name, "driver", driver_buf, sizeof(driver_buf));
-        const struct pci_match *m = pci_match_for_driver(driver);
+/* One PCI function bound to a driver we know (m), of a class it serves: listed
+ * if it is of the driver's vendor. */
+static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, const char *name, const struct pci_match *m) {
+        char vendor[PCI_ATTR_MAX], device[PCI_ATTR_MAX], numa[PCI_ATTR_MAX];
         int r;
 
-        if (!m || !class_matches(m, class))
-                return 0;
         _cleanup_free_ char *syspath = pci_syspath(devices_fd, name);
         if (!syspath)
                 return 0; /* gone since readdir */
@@ -413,7 +409,7 @@ static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, const char *n
         return device_fill_pci(d, &(struct pci_attrs){
                                           .bus_id = name,
                                           .syspath = syspath,
-                                          .driver = driver,
+                                          .driver = m->driver,
                                           .numa_node = have_numa ? numa : NULL,
                                           .vendor = have_vendor ? vendor : NULL,
                                           .device = have_device ? device : NULL,
@@ -422,13 +418,15 @@ static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, const char *n
 
 /*
  * One pass over the PCI bus: GPUs and accelerators bound to a driver we know.
- * Every attribute is read by name under /sys/bus/pci/devices (the class first:
- * three syscalls a function; the rest only for candidates). libudev would build a
- * device object for each, resolving its path one component at a time (~20 path
- * lookups), and for a udev_enumerate with a sysattr match for each match's parents
- * as well: the bulk of start-up on a server with hundreds of PCI functions, and
- * half of the hook's CPU time on an 8-GPU host. Order does not matter here:
- * inv_number_devices sorts.
+ * Every attribute is read by name under /sys/bus/pci/devices: the driver link
+ * first (one syscall a function: bridges, NICs and disks stop there), then the
+ * class (display controller 0x03 or processing accelerator 0x12, as the driver
+ * serves), the rest only for what is left. libudev would build a device object
+ * for each function, resolving its path one component at a time (~20 path
+ * lookups), and for a udev_enumerate with a sysattr match for each match's
+ * parents as well: the bulk of start-up on a server with hundreds of PCI
+ * functions, and half of the hook's CPU time on an 8-GPU host. Order does not
+ * matter here: inv_number_devices sorts.
  */
 static int inv_enumerate_pci(struct inv_ctx *c) {
         _cleanup_closedir_ DIR *dir = opendir("/sys/bus/pci/devices");
@@ -439,13 +437,16 @@ static int inv_enumerate_pci(struct inv_ctx *c) {
         if (!dir)
                 return inv_warn(c->inv, -errno, "cannot read /sys/bus/pci/devices");
         while ((de = readdir(dir))) {
-                char class[PCI_ATTR_MAX];
-                if (de->d_name[0] == '.' || !pci_read_attr(dirfd(dir), de->d_name, "class", class))
-                        continue; /* gone since readdir, or not a PCI function */
-                /* Display controller (0x03) or processing accelerator (0x12): the only classes we look at. */
-                if (!startswith(class, "0x03") && !startswith(class, "0x12"))
+                char driver[NAME_MAX + 1], class[PCI_ATTR_MAX];
+                if (de->d_name[0] == '.')
                         continue;
-                int r = inv_add_pci_function(c, dirfd(dir), de->d_name, class);
+                const struct pci_match *m =
+                        pci_match_for_driver(pci_read_link_name(dirfd(dir), de->d_name, "driver", driver, sizeof(driver)));
+                /* No class: gone since readdir, or not a PCI function. Without it we
+                 * cannot tell a GPU from an NVSwitch. */
+                if (!m || !pci_read_attr(dirfd(dir), de->d_name, "class", class) || !class_matches(m, class))
+                        continue;
+                int r = inv_add_pci_function(c, dirfd(dir), de->d_name, m);
                 if (r < 0)
                         return r;
         }
