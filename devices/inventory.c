@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What the host has, through libudev: PCI accelerators bound to the drivers we
- * know, their drm/accel children, /dev/kfd, plus what only the NVIDIA driver
- * can tell (/proc/driver/nvidia) and the dynamic majors in /proc/devices.
+ * What the host has: PCI accelerators bound to the drivers we know (read from
+ * sysfs directly), their drm/accel children and /dev/kfd (through libudev),
+ * plus what only the NVIDIA driver can tell (/proc/driver/nvidia) and the
+ * dynamic majors in /proc/devices.
  *
  * Read-only towards the host. A problem with one device or one file is a
  * warning (kept in inv->warnings, naming the file) and the rest is still
