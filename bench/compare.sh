@@ -28,9 +28,9 @@ d = json.load(open(sys.argv[1]))
 r = {x["command"]: x for x in d["results"]}
 print(f"simulated nvidia8, N={sys.argv[2]} each, shuffled rounds (load {d['load']})")
 for k, v in r.items():
-    p90 = statistics.quantiles(v["times"], n=10)[-1]
-    print(f"  {k:9s} median {v['median']*1e3:6.2f} ms   p90 {p90*1e3:6.2f} ms   mean {v['mean']*1e3:6.2f} ms")
+    print(f"  {k:9s} median {v['median']*1e3:6.2f} ms   p90 {v['p90']*1e3:6.2f} ms   mean {v['mean']*1e3:6.2f} ms")
 m = {k: v["median"] for k, v in r.items()}
-print(f"  new/old: run {m['run-new']/m['run-old']:.3f}   list {m['list-new']/m['list-old']:.3f}")
+print(f"  new/old: run {m['run-new']/m['run-old']:.3f}   list {m['list-new']/m['list-old']:.3f} (medians); "
+      f"run p90 {r['run-new']['p90']/r['run-old']['p90']:.3f}, mean {r['run-new']['mean']/r['run-old']['mean']:.3f}")
 print(f"  run-new/bwrap {m['run-new']/m['bwrap']:.2f}   run-new/floor {m['run-new']/m['floor']:.2f}")
 PY

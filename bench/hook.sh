@@ -20,6 +20,8 @@
 #            machine's ld.so.cache (hundreds of entries), as a real one does. The other variants
 #            say gpujail.io/capabilities=none, so drv1 - gpu1 is what the injection adds.
 #   hook1    the hook alone, timed by a wrapper inside runc (createRuntime, 1 GPU)
+#   noop1    a static no-op binary timed the same way: the floor for hook1
+# Each figure: p50, p90 and mean.
 # Prints mean and median per variant and the median added over base.
 # Target: the hook adds < 5 ms (nvidia-container-cli: 0.5-2.5 s per container).
 #
@@ -69,21 +71,29 @@ mkbundle gpu1 1 0
 mkbundle gpu8 1 all
 mkbundle drv1 1 0 "$hook" utility,compute
 mkbundle timed 1 0
-cat >"$work/timed-hook" <<EOF
+mkbundle timednoop 1 0
+# The floor for the hook alone: a static binary that does nothing, timed the same way.
+printf 'int main(void) { return 0; }\n' >"$work/noop.c"
+cc -O2 -static -o "$work/noop" "$work/noop.c" 2>/dev/null || cc -O2 -o "$work/noop" "$work/noop.c"
+mkwrapper() { # BUNDLE TARGET LOG: a wrapper registered in the bundle in place of the hook
+        cat >"$work/$1-wrapper" <<EOF
 #!/usr/bin/python3 -I
-# Wall and CPU time (user+sys, getrusage) of gpujail-hook, as runc runs it.
+# Wall and CPU time (user+sys, getrusage) of $2, as runc runs it.
 import resource, subprocess, sys, time
 t = time.monotonic_ns()
-r = subprocess.run(["$hook"] + sys.argv[1:])
+r = subprocess.run(["$2"] + sys.argv[1:])
 wall = time.monotonic_ns() - t
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-with open("$work/hook-times", "a") as f:
+with open("$3", "a") as f:
     f.write(f"{wall} {int((ru.ru_utime + ru.ru_stime) * 1e9)}\n")
 sys.exit(r.returncode)
 EOF
-chmod +x "$work/timed-hook"
-jq --arg w "$work/timed-hook" '.hooks.createRuntime[0].path = $w' "$work/timed/config.json" >"$work/timed/c"
-mv "$work/timed/c" "$work/timed/config.json"
+        chmod +x "$work/$1-wrapper"
+        jq --arg w "$work/$1-wrapper" '.hooks.createRuntime[0].path = $w' "$work/$1/config.json" >"$work/$1/c"
+        mv "$work/$1/c" "$work/$1/config.json"
+}
+mkwrapper timed "$hook" "$work/hook-times"
+mkwrapper timednoop "$work/noop" "$work/noop-times"
 
 # Everything runs inside the simulated host; timing in Python (monotonic ns).
 cat >"$work/bench.py" <<'EOF'
@@ -95,8 +105,8 @@ for v in ("true", "nothing", "gpu1", "gpu8", "drv1"):
     s = open(p).read().replace("@PRELOAD@", pre)
     open(p, "w").write(s)
 variants = ["base", "true", "nothing", "gpu1", "gpu8", "drv1"]
-times = {v: [] for v in variants + ["hook1"]}
-cpu_times = []
+times = {v: [] for v in variants + ["hook1", "noop1"]}
+cpu_times, noop_cpu = [], []
 
 def run_one(v, i):
     cid = f"gjbench-{os.getpid()}-{v}-{i}"
@@ -110,45 +120,53 @@ def run_one(v, i):
     return dt / 1e6
 
 # The hook alone: a wrapper registered in its place stamps the time around it
-# (the wrapper's own `date` adds a little: an upper bound).
-def hook_alone(i):
-    log = f"{work}/hook-times"
-    cid = f"gjbench-{os.getpid()}-alone-{i}"
-    r = subprocess.run(["runc", "run", "--bundle", f"{work}/timed", cid],
+# (the wrapper's own subprocess adds a little: an upper bound); the same for a
+# static no-op binary, the floor.
+def alone(bundle, log, i, cpu):
+    cid = f"gjbench-{os.getpid()}-{bundle}-{i}"
+    r = subprocess.run(["runc", "run", "--bundle", f"{work}/{bundle}", cid],
                        stdin=subprocess.DEVNULL, capture_output=True)
     subprocess.run(["runc", "delete", "-f", cid], capture_output=True)
     if r.returncode != 0:
-        sys.exit(f"timed: runc failed: {r.stderr.decode()[-400:]}")
-    wall, cpu = open(log).read().split("\n")[-2].split()
-    cpu_times.append(int(cpu) / 1e6)
+        sys.exit(f"{bundle}: runc failed: {r.stderr.decode()[-400:]}")
+    wall, c = open(f"{work}/{log}").read().split("\n")[-2].split()
+    cpu.append(int(c) / 1e6)
     return int(wall) / 1e6
 
-p = f"{work}/timed/config.json"
-s = open(p).read().replace("@PRELOAD@", pre)
-open(p, "w").write(s)
+for b in ("timed", "timednoop"):
+    p = f"{work}/{b}/config.json"
+    s = open(p).read().replace("@PRELOAD@", pre)
+    open(p, "w").write(s)
 for v in variants:  # warm-up
     run_one(v, "warm")
 for i in range(n):
     for v in variants:
         times[v].append(run_one(v, i))
-    times["hook1"].append(hook_alone(i))
+    times["hook1"].append(alone("timed", "hook-times", i, cpu_times))
+    times["noop1"].append(alone("timednoop", "noop-times", i, noop_cpu))
 
 base = statistics.median(times["base"])
 print(f"runc run /bin/true on simulated nvidia8, N={n} each, interleaved")
-print(f"{'variant':<34}{'mean ms':>9}{'median ms':>11}{'added (median)':>16}")
+def p90(x):
+    return statistics.quantiles(x, n=10)[-1]
+print(f"{'variant':<34}{'p50 ms':>8}{'p90 ms':>8}{'mean ms':>9}{'added (p50)':>13}")
 label = {"base": "runc, no hook", "true": "/bin/true as the hook (any hook)", "nothing": "hook, nothing requested",
          "gpu1": "hook, 1 GPU (gpujail.io/gpus=0)", "gpu8": "hook, 8 GPUs (=all)",
          "drv1": "hook, 1 GPU + driver (~40 libs)",
-         "hook1": "hook alone, 1 GPU (wrapper-timed)"}
-for v in variants + ["hook1"]:
+         "hook1": "hook alone, 1 GPU (wrapper-timed)", "noop1": "static no-op alone (wrapper-timed)"}
+for v in variants + ["hook1", "noop1"]:
     m, md = statistics.mean(times[v]), statistics.median(times[v])
-    added = "" if v in ("base", "hook1") else f"{md - base:+.2f} ms"
-    print(f"{label[v]:<34}{m:9.2f}{md:11.2f}{added:>16}")
+    added = "" if v in ("base", "hook1", "noop1") else f"{md - base:+.2f} ms"
+    print(f"{label[v]:<34}{md:8.2f}{p90(times[v]):8.2f}{m:9.2f}{added:>13}")
 floor = statistics.median(times["true"])
 print("gpujail-hook over any hook (/bin/true): " + ", ".join(
     f"{label[v].split(', ')[1]} {statistics.median(times[v]) - floor:+.2f} ms" for v in ("nothing", "gpu1", "gpu8", "drv1")))
 print(f"driver injection (drv1 - gpu1, medians): {statistics.median(times['drv1']) - statistics.median(times['gpu1']):+.2f} ms")
-print(f"{'hook alone, 1 GPU: CPU user+sys':<34}{statistics.mean(cpu_times):9.2f}{statistics.median(cpu_times):11.2f}")
+for name, cpu in (("hook alone, 1 GPU: CPU user+sys", cpu_times), ("static no-op alone: CPU user+sys", noop_cpu)):
+    print(f"{name:<34}{statistics.median(cpu):8.2f}{p90(cpu):8.2f}{statistics.mean(cpu):9.2f}")
+print(f"hook alone over a static no-op (target <= 1 ms): wall p50 "
+      f"{statistics.median(times['hook1']) - statistics.median(times['noop1']):+.2f} ms, CPU p50 "
+      f"{statistics.median(cpu_times) - statistics.median(noop_cpu):+.2f} ms")
 print(f"load average: {open('/proc/loadavg').read().split()[0]} on {os.cpu_count()} CPUs "
       "(wall times stretch with load; the CPU time does not)")
 EOF

@@ -13,7 +13,7 @@ grace period, measured: 18.3 vs 9.6 ms for two identical gpujails).
 Each run is a posix_spawn + waitpid (vfork-based: the harness adds the same few
 microseconds to every command), stdout and stderr to /dev/null; a command that
 fails stops the benchmark. Prints JSON on stdout:
-  {"runs": N, "load": "...", "results": [{"command": NAME, "mean", "median", "stddev",
+  {"runs": N, "load": "...", "results": [{"command": NAME, "mean", "median", "p90", "stddev",
    "min", "user", "sys" (seconds; user/sys: means of the CPU time of the processes
    that the command waited for, which leaves out those a pid-namespace init
    reaped or nobody did: not comparable across tools), "times": [...]}, ...]}
@@ -65,6 +65,7 @@ def main(args):
         walls = [s[0] for s in samples[name]]
         results.append({"command": name, "mean": statistics.mean(walls),
                         "median": statistics.median(walls),
+                        "p90": statistics.quantiles(walls, n=10)[-1] if n > 1 else walls[0],
                         "stddev": statistics.stdev(walls) if n > 1 else 0.0,
                         "min": min(walls),
                         "user": statistics.mean(s[1] for s in samples[name]),

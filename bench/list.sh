@@ -5,8 +5,8 @@
 # driver's modules loaded (`enter --modules`, as on a working GPU host)
 # (plus the empty host: the fixed cost of udev, kmod and JSON), with `/bin/true` run the
 # same way as the floor (exec + dynamic loading): the two interleaved (bench/interleave.py,
-# inside one `enter` so the namespace setup is not counted). Median and min wall time per
-# call, "above": the median minus /bin/true's (what discovery itself costs), CPU time
+# inside one `enter` so the namespace setup is not counted). p50, p90, mean and min wall
+# time per call, "above": each minus /bin/true's (what discovery itself costs), CPU time
 # (user+sys) and peak RSS (/usr/bin/time -v).
 #
 #   sudo bench/list.sh [BUILD_DIR]        (default: build)
@@ -39,14 +39,18 @@ measure() { # SHAPE: prints one row of the table below
         rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$h/time.txt")
         jq -r --arg shape "$shape" --argjson n "$n" --argjson rss "$rss" '
                 .results as [$g, $t] |
-                [$shape, $n, $g.median * 1e3, $g.min * 1e3, ($g.median - $t.median) * 1e3,
-                 ($g.user + $g.sys) * 1e3, $rss, $t.median * 1e3, $t.min * 1e3] | @tsv' "$h/hf.json" |
-                awk -F'\t' '{ printf "%-9s %5d %8.3f %8.3f %8.3f %8.3f %8d | %8.3f %8.3f\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }'
+                [$shape, $n, $g.median * 1e3, $g.p90 * 1e3, $g.mean * 1e3, $g.min * 1e3,
+                 ($g.median - $t.median) * 1e3, ($g.p90 - $t.p90) * 1e3, ($g.mean - $t.mean) * 1e3,
+                 ($g.user + $g.sys) * 1e3, $rss, $t.median * 1e3, $t.p90 * 1e3, $t.mean * 1e3] | @tsv' "$h/hf.json" |
+                awk -F'\t' '{ printf "%-9s %4d %7.3f %7.3f %7.3f %7.3f | %7.3f %7.3f %7.3f | %6.3f %6d | %7.3f %7.3f %7.3f\n",
+                        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 }'
 }
 
 echo "gpujail list --json on simulated hosts ($(nproc) CPUs, $(uname -r))"
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  (times in ms; the right block is /bin/true, the floor)"
-printf '%-9s %5s %8s %8s %8s %8s %8s | %8s %8s\n' shape gpus median min above cpu rss_kib median min
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  (times in ms; \"above\": gpujail minus /bin/true, each"
+echo "statistic apart; cpu: gpujail's user+sys, mean; the right block is /bin/true, the floor)"
+printf '%-9s %4s %7s %7s %7s %7s | %-23s | %6s %6s | %-23s\n' "" "" "" "" "" "" "above /bin/true" "" "" "/bin/true"
+printf '%-9s %4s %7s %7s %7s %7s | %7s %7s %7s | %6s %6s | %7s %7s %7s\n' shape gpus p50 p90 mean min p50 p90 mean cpu rssKiB p50 p90 mean
 for shape in empty nvidia1 nvidia8 nvidia64; do
         measure "$shape"
 done

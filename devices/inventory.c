@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What the host has, through libudev: PCI accelerators bound to the drivers we
- * know, their drm/accel children, /dev/kfd, plus what only the NVIDIA driver
- * can tell (/proc/driver/nvidia) and the dynamic majors in /proc/devices.
+ * What the host has: PCI accelerators bound to the drivers we know (read from
+ * sysfs directly), their drm/accel children and /dev/kfd (through libudev),
+ * plus what only the NVIDIA driver can tell (/proc/driver/nvidia) and the
+ * dynamic majors in /proc/devices.
  *
  * Read-only towards the host. A problem with one device or one file is a
  * warning (kept in inv->warnings, naming the file) and the rest is still
@@ -298,97 +299,136 @@ static struct gj_device *inv_new_device(struct gj_inventory *inv) {
         return d;
 }
 
-static int device_fill_pci(struct inv_ctx *c, struct gj_device *d, struct udev_device *pci,
-                           const char *driver) {
-        const char *v;
-        int r;
+/* What sysfs says of a PCI function: numa_node may be NULL (unknown), vendor and
+ * device too (no fallback model name then). */
+struct pci_attrs {
+        const char *bus_id, *syspath, *driver, *numa_node, *vendor, *device;
+};
 
-        d->pci_bus_id = strdup(udev_device_get_sysname(pci));
-        d->syspath = strdup(udev_device_get_syspath(pci));
-        d->driver = strdup(driver);
+static int device_fill_pci(struct gj_device *d, const struct pci_attrs *a) {
+        d->pci_bus_id = strdup(a->bus_id);
+        d->syspath = strdup(a->syspath);
+        d->driver = strdup(a->driver);
         if (!d->pci_bus_id || !d->syspath || !d->driver)
                 return -ENOMEM;
-
-        r = sysattr_or_warn(c, pci, "numa_node", &v);
-        if (r < 0)
-                return r;
-        if (r > 0 && safe_atoi(v, &d->numa_node) < 0)
+        if (!a->numa_node || safe_atoi(a->numa_node, &d->numa_node) < 0)
                 d->numa_node = -1;
-
         /* The fallback model name: PCI ids, as lspci -n shows them. */
-        const char *vid = udev_device_get_sysattr_value(pci, "vendor");
-        const char *did = udev_device_get_sysattr_value(pci, "device");
-        if (vid && did && startswith(vid, "0x") && startswith(did, "0x"))
-                d->model = strprintf("%s:%s", vid + 2, did + 2);
+        if (a->vendor && a->device && startswith(a->vendor, "0x") && startswith(a->device, "0x")) {
+                d->model = strprintf("%s:%s", a->vendor + 2, a->device + 2);
+                if (!d->model)
+                        return -ENOMEM;
+        }
         return 0;
 }
 
-static int inv_add_pci_device(struct inv_ctx *c, struct udev_device *pci) {
-        const char *driver = udev_device_get_driver(pci);
-        const struct pci_match *m = pci_match_for_driver(driver);
-        const char *vendor, *class;
+/* ---- the PCI bus, read directly (no libudev: see inv_enumerate_pci) ---- */
+
+#define PCI_ATTR_MAX 32 /* "0x030000", "0x10de", "-1": short values only */
+
+/* <name>/<attr> under /sys/bus/pci/devices, without its trailing newline, into buf
+ * (PCI_ATTR_MAX). Returns 1, or 0 with errno set when it cannot be read. */
+static int pci_read_attr(int devices_fd, const char *name, const char *attr, char buf[static PCI_ATTR_MAX]) {
+        char path[NAME_MAX + 32];
+        if (snprintf(path, sizeof(path), "%s/%s", name, attr) >= (int)sizeof(path)) {
+                errno = ENAMETOOLONG;
+                return 0;
+        }
+        _cleanup_close_ int fd = openat(devices_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, PCI_ATTR_MAX - 1);
+        if (n < 0)
+                return 0;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+                n--;
+        buf[n] = 0;
+        return 1;
+}
+
+/* The same, or a warning naming the file as the device's own path (as libudev would). */
+static int pci_attr_or_warn(struct inv_ctx *c, int devices_fd, const char *name, const char *syspath,
+                            const char *attr, char buf[static PCI_ATTR_MAX]) {
+        if (pci_read_attr(devices_fd, name, attr, buf))
+                return 1;
+        return inv_warn(c->inv, errno > 0 ? -errno : -EIO, "cannot read %s/%s", syspath, attr);
+}
+
+/* The basename of the link <name>/<link>, into buf; NULL if there is none (no driver bound). */
+static const char *pci_read_link_name(int devices_fd, const char *name, const char *link, char *buf, size_t size) {
+        char path[NAME_MAX + 32], target[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s/%s", name, link) >= (int)sizeof(path))
+                return NULL;
+        ssize_t n = readlinkat(devices_fd, path, target, sizeof(target) - 1);
+        if (n <= 0)
+                return NULL;
+        target[n] = 0;
+        const char *base = strrchr(target, '/');
+        base = base ? base + 1 : target;
+        if (strlen(base) >= size)
+                return NULL;
+        return strcpy(buf, base);
+}
+
+/* /sys/devices/... of <name>: its link in /sys/bus/pci/devices reads "../../../devices/...". */
+static char *pci_syspath(int devices_fd, const char *name) {
+        char link[PATH_MAX];
+        ssize_t n = readlinkat(devices_fd, name, link, sizeof(link) - 1);
+        if (n <= 0)
+                return NULL;
+        link[n] = 0;
+        const char *rest = startswith(link, "../../../devices/");
+        if (rest)
+                return strprintf("/sys/devices/%s", rest);
+        _cleanup_free_ char *p = strprintf("/sys/bus/pci/devices/%s", name);
+        return p ? realpath(p, NULL) : NULL;
+}
+
+/* One PCI function bound to a driver we know (m), of a class it serves: listed
+ * if it is of the driver's vendor. */
+static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, const char *name, const struct pci_match *m) {
+        char vendor[PCI_ATTR_MAX], device[PCI_ATTR_MAX], numa[PCI_ATTR_MAX];
         int r;
 
-        if (!m)
-                return 0;
-        r = sysattr_or_warn(c, pci, "class", &class);
-        if (r <= 0)
-                return r; /* without the class we cannot tell a GPU from an NVSwitch */
-        if (!class_matches(m, class))
-                return 0;
-        r = sysattr_or_warn(c, pci, "vendor", &vendor);
+        _cleanup_free_ char *syspath = pci_syspath(devices_fd, name);
+        if (!syspath)
+                return 0; /* gone since readdir */
+        r = pci_attr_or_warn(c, devices_fd, name, syspath, "vendor", vendor);
         if (r < 0)
                 return r;
-        if (r > 0 && !streq(vendor, m->vendor_id))
+        bool have_vendor = r > 0;
+        if (have_vendor && !streq(vendor, m->vendor_id))
                 return 0;
+        r = pci_attr_or_warn(c, devices_fd, name, syspath, "numa_node", numa);
+        if (r < 0)
+                return r;
+        bool have_numa = r > 0, have_device = pci_read_attr(devices_fd, name, "device", device);
 
         struct gj_device *d = inv_new_device(c->inv);
         if (!d)
                 return -ENOMEM;
         d->vendor = m->vendor;
-        return device_fill_pci(c, d, pci, driver);
-}
-
-/* Display controller (0x03) or processing accelerator (0x12): the only classes we look at. */
-static bool pci_class_is_candidate(int devices_fd, const char *name) {
-        char path[NAME_MAX + sizeof("/class")], class[16] = "";
-
-        if (snprintf(path, sizeof(path), "%s/class", name) >= (int)sizeof(path))
-                return false;
-        _cleanup_close_ int fd = openat(devices_fd, path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return false; /* gone since readdir, or not a PCI function */
-        ssize_t n = read(fd, class, sizeof(class) - 1);
-        return n > 0 && (startswith(class, "0x03") || startswith(class, "0x12"));
-}
-
-/*
- * The udev device of a PCI function. Its link in /sys/bus/pci/devices reads
- * "../../../devices/pci0000:00/...": one readlink gives the real path, where
- * libudev would resolve the link one path component at a time. Anything else
- * is left to libudev.
- */
-static struct udev_device *pci_device_new(struct udev *udev, int devices_fd, const char *name) {
-        char link[PATH_MAX];
-        ssize_t n = readlinkat(devices_fd, name, link, sizeof(link) - 1);
-        const char *rest = NULL;
-        if (n > 0) {
-                link[n] = 0;
-                rest = startswith(link, "../../../devices/");
-        }
-        if (!rest)
-                return udev_device_new_from_subsystem_sysname(udev, "pci", name);
-        _cleanup_free_ char *syspath = strprintf("/sys/devices/%s", rest);
-        return syspath ? udev_device_new_from_syspath(udev, syspath) : NULL;
+        return device_fill_pci(d, &(struct pci_attrs){
+                                          .bus_id = name,
+                                          .syspath = syspath,
+                                          .driver = m->driver,
+                                          .numa_node = have_numa ? numa : NULL,
+                                          .vendor = have_vendor ? vendor : NULL,
+                                          .device = have_device ? device : NULL,
+                                  });
 }
 
 /*
  * One pass over the PCI bus: GPUs and accelerators bound to a driver we know.
- * The class is read by name under /sys/bus/pci/devices (three syscalls a function);
- * only candidates become udev devices. udev_enumerate with a sysattr match builds a
- * device object for every PCI function and for each match's parents as well: ~20
- * path lookups each, the bulk of `gpujail run`'s start-up on a server with hundreds
- * of PCI functions. Order does not matter here: inv_number_devices sorts.
+ * Every attribute is read by name under /sys/bus/pci/devices: the driver link
+ * first (one syscall a function: bridges, NICs and disks stop there), then the
+ * class (display controller 0x03 or processing accelerator 0x12, as the driver
+ * serves), the rest only for what is left. libudev would build a device object
+ * for each function, resolving its path one component at a time (~20 path
+ * lookups), and for a udev_enumerate with a sysattr match for each match's
+ * parents as well: the bulk of start-up on a server with hundreds of PCI
+ * functions, and half of the hook's CPU time on an 8-GPU host. Order does not
+ * matter here: inv_number_devices sorts.
  */
 static int inv_enumerate_pci(struct inv_ctx *c) {
         _cleanup_closedir_ DIR *dir = opendir("/sys/bus/pci/devices");
@@ -399,13 +439,16 @@ static int inv_enumerate_pci(struct inv_ctx *c) {
         if (!dir)
                 return inv_warn(c->inv, -errno, "cannot read /sys/bus/pci/devices");
         while ((de = readdir(dir))) {
-                if (de->d_name[0] == '.' || !pci_class_is_candidate(dirfd(dir), de->d_name))
+                char driver[NAME_MAX + 1], class[PCI_ATTR_MAX];
+                if (de->d_name[0] == '.')
                         continue;
-                _cleanup_udev_device_ struct udev_device *dev =
-                        pci_device_new(c->udev, dirfd(dir), de->d_name);
-                if (!dev)
-                        continue; /* gone since readdir */
-                int r = inv_add_pci_device(c, dev);
+                const struct pci_match *m =
+                        pci_match_for_driver(pci_read_link_name(dirfd(dir), de->d_name, "driver", driver, sizeof(driver)));
+                /* No class: gone since readdir, or not a PCI function. Without it we
+                 * cannot tell a GPU from an NVSwitch. */
+                if (!m || !pci_read_attr(dirfd(dir), de->d_name, "class", class) || !class_matches(m, class))
+                        continue;
+                int r = inv_add_pci_function(c, dirfd(dir), de->d_name, m);
                 if (r < 0)
                         return r;
         }
@@ -498,7 +541,18 @@ static int accel_add_device(struct inv_ctx *c, struct udev_device *dev) {
                 return -ENOMEM;
         d->vendor = GJ_VENDOR_ACCEL;
         if (pci) {
-                r = device_fill_pci(c, d, pci, udev_device_get_driver(pci) ?: "");
+                const char *numa;
+                r = sysattr_or_warn(c, pci, "numa_node", &numa);
+                if (r < 0)
+                        return r;
+                r = device_fill_pci(d, &(struct pci_attrs){
+                                               .bus_id = udev_device_get_sysname(pci),
+                                               .syspath = udev_device_get_syspath(pci),
+                                               .driver = udev_device_get_driver(pci) ?: "",
+                                               .numa_node = numa,
+                                               .vendor = udev_device_get_sysattr_value(pci, "vendor"),
+                                               .device = udev_device_get_sysattr_value(pci, "device"),
+                                       });
                 if (r < 0)
                         return r;
         } else {
@@ -521,6 +575,20 @@ static int enumerate_scan(struct udev_enumerate *e, const char *subsystem,
                         return r;
         }
         return udev_enumerate_scan_devices(e);
+}
+
+/* Whether /sys/class/<subsystem> lists a name starting with prefix: one readdir
+ * spares libudev's scan of /sys/bus and /sys/class on the many hosts with none. */
+static bool class_has_entries(const char *subsystem, const char *prefix) {
+        _cleanup_free_ char *path = strprintf("/sys/class/%s", subsystem);
+        _cleanup_closedir_ DIR *dir = path ? opendir(path) : NULL;
+        struct dirent *de;
+        if (!path)
+                return true; /* let libudev say */
+        while (dir && (de = readdir(dir)))
+                if (startswith(de->d_name, prefix))
+                        return true;
+        return false;
 }
 
 /* Class devices whose names match one of sysnames (connectors like card0-DP-1 are skipped
@@ -879,9 +947,11 @@ int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory 
         r = inv_enumerate_pci(&c);
         if (r < 0)
                 return r;
-        r = inv_enumerate_class(&c, "accel", accel_names, accel_add_device);
-        if (r < 0)
-                return r;
+        if (class_has_entries("accel", "accel")) {
+                r = inv_enumerate_class(&c, "accel", accel_names, accel_add_device);
+                if (r < 0)
+                        return r;
+        }
         inv_number_devices(inv);
         r = inv_add_drm_children(&c);
         if (r < 0)

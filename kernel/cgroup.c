@@ -8,6 +8,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <linux/sched.h>
+
+#include "kernel-syscalls.h"
 
 #include "gpujail/cgroup.h"
 #include "gpujail/util.h"
@@ -143,7 +146,11 @@ static void remove_job_dir(const char *dir) {
 void gj_job_cgroup_destroy(struct gj_job_cgroup *cg) {
         if (cg->v2_prog_fd >= 0)
                 close(cg->v2_prog_fd); /* the attachment goes when the cgroup does */
-        cg->v2_prog_fd = -1;
+        if (cg->v1_tasks_fd >= 0)
+                close(cg->v1_tasks_fd);
+        if (cg->v2_dir_fd >= 0)
+                close(cg->v2_dir_fd);
+        cg->v2_prog_fd = cg->v1_tasks_fd = cg->v2_dir_fd = -1;
         if (cg->v1_dir)
                 remove_job_dir(cg->v1_dir);
         if (cg->v2_dir)
@@ -159,28 +166,29 @@ static int own_cgroup_dirs(char **ret_v1, char **ret_v2) {
         return gj_cgroup_paths_of_pid(getpid(), ret_v1, ret_v2);
 }
 
-static int setup_v1(struct gj_job_cgroup *cg, const char *parent, const char *id,
-                    const struct gj_cgroup_rule *rules, size_t n) {
+static int make_v1(struct gj_job_cgroup *cg, const char *parent, const char *id) {
         int r = make_job_dir(parent, id, &cg->v1_dir);
         if (r < 0)
                 return log_error_errno(r, "cannot create devices cgroup %s/gpujail/%s: %m", parent, id);
         r = gj_cgroup_v1_deny_all(cg->v1_dir);
         if (r < 0)
                 return r;
-        return gj_cgroup_v1_allow(cg->v1_dir, rules, n);
+        _cleanup_free_ char *tasks = strprintf("%s/tasks", cg->v1_dir);
+        if (!tasks)
+                return -ENOMEM;
+        cg->v1_tasks_fd = open(tasks, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        return cg->v1_tasks_fd < 0 ? log_error_errno(-errno, "cannot open %s: %m", tasks) : 0;
 }
 
-static int setup_v2(struct gj_job_cgroup *cg, const char *parent, const char *id,
-                    const struct gj_cgroup_rule *rules, size_t n) {
+static int make_v2(struct gj_job_cgroup *cg, const char *parent, const char *id) {
         int r = make_job_dir(parent, id, &cg->v2_dir);
         if (r < 0)
                 return log_error_errno(r, "cannot create cgroup %s/gpujail/%s: %m", parent, id);
-        cg->v2_prog_fd = gj_cgroup_v2_attach(cg->v2_dir, rules, n, -1);
-        return cg->v2_prog_fd < 0 ? cg->v2_prog_fd : 0;
+        cg->v2_dir_fd = open(cg->v2_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return cg->v2_dir_fd < 0 ? log_error_errno(-errno, "cannot open cgroup %s: %m", cg->v2_dir) : 0;
 }
 
-int gj_job_cgroup_create_with(const char *id, const struct gj_cgroup_rule *rules, size_t n,
-                              unsigned mechanisms, struct gj_job_cgroup *ret) {
+int gj_job_cgroup_make(const char *id, unsigned mechanisms, struct gj_job_cgroup *ret) {
         _cleanup_free_ char *v1_parent = NULL, *v2_parent = NULL;
         /* destroyed on failure: nothing left behind */
         _cleanup_(gj_job_cgroup_destroy) struct gj_job_cgroup cg = GJ_JOB_CGROUP_INIT;
@@ -201,24 +209,78 @@ int gj_job_cgroup_create_with(const char *id, const struct gj_cgroup_rule *rules
                                        mechanisms & GJ_CGROUP_V1 ? " v1 devices" : "",
                                        mechanisms & GJ_CGROUP_V2 ? " cgroup2" : "");
 
-        if (v1_parent) {
-                r = setup_v1(&cg, v1_parent, id, rules, n);
-                if (r < 0)
-                        return r;
-        }
-        if (v2_parent) {
-                r = setup_v2(&cg, v2_parent, id, rules, n);
-                if (r < 0)
-                        return r;
-        }
+        if (v1_parent && (r = make_v1(&cg, v1_parent, id)) < 0)
+                return r;
+        if (v2_parent && (r = make_v2(&cg, v2_parent, id)) < 0)
+                return r;
         *ret = cg;
         cg = (struct gj_job_cgroup)GJ_JOB_CGROUP_INIT;
         return 0;
 }
 
+int gj_job_cgroup_restrict(struct gj_job_cgroup *cg, const struct gj_cgroup_rule *rules, size_t n) {
+        int r;
+        if (cg->v1_dir && (r = gj_cgroup_v1_allow(cg->v1_dir, rules, n)) < 0)
+                return r;
+        if (cg->v2_dir) {
+                cg->v2_prog_fd = gj_cgroup_v2_attach(cg->v2_dir, rules, n, -1);
+                if (cg->v2_prog_fd < 0)
+                        return cg->v2_prog_fd;
+        }
+        return 0;
+}
+
+int gj_job_cgroup_create_with(const char *id, const struct gj_cgroup_rule *rules, size_t n,
+                              unsigned mechanisms, struct gj_job_cgroup *ret) {
+        int r = gj_job_cgroup_make(id, mechanisms, ret);
+        if (r < 0)
+                return r;
+        if ((r = gj_job_cgroup_restrict(ret, rules, n)) < 0)
+                gj_job_cgroup_destroy(ret);
+        return r;
+}
+
 int gj_job_cgroup_create(const char *id, const struct gj_cgroup_rule *rules, size_t n,
                          struct gj_job_cgroup *ret) {
         return gj_job_cgroup_create_with(id, rules, n, GJ_CGROUP_V1 | GJ_CGROUP_V2, ret);
+}
+
+pid_t gj_job_cgroup_clone(struct gj_job_cgroup *cg, unsigned long flags) {
+        if (cg->v2_dir_fd >= 0) {
+                struct clone_args args = {
+                        .flags = flags | CLONE_INTO_CGROUP,
+                        .exit_signal = SIGCHLD,
+                        .cgroup = (uint64_t)cg->v2_dir_fd,
+                };
+                pid_t pid = sys_clone3(&args, sizeof(args));
+                if (pid >= 0) {
+                        cg->v2_joined = true;
+                        return pid;
+                }
+                /* ENOSYS: before 5.3, seccomp, valgrind; E2BIG/EINVAL: no CLONE_INTO_CGROUP (< 5.7) */
+                if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+                        return -errno;
+        }
+        /* raw clone: fork semantics (no stack), plus namespaces */
+        pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+        return pid < 0 ? -errno : pid;
+}
+
+int gj_job_cgroup_join_self(struct gj_job_cgroup *cg) {
+        int r = 0;
+        if (cg->v1_tasks_fd >= 0 && write(cg->v1_tasks_fd, "0", 1) != 1)
+                r = log_error_errno(-errno, "cannot join devices cgroup %s: %m", cg->v1_dir);
+        if (r == 0 && cg->v2_dir_fd >= 0 && !cg->v2_joined) {
+                _cleanup_close_ int fd = openat(cg->v2_dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0 || write(fd, "0", 1) != 1)
+                        r = log_error_errno(-errno, "cannot join cgroup %s: %m", cg->v2_dir);
+        }
+        if (cg->v1_tasks_fd >= 0)
+                close(cg->v1_tasks_fd);
+        if (cg->v2_dir_fd >= 0)
+                close(cg->v2_dir_fd);
+        cg->v1_tasks_fd = cg->v2_dir_fd = -1;
+        return r;
 }
 
 int gj_job_cgroup_enter(const struct gj_job_cgroup *cg, pid_t pid) {

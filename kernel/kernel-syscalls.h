@@ -18,6 +18,9 @@
 #ifndef OPEN_TREE_CLOEXEC
 #define OPEN_TREE_CLOEXEC O_CLOEXEC
 #endif
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
 #ifndef __NR_pidfd_open
 #define __NR_pidfd_open 434
 #endif
@@ -47,6 +50,9 @@ static inline int sys_fsmount(int fd, unsigned flags, unsigned attr_flags) {
 }
 static inline int sys_bpf(int cmd, union bpf_attr *attr) {
         return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+}
+static inline pid_t sys_clone3(void *clone_args, size_t size) {
+        return (pid_t)syscall(__NR_clone3, clone_args, size);
 }
 static inline int sys_pidfd_open(pid_t pid, unsigned flags) {
         return (int)syscall(__NR_pidfd_open, pid, flags);

@@ -15,7 +15,6 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 
@@ -333,11 +332,11 @@ static bool parent_says_go(int sync_fd) {
  * built before the parent has written our id maps: it waits for them first.
  * Then the plan-free half of the root, while the parent discovers and plans;
  * the plan's half once the parent hands it over; and, as root, the parent's
- * go, which comes once it has filled in the job cgroup and moved us there:
- * the device rules are in force before pivot_root, and before anything of the
- * job runs.
+ * go, which comes once it has filled in the job cgroup's rules; then we join
+ * it (or were born in it): the device rules are in force before pivot_root,
+ * and before anything of the job runs.
  */
-static _Noreturn void child_main(struct gj_job *job, int sync_fd) {
+static _Noreturn void child_main(struct gj_job *job, struct gj_job_cgroup *cg, int sync_fd) {
         struct gj_job_root root = GJ_JOB_ROOT_INIT;
         struct gj_plan plan = { 0 };
 
@@ -354,6 +353,8 @@ static _Noreturn void child_main(struct gj_job *job, int sync_fd) {
             gj_launcher_finish_root(job, &root) < 0)
                 _exit(GJ_EXIT_FAILURE);
         if (!parent_says_go(sync_fd))
+                _exit(GJ_EXIT_FAILURE);
+        if (!job->userns && gj_job_cgroup_join_self(cg) < 0)
                 _exit(GJ_EXIT_FAILURE);
         log_debug("%s; pivot_root", job->userns ? "go (no cgroup: user namespace)" : "in the job cgroup");
         close(sync_fd);
@@ -394,27 +395,44 @@ static void forwarded_signals(sigset_t *set) {
                 sigdelset(set, kept[i]);
 }
 
+static char *job_cgroup_id(void) {
+        uint32_t rnd = 0;
+        if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+                rnd = (uint32_t)getpid() * 2654435761u;
+        return strprintf("run-%d-%08x", (int)getpid(), rnd);
+}
+
 /* The init is our child and we reap it only at the end: until then its pid cannot be
  * reused, so kill(2) on it is as safe as a pidfd, and works where pidfds do not
- * (kernels < 5.1, valgrind 3.19). The sync channel is a socket pair, used one way
+ * (kernels < 5.1, valgrind 3.19). As root the job cgroup is made first, empty of
+ * rules, so that the init is born in it (cgroup2) or can join it itself (v1):
+ * either spares the migration by pid, whose global lock waits for an RCU grace
+ * period (gpujail/cgroup.h). The sync channel is a socket pair, used one way
  * as a pipe, because the lease fds travel down it too (SCM_RIGHTS). */
-static int clone_child(struct gj_job *job, int *ret_sync_w) {
+static int clone_child(struct gj_job *job, struct gj_job_cgroup *cg, int *ret_sync_w) {
         int pipefd[2];
+        if (!job->userns) {
+                _cleanup_free_ char *id = job_cgroup_id();
+                if (!id)
+                        return log_error_errno(-ENOMEM, "cannot name the job cgroup: %m");
+                int r = gj_job_cgroup_make(id, GJ_CGROUP_V1 | GJ_CGROUP_V2, cg);
+                if (r < 0)
+                        return r;
+        }
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipefd) < 0)
                 return log_error_errno(-errno, "cannot create a socket pair: %m");
         _cleanup_close_ int sync_r = pipefd[0], sync_w = pipefd[1];
-        unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | SIGCHLD;
+        unsigned long flags = CLONE_NEWNS | CLONE_NEWPID;
         if (job->opts->net == GJ_NET_NONE)
                 flags |= CLONE_NEWNET;
         if (job->userns)
                 flags |= CLONE_NEWUSER;
-        /* raw clone: fork semantics (no stack), plus namespaces */
-        pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
+        pid_t pid = gj_job_cgroup_clone(cg, flags);
         if (pid < 0)
-                return log_error_errno(-errno, "cannot create the job's namespaces: %m");
+                return log_error_errno(pid, "cannot create the job's namespaces: %m");
         if (pid == 0) {
                 close(TAKE_FD(sync_w));
-                child_main(job, sync_r);
+                child_main(job, cg, sync_r);
         }
         *ret_sync_w = TAKE_FD(sync_w);
         return pid;
@@ -446,13 +464,6 @@ static void kill_and_reap(pid_t pid) {
                 ;
 }
 
-static char *job_cgroup_id(void) {
-        uint32_t rnd = 0;
-        if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-                rnd = (uint32_t)getpid() * 2654435761u;
-        return strprintf("run-%d-%08x", (int)getpid(), rnd);
-}
-
 /* -EPIPE without a word: the child failed (and said why). */
 static int send_go(int sync_w) {
         if (write(sync_w, "1", 1) == 1)
@@ -460,21 +471,9 @@ static int send_go(int sync_w) {
         return errno == EPIPE ? -EPIPE : log_error_errno(-errno, "cannot start the job: %m");
 }
 
-/* As root, in the parent while the child builds the job's root: the job cgroup
- * (deny all, allow exactly /dev's nodes), with the child moved into it. */
-static int confine_child(const struct gj_job *job, pid_t pid, struct gj_job_cgroup *cg) {
-        _cleanup_free_ char *id = job_cgroup_id();
-        int r;
-
-        if (!id)
-                return log_error_errno(-ENOMEM, "cannot name the job cgroup: %m");
-        if ((r = gj_job_cgroup_create(id, job->rules, job->n_rules, cg)) < 0)
-                return r;
-        return gj_job_cgroup_enter(cg, pid);
-}
-
 /* After clone, while the child builds: id maps (user namespace), discovery and
- * plan, the handoff, the job cgroup (as root), the go. */
+ * plan, the handoff, the job cgroup's rules (as root: deny all, allow exactly
+ * /dev's nodes), the go. */
 static int prepare_child(struct gj_job *job, pid_t pid, int sync_w, const struct gj_inventory_opts *iopts,
                          struct planning *p, struct gj_job_cgroup *cg) {
         int r;
@@ -489,11 +488,11 @@ static int prepare_child(struct gj_job *job, pid_t pid, int sync_w, const struct
         if ((r = gj_handoff_send(sync_w, job)) < 0)
                 return r;
         if (!job->userns) {
-                if ((r = confine_child(job, pid, cg)) < 0)
+                if ((r = gj_job_cgroup_restrict(cg, job->rules, job->n_rules)) < 0)
                         return r;
                 if ((r = gj_launcher_lease_cgroup(&p->leases, cg->v2_dir ?: cg->v1_dir)) < 0)
                         return r;
-                log_debug("job cgroup ready, child moved there: go"); /* before the go: in order */
+                log_debug("job cgroup ready%s: go", cg->v2_joined ? " (init born in cgroup2)" : "");
         }
         return send_go(sync_w);
 }
@@ -503,7 +502,7 @@ static int prepare_child(struct gj_job *job, pid_t pid, int sync_w, const struct
 static int run_job_blocked(struct gj_job *job, const struct gj_inventory_opts *iopts,
                            struct planning *p, struct gj_job_cgroup *cg, const sigset_t *set) {
         int sync_w = -1;
-        pid_t pid = clone_child(job, &sync_w);
+        pid_t pid = clone_child(job, cg, &sync_w);
         if (pid < 0)
                 return GJ_EXIT_FAILURE;
         _cleanup_close_ int sync_c = sync_w;

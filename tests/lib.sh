@@ -18,6 +18,7 @@
 # hosts: fakehost SHAPE (prints DIR), on_fakehost SHAPE -- CMD..., hostinfo SHAPE JQ,
 #        fakehost_private SHAPE NAME (a copy to modify), on_host DIR -- CMD...
 # guard: require_root, require_cmd, require_cgroup_v1_devices, require_cgroup_v2
+# v2:    write_v2ns -> $V2NS CMD... (a pure cgroup v2 view, in a private mount namespace)
 # state: snapshot_host NAME, assert_host_unchanged NAME "name"
 # clean: defer CMD... (run at exit, last first), then $TEST_TMP is removed
 #
@@ -183,6 +184,30 @@ cgroup2_root() { awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts; }
 
 require_cgroup_v2() {
         [[ -n $(cgroup2_root) ]] || skip_all "no cgroup2 mount"
+}
+
+# write_v2ns: writes $TEST_TMP/v2ns and sets V2NS to it: `$V2NS CMD...`, in a private
+# mount namespace (fakehost/enter's), runs CMD with /sys/fs/cgroup as on a pure cgroup v2
+# host (the hybrid tree unmounted there, the one cgroup2 hierarchy mounted with the host
+# mount's own options: a cgroup2 mount's options are global). Skips the test where that
+# cannot be made.
+write_v2ns() {
+        cat >"$TEST_TMP/v2ns" <<'EOF'
+#!/bin/bash
+set -e
+if [[ $(stat -f -c %T /sys/fs/cgroup) != cgroup2fs ]]; then
+        opts=$(awk '$9 == "cgroup2" { print $11; exit }' /proc/self/mountinfo)
+        opts=${opts#rw}; opts=${opts#,}
+        umount -R /sys/fs/cgroup
+        mount -t cgroup2 ${opts:+-o "$opts"} cgroup2 /sys/fs/cgroup
+fi
+exec "$@"
+EOF
+        chmod +x "$TEST_TMP/v2ns"
+        V2NS=$TEST_TMP/v2ns
+        local got
+        got=$(unshare -m --propagation private "$V2NS" stat -f -c %T /sys/fs/cgroup 2>&1)
+        [[ $got == cgroup2fs ]] || skip_all "cannot make a pure cgroup v2 mount namespace here: $got"
 }
 
 # ---------------------------------------------------------------- temp dir and cleanup

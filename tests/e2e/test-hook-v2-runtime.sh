@@ -40,22 +40,7 @@ PARENT=gj-v2rt-$$
 
 # ---------------------------------------------------------------- a pure cgroup v2 namespace
 
-# v2ns CMD...: in the caller's private mount namespace (fakehost/enter's).
-cat >"$TEST_TMP/v2ns" <<'EOF'
-#!/bin/bash
-set -e
-if [[ $(stat -f -c %T /sys/fs/cgroup) != cgroup2fs ]]; then
-        opts=$(awk '$9 == "cgroup2" { print $11; exit }' /proc/self/mountinfo)
-        opts=${opts#rw}; opts=${opts#,}
-        umount -R /sys/fs/cgroup
-        mount -t cgroup2 ${opts:+-o "$opts"} cgroup2 /sys/fs/cgroup
-fi
-exec "$@"
-EOF
-chmod +x "$TEST_TMP/v2ns"
-V2NS=$TEST_TMP/v2ns
-got=$(unshare -m --propagation private "$V2NS" stat -f -c %T /sys/fs/cgroup 2>&1)
-[[ $got == cgroup2fs ]] || skip_all "cannot make a pure cgroup v2 mount namespace here: $got"
+write_v2ns # $V2NS CMD...
 
 for v in runc notun; do
         d=0

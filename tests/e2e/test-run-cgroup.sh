@@ -8,12 +8,19 @@
 # Then: the host is unchanged (mounts, cgroup dirs, cgroup BPF programs) after
 # a normal run, a SIGKILLed job, a SIGKILLed gpujail (its empty cgroup is
 # removed by the next run: the stale sweep) and a setup failing half-way.
+# Last, each way the init gets into its cgroups (gpujail/cgroup.h), on the hybrid
+# host and in a pure cgroup v2 mount namespace: born in the cgroup2 one (clone3
+# CLONE_INTO_CGROUP) and joining v1 itself, or, where clone3 is refused (kernels
+# < 5.7, seccomp profiles, valgrind: strace's fault injection here), joining both
+# itself: the job's first command already runs there, and the oracle holds.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/run-common.sh"
 require_root
 require_built "$GPUJAIL" "$HELPERS/open-probe" "$HELPERS/cgexec"
+require_cmd strace
 require_cgroup_v1_devices
 require_cgroup_v2
+write_v2ns
 
 HOST=$(fakehost nvidia8)
 SEL_MINOR=$(hostinfo nvidia8 '.devices[0].minor')
@@ -107,4 +114,58 @@ run_assert_host_unchanged before "host unchanged after a setup that failed half-
 run "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 0 --dev-minimal -- true
 is "$status" 0 "a normal run exits 0"
 run_assert_host_unchanged before "host unchanged after a normal run"
+# ---- how the init gets into its cgroups, each way (no move by pid) ----
+NOCLONE3=(strace -f -qq -o /dev/null -e trace=clone3 -e inject=clone3:error=ENOSYS)
+
+# check_join hybrid|v2 WAY [PREFIX...]: gpujail run started as PREFIX... gpujail.
+check_join() {
+        local kind=$1 way=$2 marker=$((400 + RANDOM % 500)).$RANDOM pre=()
+        shift 2
+        local what="$kind, $way"
+        [[ $kind == v2 ]] && pre=("$V2NS")
+        run env GPUJAIL_DEBUG=1 "$FAKEHOST/enter" "$HOST" -- "${pre[@]}" "$@" "$GPUJAIL" run --gpu 0 -- \
+                cat /proc/self/cgroup
+        is "$status" 0 "$what: gpujail run exits 0"
+        if [[ $way == *refused* ]]; then
+                unlike "$stderr" 'init born in cgroup2' "$what: the init was not born in its cgroup (plain clone)"
+        else
+                like "$stderr" 'init born in cgroup2' "$what: the init was born in its cgroup2 cgroup"
+        fi
+        like "$(awk -F: '$1 == "0" { print $3 }' <<<"$stdout")" '/gpujail/run-[0-9]+-[0-9a-f]+$' \
+                "$what: the job's first command runs in gpujail's cgroup2 cgroup"
+        [[ $kind == hybrid ]] &&
+                like "$(awk -F: '$2 == "devices" { print $3 }' <<<"$stdout")" '/gpujail/run-[0-9]+-[0-9a-f]+$' \
+                        "$what: ... and in its v1 devices cgroup"
+
+        "$FAKEHOST/enter" "$HOST" -- "${pre[@]}" "$@" "$GPUJAIL" run --gpu 0 -- sleep "$marker" \
+                >"$TEST_TMP/job.out" 2>&1 &
+        local bg=$! pid=""
+        for _ in $(seq 100); do
+                pid=$(pgrep -xf "sleep $marker" | head -1)
+                [[ -n $pid ]] && break
+                sleep 0.05
+        done
+        ok '[ -n "$pid" ]' "$what: the job is running" || diag "$(cat "$TEST_TMP/job.out")"
+        job_cgroup_dirs "$pid"
+        is "$(probe "$V2_DIR")" "ENXIO EPERM ENXIO OK " "$what: cgroup2: selected GPU ENXIO, other GPU EPERM"
+        [[ $kind == hybrid ]] &&
+                is "$(probe "$V1_DIR")" "ENXIO EPERM ENXIO OK " "$what: v1 devices: the same"
+        kill -KILL "$pid"
+        wait "$bg"
+        run_assert_host_unchanged before "$what: host unchanged"
+}
+
+# In a cgroup namespace /proc/self/cgroup says "/" for the scratch cgroup, while
+# /sys/fs/cgroup/devices is still the host's root: gpujail must not take that path
+# for its own cgroup (kernel/cgroup-paths.c takes the usual mount points only in the
+# initial cgroup namespace); mountinfo then says it is not reachable here.
+run "$FAKEHOST/enter" "$HOST" -- unshare -C "$GPUJAIL" run --gpu 0 -- true
+is "$status" 125 "in a cgroup namespace with the host's hierarchies mounted: refused"
+like "$stderr" 'cgroup / of pid [0-9]+ is not below /sys/fs/cgroup' "... saying the cgroup is not below the mount"
+run_assert_host_unchanged before "host unchanged after a run refused in a cgroup namespace"
+
+check_join hybrid "born in cgroup2 (clone3), joins v1 itself"
+check_join hybrid "clone3 refused: joins both itself" "${NOCLONE3[@]}"
+check_join v2 "born in cgroup2 (clone3)"
+check_join v2 "clone3 refused: joins cgroup2 itself" "${NOCLONE3[@]}"
 done_testing

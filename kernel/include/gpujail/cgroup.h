@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -26,8 +27,11 @@ struct gj_job_cgroup {
         char *v1_dir;  /* <v1 devices>/<our cgroup>/gpujail/<id>, NULL if not used */
         char *v2_dir;  /* <cgroup2>/<our cgroup>/gpujail/<id>, NULL if not used */
         int v2_prog_fd; /* -1 if none */
+        int v1_tasks_fd; /* <v1_dir>/tasks, for the job's init to move itself; -1 if none */
+        int v2_dir_fd;   /* v2_dir, for clone3(CLONE_INTO_CGROUP); -1 if none */
+        bool v2_joined;  /* the init was born in v2_dir (gj_job_cgroup_clone) */
 };
-#define GJ_JOB_CGROUP_INIT { .v1_dir = NULL, .v2_dir = NULL, .v2_prog_fd = -1 }
+#define GJ_JOB_CGROUP_INIT { .v1_dir = NULL, .v2_dir = NULL, .v2_prog_fd = -1, .v1_tasks_fd = -1, .v2_dir_fd = -1 }
 
 enum gj_cgroup_mechanism {
         GJ_CGROUP_V1 = 1 << 0, /* v1 devices controller: devices.deny/devices.allow */
@@ -46,6 +50,32 @@ int gj_job_cgroup_create_with(const char *id, const struct gj_cgroup_rule *rules
                               unsigned mechanisms, struct gj_job_cgroup *ret);
 /* Move pid into the job's cgroups (before it execs the command). */
 int gj_job_cgroup_enter(const struct gj_job_cgroup *cg, pid_t pid);
+
+/*
+ * The same in steps, for a job's init that joins its cgroups without being
+ * moved by pid (a move by pid write-locks the kernel's global threadgroup
+ * rwsem, which waits for an RCU grace period: the launcher's long tail):
+ *  1. gj_job_cgroup_make: before the init exists, the cgroups, v1 denying
+ *     every device, v2 with no program yet (nothing runs there yet);
+ *  2. gj_job_cgroup_clone: the init, born in the v2 cgroup (clone3 with
+ *     CLONE_INTO_CGROUP) where the kernel has it, else a plain clone;
+ *  3. gj_job_cgroup_restrict: the allow rules, v1 and v2, once planned;
+ *  4. gj_job_cgroup_join_self, in the init before it runs anything of the job:
+ *     the v1 cgroup by writing "0" to `tasks` (a thread moving itself skips
+ *     the rwsem: cgroup_procs_write_start), v2 by "0" to cgroup.procs unless
+ *     born there.
+ * make: errors as gj_job_cgroup_create; *ret always initialised, nothing left
+ * behind on failure. restrict: errors logged, naming the file. */
+int gj_job_cgroup_make(const char *id, unsigned mechanisms, struct gj_job_cgroup *ret);
+int gj_job_cgroup_restrict(struct gj_job_cgroup *cg, const struct gj_cgroup_rule *rules, size_t n);
+/* clone(2) with `flags` (namespaces; SIGCHLD is added), like fork: returns the
+ * child's pid, 0 in the child, -errno (not logged) on failure. Born in the v2
+ * cgroup when cg has one and the kernel takes CLONE_INTO_CGROUP (>= 5.7; not
+ * under seccomp profiles that refuse clone3, nor valgrind): sets v2_joined. */
+pid_t gj_job_cgroup_clone(struct gj_job_cgroup *cg, unsigned long flags);
+/* In the child: join what it was not born in, close the fds it inherited for
+ * that. Returns 0 or a negative errno, logged. */
+int gj_job_cgroup_join_self(struct gj_job_cgroup *cg);
 /* Remove what create made: waits (~2 s, SIGKILLing what is left after 0.5 s)
  * for the cgroups to empty, rmdirs them and the shared gpujail/ parent when
  * empty, closes the program fd. Safe on a GJ_JOB_CGROUP_INIT value and twice. */
