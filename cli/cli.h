@@ -26,6 +26,10 @@ const char *cli_proc_root(void);
 /* Load the inventory, logging why on failure; returns an exit status on error or 0.
  * Module state (with_modules) is for `list`: the others only need devices and nodes. */
 int cli_load_inventory(bool with_modules, struct gj_inventory **ret);
+/* The options of a command whose only one is --json (list, ps): 0 to go on, 1
+ * after printing --help, -EINVAL (said, with the usage on stderr) otherwise. */
+#include <stdio.h>
+int cli_parse_json_only(int argc, char **argv, const char *verb, void (*print_usage)(FILE *f), bool *json);
 /* Print a json-c object to stdout, pretty, with a final newline. */
 struct json_object;
 int cli_print_json(struct json_object *obj);

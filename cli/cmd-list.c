@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gpujail list: what the host has, and whether its device nodes are right. */
-#include <getopt.h>
 #include <json-c/json.h>
 
 #include "cli.h"
@@ -206,33 +205,13 @@ static int print_table(const struct gj_inventory *inv) {
 }
 
 int cmd_list(int argc, char **argv) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
         _cleanup_(gj_lockdown_status_done) struct gj_lockdown_status lockdown = {};
         _cleanup_inventory_ struct gj_inventory *inv = NULL;
         bool json = false;
-        int c, r;
+        int r;
 
-        optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'j':
-                        json = true;
-                        break;
-                case 'h':
-                        list_usage(stdout);
-                        return 0;
-                default:
-                        list_usage(stderr);
-                        return GJ_EXIT_FAILURE;
-                }
-        if (optind < argc) {
-                log_error("list: unexpected argument '%s'; see 'gpujail list --help'", argv[optind]);
-                return GJ_EXIT_FAILURE;
-        }
+        if ((r = cli_parse_json_only(argc, argv, "list", list_usage, &json)) != 0)
+                return r > 0 ? 0 : GJ_EXIT_FAILURE;
 
         r = cli_load_inventory(true, &inv);
         if (r != 0)

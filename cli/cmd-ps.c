@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gpujail ps: who holds which GPU; the collecting is launcher/ps.c. */
-#include <getopt.h>
 #include <time.h>
 
 #include "cli.h"
@@ -104,34 +103,14 @@ static int viewer(long *ret) {
 }
 
 int cmd_ps(int argc, char **argv) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
         _cleanup_inventory_ struct gj_inventory *inv = NULL;
         _cleanup_(gj_ps_done) struct gj_ps ps = { 0 };
         bool json = false;
         long uid;
-        int c, r;
+        int r;
 
-        optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'j':
-                        json = true;
-                        break;
-                case 'h':
-                        ps_usage(stdout);
-                        return 0;
-                default:
-                        ps_usage(stderr);
-                        return GJ_EXIT_FAILURE;
-                }
-        if (optind < argc) {
-                log_error("ps: unexpected argument '%s'; see 'gpujail ps --help'", argv[optind]);
-                return GJ_EXIT_FAILURE;
-        }
+        if ((r = cli_parse_json_only(argc, argv, "ps", ps_usage, &json)) != 0)
+                return r > 0 ? 0 : GJ_EXIT_FAILURE;
         if (viewer(&uid) < 0)
                 return GJ_EXIT_FAILURE;
         if ((r = cli_load_inventory(false, &inv)) != 0)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gpujail: give a job or a container exactly the accelerators it asked for. */
+#include <getopt.h>
 #include <json-c/json.h>
 
 #include "cli.h"
@@ -97,6 +98,33 @@ int cli_load_inventory(bool with_modules, struct gj_inventory **ret) {
         int r = gj_inventory_load(&opts, ret);
         if (r < 0)
                 return log_error_errno(r, "cannot discover the host's accelerators: %m"), GJ_EXIT_FAILURE;
+        return 0;
+}
+
+int cli_parse_json_only(int argc, char **argv, const char *verb, void (*print_usage)(FILE *f), bool *json) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        *json = true;
+                        break;
+                case 'h':
+                        print_usage(stdout);
+                        return 1;
+                default:
+                        print_usage(stderr);
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                log_error("%s: unexpected argument '%s'; see 'gpujail %s --help'", verb, argv[optind], verb);
+                return -EINVAL;
+        }
         return 0;
 }
 
