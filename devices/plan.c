@@ -336,6 +336,37 @@ static char *cuda_visible_devices(const struct gj_plan *plan) {
         return strv_join(v, ",");
 }
 
+/*
+ * ROCR_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES: "0,..,n-1" for the selected AMD
+ * GPUs. ROCm numbers from 0 the GPUs whose render nodes it can open, and in the
+ * jail those are exactly the selected ones (AMD's container guide relies on the
+ * same); the inventory knows no AMD UUID that would name them more exactly.
+ * NULL when no AMD GPU is selected (nothing to say), or on OOM (*oom).
+ */
+static char *rocm_visible_devices(const struct gj_plan *plan, bool *oom) {
+        _cleanup_strv_free_ char **v = NULL;
+        size_t n = 0;
+        for (size_t i = 0; i < plan->n_devices; i++)
+                if (plan->devices[i]->vendor == GJ_VENDOR_AMD && strv_push(&v, strprintf("%zu", n++)) < 0)
+                        return *oom = true, NULL;
+        if (n == 0)
+                return NULL;
+        char *s = strv_join(v, ",");
+        *oom = !s;
+        return s;
+}
+
+static int plan_push_rocm_env(struct gj_plan *plan) {
+        bool oom = false;
+        _cleanup_free_ char *rocm = rocm_visible_devices(plan, &oom);
+        if (!rocm)
+                return oom ? -ENOMEM : 0;
+        int r = env_push(&plan->env, "ROCR_VISIBLE_DEVICES", rocm);
+        if (r < 0)
+                return r;
+        return env_push(&plan->env, "HIP_VISIBLE_DEVICES", rocm);
+}
+
 static int plan_push_env(struct gj_plan *plan, const struct gj_plan_opts *opts) {
         _cleanup_free_ char *ids = gj_plan_devices_string(plan);
         int r = env_push(&plan->env, "GPUJAIL_DEVICES", ids);
@@ -345,7 +376,9 @@ static int plan_push_env(struct gj_plan *plan, const struct gj_plan_opts *opts) 
         r = env_push(&plan->env, "CUDA_VISIBLE_DEVICES", cuda);
         if (r < 0)
                 return r;
-        return env_push(&plan->env, "NVIDIA_VISIBLE_DEVICES", *cuda ? cuda : "none");
+        if ((r = env_push(&plan->env, "NVIDIA_VISIBLE_DEVICES", *cuda ? cuda : "none")) < 0)
+                return r;
+        return plan_push_rocm_env(plan);
 }
 
 static int plan_add_env(struct gj_plan *plan, const struct gj_selection *sel,

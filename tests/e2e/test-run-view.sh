@@ -193,5 +193,14 @@ isnt "$status" 0 "/tmp is private (the host's /tmp is not seen, only the cwd bou
 jrun --gpu 0 --net none -- sh -c 'ls /sys/class/net >/dev/null; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "'
 is "$stdout" lo "--net none: only loopback"
 
+# AMD: --set-cuda-env names the GPUs the ROCm way too (ROCm numbers what it can open from 0).
+AMD=$(fakehost amd)
+run bash -c 'cd "$1" && shift && exec "$@"' sh "$WORK" "$FAKEHOST/enter" "$AMD" -- "$GPUJAIL" run --gpu amd:0 \
+        --set-cuda-env -- sh -c 'echo "${ROCR_VISIBLE_DEVICES-unset}|${HIP_VISIBLE_DEVICES-unset}|$CUDA_VISIBLE_DEVICES"'
+is "$stdout" "0|0|" "--set-cuda-env on an AMD GPU: ROCR_ and HIP_VISIBLE_DEVICES=0, CUDA sees none" || show
+run bash -c 'cd "$1" && shift && exec "$@"' sh "$WORK" "$FAKEHOST/enter" "$AMD" -- "$GPUJAIL" run --gpu amd:0 \
+        -- sh -c 'echo "${ROCR_VISIBLE_DEVICES-unset}"'
+is "$stdout" unset "without it, ROCR_VISIBLE_DEVICES is left as it was" || show
+
 run_assert_host_unchanged before "host mounts, cgroups and BPF programs unchanged after all runs"
 done_testing

@@ -131,6 +131,14 @@ static void test_other_vendors(void) {
         is_str(env_get(&plan, "GPUJAIL_DEVICES"), "0000:c3:00.0", "no UUID: the PCI bus id");
         is_str(env_get(&plan, "CUDA_VISIBLE_DEVICES"), "", "no NVIDIA GPU: CUDA sees none");
         is_str(env_get(&plan, "NVIDIA_VISIBLE_DEVICES"), "none", "no NVIDIA GPU: NVIDIA_VISIBLE_DEVICES=none");
+        is_str(env_get(&plan, "ROCR_VISIBLE_DEVICES"), "0", "AMD GPU: ROCm numbers it 0 in the jail");
+        is_str(env_get(&plan, "HIP_VISIBLE_DEVICES"), "0", "AMD GPU: HIP_VISIBLE_DEVICES too");
+        gj_plan_done(&plan);
+
+        r = build("amd:0", 0, NULL, &plan);
+        is_int(r, 0, "plan for amd:0 without the CUDA-style variables");
+        ok(!env_get(&plan, "ROCR_VISIBLE_DEVICES") && !env_get(&plan, "HIP_VISIBLE_DEVICES"),
+           "ROCm's variables only when asked for, like CUDA's");
         gj_plan_done(&plan);
 
         r = build("accel:0,nvidia:0", 0, NULL, &plan);
@@ -398,7 +406,7 @@ static void test_json(void) {
         ok(json_object_object_get_ex(o, "allow", &v) && json_object_get_boolean(v), "json: allow");
         ok(json_object_object_get_ex(o, "access", &v) && streq(json_object_get_string(v), "rw"), "json: access");
 
-        ok(json_object_object_get_ex(j, "env", &env) && json_object_array_length(env) == 3, "json: env");
+        ok(json_object_object_get_ex(j, "env", &env) && json_object_array_length(env) == 5, "json: env (GPUJAIL_, CUDA_, NVIDIA_, ROCR_, HIP_)");
         v = json_object_array_get_idx(env, 0);
         ok(v && startswith(json_object_get_string(v), "GPUJAIL_DEVICES="), "json: env entries are KEY=VALUE");
         json_object_put(j);
