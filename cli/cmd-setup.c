@@ -47,7 +47,10 @@ static void setup_usage(FILE *f) {
                 "  3. create the missing /dev/nvidia-caps/nvidia-capN of every MIG device (and\n"
                 "     /dev/nvidia-caps), with the minor and mode of the driver's\n"
                 "     /proc/driver/nvidia/capabilities/gpuM/mig/giG[/ciC]/access, as\n"
-                "     nvidia-modprobe -f does.\n"
+                "     nvidia-modprobe -f does;\n"
+                "  4. link /dev/char/MAJOR:MINOR to each of those nodes where no link is, as udev\n"
+                "     does for the nodes it hears of (it never hears of these): systemd's\n"
+                "     DeviceAllow= and runc's and crun's systemd cgroup driver need the links.\n"
                 "A node that exists but is wrong (other major:minor, not a character device, other\n"
                 "mode or owner) is reported and left alone: gpujail run and the hook refuse it.\n"
                 "\n"
@@ -144,6 +147,15 @@ static void describe(const struct gj_node *n, char *buf, size_t size) {
                  (unsigned)n->uid, (unsigned)n->gid);
 }
 
+/* /dev/char/MAJ:MIN of a node that is right (or will be): udev never hears of ours. */
+static int setup_char_link(const struct gj_node *n, const struct setup_opts *o) {
+        int r = gj_host_char_link_ensure(NULL, n, o->dry_run);
+        if (r > 0)
+                printf("%s /dev/char/%u:%u -> ..%s\n", o->dry_run ? "would link" : "linked", n->major,
+                       n->minor, n->path + strlen("/dev"));
+        return r < 0 ? r : 0;
+}
+
 static int setup_node(const struct gj_node *n, const struct setup_opts *o, bool *left_wrong) {
         enum gj_host_node_result res;
         char want[96];
@@ -177,10 +189,10 @@ static int setup_node(const struct gj_node *n, const struct setup_opts *o, bool 
                 log_error("%s is wrong: found %s, the driver says %s; left as it is "
                           "(gpujail setup --fix replaces it)", n->path, found, want);
                 *left_wrong = true;
-                break;
+                return 0;
         }
         }
-        return 0;
+        return setup_char_link(n, o);
 }
 
 /* A lockdown outlives the loaded module's parameters until it is loaded again: its

@@ -15,6 +15,7 @@
 #include "kernel-syscalls.h"
 
 #define ACL_ACCESS_XATTR "system.posix_acl_access"
+#define DIR_FLAGS (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 /* The host path under dev_root: "/dev/nvidia3" -> "<dev_root>/nvidia3". */
 static char *node_host_path(const char *dev_root, const char *path) {
@@ -29,7 +30,7 @@ static int open_parent_dir(const char *path, const char **ret_name) {
         _cleanup_free_ char *dir = strndup(path, slash && slash != path ? (size_t)(slash - path) : 1);
         if (!dir)
                 return -ENOMEM;
-        int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = open(dir, DIR_FLAGS);
         if (fd < 0)
                 return log_error_errno(-errno, "cannot open %s: %m", dir);
         *ret_name = slash ? slash + 1 : path;
@@ -139,6 +140,57 @@ int gj_host_node_dir_ensure(const char *dev_root, const char *node_path, bool dr
         umask(old);
         if (r < 0)
                 return log_error_errno(-errno, "cannot create %s: %m", dir);
+        return 1;
+}
+
+/* <dev_root>/char, made when missing (in a dry run: -ENOENT then, unlogged); never
+ * followed: a symlink there is -ENOTDIR. */
+static int open_char_dir(const char *dev_root, bool dry_run) {
+        const char *dev = dev_root ?: "/dev";
+        _cleanup_close_ int dfd = open(dev, DIR_FLAGS);
+        if (dfd < 0)
+                return log_error_errno(-errno, "cannot open %s: %m", dev);
+        int fd = openat(dfd, "char", DIR_FLAGS);
+        if (fd >= 0)
+                return fd;
+        if (errno != ENOENT)
+                return log_error_errno(-errno, "cannot open %s/char (not a directory?): %m", dev);
+        if (dry_run)
+                return -ENOENT;
+        mode_t old = umask(0);
+        int r = mkdirat(dfd, "char", 0755);
+        umask(old);
+        if (r < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "cannot create %s/char: %m", dev);
+        fd = openat(dfd, "char", DIR_FLAGS);
+        return fd >= 0 ? fd : log_error_errno(-errno, "cannot open %s/char: %m", dev);
+}
+
+int gj_host_char_link_ensure(const char *dev_root, const struct gj_node *node, bool dry_run) {
+        const char *rel = startswith(node->path, "/dev/");
+        char name[32];
+        struct stat st;
+
+        if (!rel || isempty(rel) || strstr(rel, ".."))
+                return log_error_errno(-EINVAL, "refusing node path %s: not a plain path under /dev",
+                                       node->path);
+        snprintf(name, sizeof(name), "%u:%u", node->major, node->minor);
+        _cleanup_close_ int cfd = open_char_dir(dev_root, dry_run);
+        if (cfd == -ENOENT)
+                return 1; /* dry run, no /dev/char yet: it and the link would be made */
+        if (cfd < 0)
+                return cfd;
+        if (fstatat(cfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return 0;
+        if (errno != ENOENT)
+                return log_error_errno(-errno, "cannot stat /dev/char/%s: %m", name);
+        if (dry_run)
+                return 1;
+        _cleanup_free_ char *target = strprintf("../%s", rel);
+        if (!target)
+                return -ENOMEM;
+        if (symlinkat(target, cfd, name) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "cannot link /dev/char/%s to %s: %m", name, target);
         return 1;
 }
 

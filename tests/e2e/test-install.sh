@@ -32,8 +32,8 @@ for f in "$d"/share/gpujail/hooks.d/*.json; do
 done
 ok grep -q "^ExecStart=$prefix/bin/gpujail cdi generate" "$d/lib/systemd/system/gpujail-cdi.service" \
         "the unit runs the installed gpujail"
-ok grep -q "^ExecStartPost=$prefix/libexec/gpujail/gpujail-dev-char-links" "$d/lib/systemd/system/gpujail-cdi.service" \
-        "the unit runs the installed links helper"
+ok grep -q "^ExecStartPre=-$prefix/bin/gpujail setup" "$d/lib/systemd/system/gpujail-cdi.service" \
+        "the unit runs the installed gpujail setup first (nodes and their /dev/char links)"
 nok grep -rq /usr/local "$d" "no /usr/local path left in what was installed under $prefix"
 if command -v systemd-analyze >/dev/null; then
         run systemd-analyze verify --man=no "$d/lib/systemd/system/gpujail-cdi.service"
@@ -54,18 +54,4 @@ run "$d/bin/gpujail" configure podman --always --root "$TEST_TMP/conf" --engine-
 ok '[ "$(jq -S . "$d/share/gpujail/hooks.d/gpujail-nvidia-env.json")" = "$(jq -S . "$TEST_TMP/conf/etc/containers/oci/hooks.d/gpujail.json")" ]' \
         "configure podman --always writes the installed gpujail-nvidia-env.json"
 
-# The links helper, on a directory of nodes made here.
-dev=$TEST_TMP/dev
-mkdir -p "$dev/nvidia-caps"
-if mknod "$dev/nvidia3" c 195 3 2>/dev/null && mknod "$dev/nvidia-caps/nvidia-cap1" c 511 1; then
-        mkdir -p "$dev/char" && ln -s ../kept "$dev/char/195:255"
-        mknod "$dev/nvidiactl" c 195 255
-        run "$d/libexec/gpujail/gpujail-dev-char-links" "$dev"
-        is "$status" 0 "gpujail-dev-char-links runs"
-        is "$(readlink "$dev/char/195:3")" "../nvidia3" "/dev/char/195:3 -> ../nvidia3"
-        is "$(readlink "$dev/char/511:1")" "../nvidia-caps/nvidia-cap1" "/dev/char/511:1 -> ../nvidia-caps/nvidia-cap1"
-        is "$(readlink "$dev/char/195:255")" "../kept" "an existing link is left alone"
-else
-        skip "cannot mknod here" "gpujail-dev-char-links"
-fi
 done_testing

@@ -25,6 +25,21 @@ run on "$(fakehost nvidia8)" '$G setup --no-modules'
 is "$status" 0 "nvidia8: setup exits 0"
 is "$(grep -c ': ok (' <<<"$stdout")" 12 "nvidia8: 8 GPU nodes and 4 control nodes reported ok"
 
+# ---- /dev/char links: udev never makes them for these nodes, setup does where none is
+run on "$(fakehost nvidia8)" '$G setup --no-modules --dry-run; ls -d /dev/char/195:0 2>&1'
+like "$stdout" "would link /dev/char/195:0 -> ../nvidia0" "dry run: says it would link /dev/char/195:0"
+like "$stdout" "No such file" "dry run: no link made"
+run on "$(fakehost nvidia8)" 'mkdir -p /dev/char; ln -s ../kept /dev/char/195:3; $G setup --no-modules; echo rc=$?
+        readlink /dev/char/195:0 /dev/char/195:255 /dev/char/195:3; $G setup --no-modules | grep -c "^linked"'
+like "$stdout" "linked /dev/char/195:7 -> ../nvidia7" "setup: says which links it made"
+is "$(grep -A4 '^rc=' <<<"$stdout" | tr '\n' ' ')" "rc=0 ../nvidia0 ../nvidiactl ../kept 0 " \
+        "setup: /dev/char/195:0 -> ../nvidia0, 195:255 -> ../nvidiactl, an existing entry kept; a second run links nothing"
+run on "$(fakehost nvidia8)" 'mkdir -p /tmp/elsewhere; rm -rf /dev/char; ln -s /tmp/elsewhere /dev/char
+        $G setup --no-modules >/dev/null; echo rc=$?; ls /tmp/elsewhere | wc -l'
+is "$stdout" "rc=125
+0" "a symlinked /dev/char: setup fails (125) and makes nothing through it" || show
+like "$stderr" "/dev/char" "and names /dev/char" || show
+
 # ---- wrongnode: /dev/nvidia3 is 195:9, /dev/nvidia4 missing
 h=$(fakehost wrongnode)
 run on "$h" "\$G setup --no-modules --dry-run; echo rc=\$?; $(node_is /dev/nvidia4)"

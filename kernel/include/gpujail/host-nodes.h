@@ -41,6 +41,18 @@ int gj_host_node_ensure(const char *dev_root, const struct gj_node *node, bool f
 int gj_host_node_dir_ensure(const char *dev_root, const char *node_path, bool dry_run);
 
 /*
+ * Make the link /dev/char/MAJOR:MINOR -> ../REL for node (a "/dev/REL" path,
+ * found under dev_root), as udev does for every node it hears of: it never hears
+ * of the nodes nvidia-modprobe and gpujail setup make with mknod, and systemd's
+ * DeviceAllow= and the systemd cgroup driver of runc and crun resolve device
+ * rules through those links. /dev/char is made (0755) when missing; anything
+ * already at the link's name is left as it is, and /dev/char itself is never
+ * followed if it is a symlink (-ENOTDIR). Returns 1 when made (or it would be,
+ * dry_run), 0 when something is there. Errors are logged with the path.
+ */
+int gj_host_char_link_ensure(const char *dev_root, const struct gj_node *node, bool dry_run);
+
+/*
  * Give the character device node at path (a "/dev/..." path) the permissions
  * want, and drop its access ACL (a seat's uaccess) (gpujail setup --lockdown).
  * The node is acted on through an O_PATH descriptor opened without following
