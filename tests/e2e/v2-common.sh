@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+#
+# Shared by the tests that run real runtimes on a simulated pure cgroup v2 host
+# (tests/e2e/test-*-v2*.sh), sourced after tests/lib.sh and hook-common.sh.
+#
+# This machine is hybrid, so runc and podman police devices through v1 and
+# attach no program. In a private mount namespace whose /sys/fs/cgroup is the
+# one cgroup2 hierarchy (what ../shared/research/tools/v2ns does: unmount the
+# hybrid tree there, mount cgroup2 with the host mount's own options, since a
+# cgroup2 mount's options are global), runc 1.1.5 and podman 4.3 run in v2
+# mode and attach their real device programs.
+#
+#   v2_setup                    $V2NS (a script: V2NS CMD... makes the caller's private
+#                               mount namespace a pure v2 host, then runs CMD), $V2 (the
+#                               cgroup2 root on the host), $V2_PARENT (a scratch cgroup for
+#                               the tests' containers, removed at exit), and the cgroup2
+#                               root's cgroup.subtree_control put back at exit: runc and
+#                               podman enable every controller in each ancestor's. Skips
+#                               the test where such a namespace cannot be made.
+#   v2_restore_cgroups          do that now (also at exit)
+#   v2_matrix SHAPE             "name type major minor" of every node a container probes,
+#                               into $V2_MATRIX; $V2_MATRIX_DEVICES: linux.devices making
+#                               them in /dev/m (runc makes nodes, allows none)
+#   v2_matrix_mknod             a shell line making them in /dev/m (podman: no linux.devices)
+#   v2_want_gained SHAPE SEL    -> the matrix names of the nodes `gpujail plan SEL` grants
+#   v2_verdicts OUTPUT          -> "name allow|deny" per /dev/m node open-probe reported
+#                               (EPERM = denied, anything else = allowed)
+#   v2_gained ALONE WITH        -> "name:deny->allow ..." what changed between two verdicts
+#   v2_progs_hook WHEN          -> an OCI hooks[] entry that records the device programs on
+#                               the container's cgroup into $TEST_TMP/progs-WHEN (JSON); for
+#                               prestart or createRuntime, which run in the runtime's cgroup
+#                               namespace (createContainer's is the container's: its
+#                               /proc/PID/cgroup says "/")
+#   v2_progs WHEN               -> "id name,..." of what that hook recorded
+
+v2_setup() {
+        V2=$(cgroup2_root)
+        V2_PARENT=gj-v2-$$
+        V2NS=$TEST_TMP/v2ns
+        # In the caller's private mount namespace (fakehost/enter's).
+        cat >"$V2NS" <<'EOF'
+#!/bin/bash
+set -e
+if [[ $(stat -f -c %T /sys/fs/cgroup) != cgroup2fs ]]; then
+        opts=$(awk '$9 == "cgroup2" { print $11; exit }' /proc/self/mountinfo)
+        opts=${opts#rw}; opts=${opts#,}
+        umount -R /sys/fs/cgroup
+        mount -t cgroup2 ${opts:+-o "$opts"} cgroup2 /sys/fs/cgroup
+fi
+exec "$@"
+EOF
+        chmod +x "$V2NS"
+        local got
+        got=$(unshare -m --propagation private "$V2NS" stat -f -c %T /sys/fs/cgroup 2>&1)
+        [[ $got == cgroup2fs ]] || skip_all "cannot make a pure cgroup v2 mount namespace here: $got"
+        V2_SUBTREE_BEFORE=$(cat "$V2/cgroup.subtree_control")
+        defer v2_restore_cgroups
+}
+
+v2_restore_cgroups() {
+        local c
+        [[ -d $V2/$V2_PARENT ]] && find "$V2/$V2_PARENT" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
+        [[ -d $V2/$V2_PARENT ]] && rmdir "$V2/$V2_PARENT"
+        for c in $(cat "$V2/cgroup.subtree_control"); do
+                [[ " $V2_SUBTREE_BEFORE " == *" $c "* ]] || echo "-$c" >"$V2/cgroup.subtree_control"
+        done
+        return 0
+}
+
+v2_matrix() {
+        local n
+        V2_MATRIX=$TEST_TMP/matrix
+        {
+                for n in "$(fakehost "$1")"/dev/nvidia*; do
+                        echo "${n##*/} c $(stat -c '%t %T' "$n" | while read -r a b; do echo $((16#$a)) $((16#$b)); done)"
+                done
+                cat <<'EOF'
+null c 1 3
+zero c 1 5
+full c 1 7
+random c 1 8
+urandom c 1 9
+tty c 5 0
+ptmx c 5 2
+pts250 c 136 250
+tun c 10 200
+deny-fuse c 10 229
+deny-c240 c 240 0
+deny-b240 b 240 0
+deny-loop0 b 7 0
+EOF
+        } >"$V2_MATRIX"
+        V2_MATRIX_DEVICES=$(awk '{ printf "%s{\"path\":\"/dev/m/%s\",\"type\":\"%s\",\"major\":%s,\"minor\":%s,\"fileMode\":438}",
+                (NR > 1 ? "," : "["), $1, $2, $3, $4 } END { print "]" }' "$V2_MATRIX")
+}
+
+v2_matrix_mknod() {
+        awk 'BEGIN { printf "busybox mkdir -p /dev/m" } { printf " && busybox mknod /dev/m/%s %s %s %s", $1, $2, $3, $4 }
+                END { print "" }' "$V2_MATRIX"
+}
+
+v2_want_gained() {
+        local planned name type major minor
+        planned=$(on_fakehost "$1" -- "$GPUJAIL" plan --gpu "$2" --json | jq -r '.nodes[] | "\(.major) \(.minor)"')
+        [[ -n $planned ]] || bail_out "no plan for GPU $2"
+        while read -r name type major minor; do
+                grep -qx "$major $minor" <<<"$planned" && [[ $type == c ]] && echo "$name"
+        done <"$V2_MATRIX" | sort | xargs
+}
+
+v2_verdicts() {
+        grep '^/dev/m/' <<<"$1" | awk '{ n = $1; sub(".*/", "", n); print n, ($2 == "EPERM" ? "deny" : "allow") }' | sort
+}
+
+v2_gained() { join <(echo "$1") <(echo "$2") | awk '$2 != $3 { print $1 ":" $2 "->" $3 }' | xargs; }
+
+v2_progs_hook() {
+        local h=$TEST_TMP/v2-progs
+        if [[ ! -x $h ]]; then
+                cat >"$h" <<EOF
+#!/bin/bash
+pid=\$(jq -r .pid)
+cg=/sys/fs/cgroup\$(awk -F: '\$1 == "0" { print \$3 }' /proc/\$pid/cgroup)
+bpftool -j cgroup show "\$cg" | jq -c '[.[] | select(.attach_type == "cgroup_device") | {id, name}]' >"$TEST_TMP/progs-\$1"
+EOF
+                chmod +x "$h"
+        fi
+        rm -f "$TEST_TMP/progs-$1"
+        jq -cn --arg p "$h" --arg w "$1" '{path: $p, args: [$p, $w], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]}'
+}
+
+v2_progs() { jq -r 'map("\(.id) \(.name)") | join(",")' "$TEST_TMP/progs-$1" 2>/dev/null; }
