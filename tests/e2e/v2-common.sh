@@ -19,7 +19,11 @@
 #                               podman enable every controller in each ancestor's. Skips
 #                               the test where such a namespace cannot be made.
 #   v2_restore_cgroups          do that now (also at exit)
-#   v2_matrix SHAPE             "name type major minor" of every node a container probes,
+#   v2_runtime_nodes            "name type major minor" of the nodes that are not GPUs: a
+#                               runtime's defaults (null ... a pts), tun, and nodes no
+#                               runtime allows (deny-*)
+#   v2_matrix SHAPE             "name type major minor" of every node a container probes
+#                               (the shape's NVIDIA nodes, then v2_runtime_nodes),
 #                               into $V2_MATRIX; $V2_MATRIX_DEVICES: linux.devices making
 #                               them in /dev/m (runc makes nodes, allows none)
 #   v2_matrix_mknod             a shell line making them in /dev/m (podman: no linux.devices)
@@ -68,14 +72,8 @@ v2_restore_cgroups() {
         return 0
 }
 
-v2_matrix() {
-        local n
-        V2_MATRIX=$TEST_TMP/matrix
-        {
-                for n in "$(fakehost "$1")"/dev/nvidia*; do
-                        echo "${n##*/} c $(stat -c '%t %T' "$n" | while read -r a b; do echo $((16#$a)) $((16#$b)); done)"
-                done
-                cat <<'EOF'
+v2_runtime_nodes() {
+        cat <<'EOF'
 null c 1 3
 zero c 1 5
 full c 1 7
@@ -85,11 +83,25 @@ tty c 5 0
 ptmx c 5 2
 pts250 c 136 250
 tun c 10 200
+deny-tty1 c 4 1
+deny-ttyS0 c 4 64
+deny-kmem c 1 2
 deny-fuse c 10 229
 deny-c240 c 240 0
 deny-b240 b 240 0
 deny-loop0 b 7 0
+deny-sda b 8 0
 EOF
+}
+
+v2_matrix() {
+        local n
+        V2_MATRIX=$TEST_TMP/matrix
+        {
+                for n in "$(fakehost "$1")"/dev/nvidia*; do
+                        echo "${n##*/} c $(stat -c '%t %T' "$n" | while read -r a b; do echo $((16#$a)) $((16#$b)); done)"
+                done
+                v2_runtime_nodes
         } >"$V2_MATRIX"
         V2_MATRIX_DEVICES=$(awk '{ printf "%s{\"path\":\"/dev/m/%s\",\"type\":\"%s\",\"major\":%s,\"minor\":%s,\"fileMode\":438}",
                 (NR > 1 ? "," : "["), $1, $2, $3, $4 } END { print "]" }' "$V2_MATRIX")
