@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# CDI on a pure cgroup v2 host (v2-common.sh): podman 4.3 reads the spec that
+# `gpujail cdi generate` writes and runc 1.1.5 attaches its real device
+# program (design.md invariant 11: the container may open exactly what the
+# runtime allowed plus the planned nodes).
+#
+# Every container makes a matrix of nodes in /dev/m (mknod: runc allows it for
+# all) and opens them: all GPUs and NVIDIA control nodes, the runtime's
+# defaults, tun, and devices nobody allows; EPERM = denied, anything else =
+# allowed. podman without --device sets the baseline; against it,
+# --device gpujail.io/gpu=0 and gpujail.io/gpu=all gain exactly the planned
+# nodes. Each container carries one device program, the runtime's (recorded by
+# a prestart hook from --hooks-dir). podman runs with its state in $TEST_TMP,
+# its cgroups below a scratch parent (--cgroup-parent, cgroupfs manager) and
+# --pids-limit -1 (the pids controller is bound to v1 on this kernel). Then
+# nothing is left: cgroups, programs, mounts, and the controllers podman and
+# runc enabled in the cgroup2 root.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/hook-common.sh"
+. "$(dirname "$0")/cdi-common.sh"
+. "$(dirname "$0")/v2-common.sh"
+require_root
+require_cmd podman runc jq busybox cc bpftool unshare
+require_built "$GPUJAIL"
+require_cgroup_v2
+
+SHAPE=nvidia8
+v2_setup
+setup_podman
+setup_cdi_dir
+snapshot_host before
+v2_matrix $SHAPE
+R=$(hook_rootfs)
+
+run in_cdi_ns "$GPUJAIL" cdi generate --output /run/cdi/gpujail.json
+is "$status" 0 "cdi generate --output /run/cdi/gpujail.json" || show
+
+# The prestart hook that records the container's device programs, for podman.
+mkdir -p "$TEST_TMP/hooks.d"
+jq -n --argjson h "$(v2_progs_hook after)" '{version: "1.0.0", hook: $h, when: {always: true}, stages: ["prestart"]}' \
+        >"$TEST_TMP/hooks.d/v2-progs.json"
+
+# podman_matrix DEVICE-ARGS...: the matrix container; sets $status/$output.
+podman_matrix() {
+        rm -f "$TEST_TMP/progs-after"
+        run in_cdi_ns "$V2NS" podman "${PODMAN_GLOBAL[@]}" --hooks-dir "$TEST_TMP/hooks.d" --runtime "$(command -v runc)" \
+                "${PODMAN_RUN[@]}" --pids-limit -1 --cgroup-parent "/$V2_PARENT" --cap-add MKNOD "$@" --rootfs "$R" \
+                /bin/sh -c "$(v2_matrix_mknod) && /bin/open-probe /dev/m/*"
+}
+
+# one_runtime_program WHAT: the container's cgroup carried one device program, the runtime's.
+one_runtime_program() {
+        local p
+        p=$(v2_progs after)
+        like "$p" '^[0-9]+ [^,]*$' "$1: one device program on the container's cgroup ($p)"
+        unlike "$p" gpujail_dev "$1: the runtime's, not gpujail's"
+}
+
+podman_matrix
+is "$status" 0 "podman alone: the container ran in v2 mode" || show
+alone=$(v2_verdicts "$output")
+is "$(wc -l <<<"$alone")" "$(wc -l <"$V2_MATRIX")" "podman alone: every node of the matrix probed"
+one_runtime_program "podman alone"
+unlike "$alone" "^nvidia.* allow\$" "podman alone: no NVIDIA node allowed"
+like "$alone" "^deny-c240 deny\$" "podman alone: an unknown char device denied"
+
+for sel in 0 all; do
+        want=$(v2_want_gained $SHAPE $sel)
+        podman_matrix --device gpujail.io/gpu=$sel
+        is "$status" 0 "podman --device gpujail.io/gpu=$sel: ran in v2 mode" || show
+        is "$(v2_gained "$alone" "$(v2_verdicts "$output")")" "$(for n in $want; do echo "$n:deny->allow"; done | xargs)" \
+                "gpujail.io/gpu=$sel: exactly the planned nodes gained ($want), nothing else changed"
+        one_runtime_program "gpujail.io/gpu=$sel"
+done
+
+# podman's cgroupfs manager leaves conmon's cgroup below the parent; no container's may stay.
+left=$(cd "$V2/$V2_PARENT" && find . -mindepth 1 -type d | sort | xargs)
+is "$left" "./conmon" "below the cgroup parent only podman's conmon cgroup is left (no container's)"
+v2_restore_cgroups
+is "$(cat "$V2/cgroup.subtree_control")" "$V2_SUBTREE_BEFORE" "cgroup2 root's subtree_control as found"
+assert_host_unchanged before "host unchanged: mounts, cgroups, BPF programs"
+done_testing
