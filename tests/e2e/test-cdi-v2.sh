@@ -50,29 +50,11 @@ podman_matrix() {
                 /bin/sh -c "$(v2_matrix_mknod) && /bin/open-probe /dev/m/*"
 }
 
-# one_runtime_program WHAT: the container's cgroup carried one device program, the runtime's.
-one_runtime_program() {
-        local p
-        p=$(v2_progs after)
-        like "$p" '^[0-9]+ [^,]*$' "$1: one device program on the container's cgroup ($p)"
-        unlike "$p" gpujail_dev "$1: the runtime's, not gpujail's"
-}
-
 podman_matrix
-is "$status" 0 "podman alone: the container ran in v2 mode" || show
-alone=$(v2_verdicts "$output")
-is "$(wc -l <<<"$alone")" "$(wc -l <"$V2_MATRIX")" "podman alone: every node of the matrix probed"
-one_runtime_program "podman alone"
-unlike "$alone" "^nvidia.* allow\$" "podman alone: no NVIDIA node allowed"
-like "$alone" "^deny-c240 deny\$" "podman alone: an unknown char device denied"
-
+v2_check_baseline "podman alone"
 for sel in 0 all; do
-        want=$(v2_want_gained $SHAPE $sel)
         podman_matrix --device gpujail.io/gpu=$sel
-        is "$status" 0 "podman --device gpujail.io/gpu=$sel: ran in v2 mode" || show
-        is "$(v2_gained "$alone" "$(v2_verdicts "$output")")" "$(for n in $want; do echo "$n:deny->allow"; done | xargs)" \
-                "gpujail.io/gpu=$sel: exactly the planned nodes gained ($want), nothing else changed"
-        one_runtime_program "gpujail.io/gpu=$sel"
+        v2_check_gained "podman --device gpujail.io/gpu=$sel" $SHAPE $sel
 done
 
 # podman's cgroupfs manager leaves conmon's cgroup below the parent; no container's may stay.

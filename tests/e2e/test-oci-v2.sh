@@ -45,41 +45,18 @@ matrix_run() {
         RUNC_WRAP=$V2NS RUNC_CMD=$rt runc_on_host $shape "gj-v2oci-$name-$$" "$b"
 }
 
-# one_runc_program WHAT: the container's cgroup carried one device program, runc's.
-one_runc_program() {
-        local p
-        p=$(v2_progs after)
-        like "$p" '^[0-9]+ [^,]*$' "$1: one device program on the container's cgroup ($p)"
-        unlike "$p" gpujail_dev "$1: runc's, not gpujail's"
-}
-
 matrix_run alone runc
-is "$status" 0 "runc alone: the container ran in v2 mode" || show
-alone=$(v2_verdicts "$output")
-is "$(wc -l <<<"$alone")" "$(wc -l <"$V2_MATRIX")" "runc alone: every node of the matrix probed"
-one_runc_program "runc alone"
-unlike "$alone" "^nvidia.* allow\$" "runc alone: no NVIDIA node allowed"
-like "$alone" "^deny-c240 deny\$" "runc alone: an unknown char device denied"
-
-want=$(v2_want_gained $shape 0)
+v2_check_baseline "runc alone"
 matrix_run inject inject
-is "$status" 0 "oci inject --gpu 0: runc ran the edited bundle in v2 mode" || show
-is "$(v2_gained "$alone" "$(v2_verdicts "$output")")" "$(for n in $want; do echo "$n:deny->allow"; done | xargs)" \
-        "oci inject --gpu 0: exactly GPU 0's planned nodes gained ($want), nothing else changed"
-one_runc_program "oci inject"
-
-want=$(v2_want_gained $shape 1)
+v2_check_gained "oci inject --gpu 0, then runc" $shape 0
 matrix_run runtime runtime "$(ask_for 1)"
-is "$status" 0 "gpujail runtime, annotation gpujail.io/gpus=1: runc ran it in v2 mode" || show
-is "$(v2_gained "$alone" "$(v2_verdicts "$output")")" "$(for n in $want; do echo "$n:deny->allow"; done | xargs)" \
-        "gpujail runtime: exactly GPU 1's planned nodes gained ($want), nothing else changed"
+v2_check_gained "gpujail runtime, annotation gpujail.io/gpus=1" $shape 1
 ok 'jq -e ".linux.devices | map(.path) | index(\"$(hostinfo $shape ".devices[1].nodes[0].path")\")" '"$b/config.json" \
         "gpujail runtime: the bundle was injected"
-one_runc_program "gpujail runtime"
 
 matrix_run runtime-none runtime
 is "$status" 0 "gpujail runtime, no request: runc ran it" || show
-is "$(v2_verdicts "$output")" "$alone" "gpujail runtime, no request: exactly what runc alone allowed"
+is "$(v2_verdicts "$output")" "$V2_ALONE" "gpujail runtime, no request: exactly what runc alone allowed"
 
 v2_restore_cgroups
 is "$(cat "$V2/cgroup.subtree_control")" "$V2_SUBTREE_BEFORE" "cgroup2 root's subtree_control as found"

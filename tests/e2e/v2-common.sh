@@ -37,6 +37,14 @@
 #                               namespace (createContainer's is the container's: its
 #                               /proc/PID/cgroup says "/")
 #   v2_progs WHEN               -> "id name,..." of what that hook recorded
+#   v2_check_baseline WHAT      checks of a runtime alone ($status/$output of its matrix
+#                               container, progs-after): it ran, probed every node, carried
+#                               one program, the runtime's, allowed no NVIDIA node and denied
+#                               an unknown one; sets $V2_ALONE (its verdicts)
+#   v2_check_gained WHAT SHAPE SEL
+#                               checks of a container given SEL ($status/$output, progs-after):
+#                               it ran, exactly SEL's planned nodes were gained over
+#                               $V2_ALONE, one program, the runtime's
 
 v2_setup() {
         V2=$(cgroup2_root)
@@ -143,3 +151,28 @@ EOF
 }
 
 v2_progs() { jq -r 'map("\(.id) \(.name)") | join(",")' "$TEST_TMP/progs-$1" 2>/dev/null; }
+
+_v2_one_runtime_program() { # WHAT
+        local p
+        p=$(v2_progs after)
+        like "$p" '^[0-9]+ [^,]*$' "$1: one device program on the container's cgroup ($p)"
+        unlike "$p" gpujail_dev "$1: the runtime's, not gpujail's"
+}
+
+v2_check_baseline() {
+        is "$status" 0 "$1: the container ran in v2 mode" || show
+        V2_ALONE=$(v2_verdicts "$output")
+        is "$(wc -l <<<"$V2_ALONE")" "$(wc -l <"$V2_MATRIX")" "$1: every node of the matrix probed"
+        _v2_one_runtime_program "$1"
+        unlike "$V2_ALONE" "^nvidia.* allow\$" "$1: no NVIDIA node allowed"
+        like "$V2_ALONE" "^deny-c240 deny\$" "$1: an unknown char device denied"
+}
+
+v2_check_gained() {
+        local want
+        want=$(v2_want_gained "$2" "$3")
+        is "$status" 0 "$1: the container ran in v2 mode" || show
+        is "$(v2_gained "$V2_ALONE" "$(v2_verdicts "$output")")" "$(for n in $want; do echo "$n:deny->allow"; done | xargs)" \
+                "$1: exactly the planned nodes gained ($want), nothing else changed"
+        _v2_one_runtime_program "$1"
+}
