@@ -41,10 +41,11 @@
 #                               container, progs-after): it ran, probed every node, carried
 #                               one program, the runtime's, allowed no NVIDIA node and denied
 #                               an unknown one; sets $V2_ALONE (its verdicts)
+#   v2_is_gained WHAT SHAPE SEL the check that, of the verdicts in $output, exactly SEL's
+#                               planned nodes were gained over $V2_ALONE
 #   v2_check_gained WHAT SHAPE SEL
 #                               checks of a container given SEL ($status/$output, progs-after):
-#                               it ran, exactly SEL's planned nodes were gained over
-#                               $V2_ALONE, one program, the runtime's
+#                               it ran, v2_is_gained, one program, the runtime's
 
 v2_setup() {
         V2=$(cgroup2_root)
@@ -168,11 +169,15 @@ v2_check_baseline() {
         like "$V2_ALONE" "^deny-c240 deny\$" "$1: an unknown char device denied"
 }
 
-v2_check_gained() {
+v2_is_gained() {
         local want
         want=$(v2_want_gained "$2" "$3")
-        is "$status" 0 "$1: the container ran in v2 mode" || show
         is "$(v2_gained "$V2_ALONE" "$(v2_verdicts "$output")")" "$(for n in $want; do echo "$n:deny->allow"; done | xargs)" \
                 "$1: exactly the planned nodes gained ($want), nothing else changed"
+}
+
+v2_check_gained() {
+        is "$status" 0 "$1: the container ran in v2 mode" || show
+        v2_is_gained "$@"
         _v2_one_runtime_program "$1"
 }
