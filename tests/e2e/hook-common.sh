@@ -149,8 +149,8 @@ hook_register() {
 # RUNC_CMD="CMD ARG...": what runs the container instead of runc, e.g.
 # "gpujail runtime --runtime runc" (words split on blanks).
 runc_on_host() {
-        local shape=$1 id=$2 b=$3 wrap=${RUNC_WRAP:-} rt
-        read -ra rt <<<"${RUNC_CMD:-runc}"
+        local shape=$1 id=$2 b=$3 wrap=${RUNC_WRAP:-} runtime_argv
+        read -ra runtime_argv <<<"${RUNC_CMD:-runc}"
         run on_hook_etc "$shape" -- ${wrap:+"$wrap"} bash -c '
                 set -e
                 b=$1; id=$2
@@ -160,7 +160,7 @@ runc_on_host() {
                           then .env += [\"LD_PRELOAD=\" + \$p] + (if \$a != \"\" then [\"ASAN_OPTIONS=\" + \$a] else [] end)
                           else . end)) end)" "$b/config.json" >"$b/config.json.new"
                 mv "$b/config.json.new" "$b/config.json"
-                exec "${@:3}" run --bundle "$b" "$id"' _ "$b" "$id" "${rt[@]}"
+                exec "${@:3}" run --bundle "$b" "$id"' _ "$b" "$id" "${runtime_argv[@]}"
         if [[ -n $wrap ]]; then
                 on_fakehost "$shape" -- "$wrap" runc delete -f "$id" >/dev/null 2>&1 || true
         else

@@ -32,35 +32,16 @@ setup_podman
 setup_cdi_dir
 snapshot_host before
 v2_matrix $SHAPE
-R=$(hook_rootfs)
 
 run in_cdi_ns "$GPUJAIL" cdi generate --output /run/cdi/gpujail.json
 is "$status" 0 "cdi generate --output /run/cdi/gpujail.json" || show
 
-# The prestart hook that records the container's device programs, for podman.
-mkdir -p "$TEST_TMP/hooks.d"
-jq -n --argjson h "$(v2_progs_hook after)" '{version: "1.0.0", hook: $h, when: {always: true}, stages: ["prestart"]}' \
-        >"$TEST_TMP/hooks.d/v2-progs.json"
-
-# podman_matrix DEVICE-ARGS...: the matrix container; sets $status/$output.
-podman_matrix() {
-        rm -f "$TEST_TMP/progs-after"
-        run in_cdi_ns "$V2NS" podman "${PODMAN_GLOBAL[@]}" --hooks-dir "$TEST_TMP/hooks.d" --runtime "$(command -v runc)" \
-                "${PODMAN_RUN[@]}" --pids-limit -1 --cgroup-parent "/$V2_PARENT" --cap-add MKNOD "$@" --rootfs "$R" \
-                /bin/sh -c "$(v2_matrix_mknod) && /bin/open-probe /dev/m/*"
-}
-
-podman_matrix
+v2_podman_matrix
 v2_check_baseline "podman alone"
 for sel in 0 all; do
-        podman_matrix --device gpujail.io/gpu=$sel
+        v2_podman_matrix --device gpujail.io/gpu=$sel
         v2_check_gained "podman --device gpujail.io/gpu=$sel" $SHAPE $sel
 done
 
-# podman's cgroupfs manager leaves conmon's cgroup below the parent; no container's may stay.
-left=$(cd "$V2/$V2_PARENT" && find . -mindepth 1 -type d | sort | xargs)
-is "$left" "./conmon" "below the cgroup parent only podman's conmon cgroup is left (no container's)"
-v2_restore_cgroups
-is "$(cat "$V2/cgroup.subtree_control")" "$V2_SUBTREE_BEFORE" "cgroup2 root's subtree_control as found"
-assert_host_unchanged before "host unchanged: mounts, cgroups, BPF programs"
+v2_check_nothing_left ./conmon
 done_testing

@@ -25,7 +25,8 @@
 # that cgroup: EPERM = denied, anything else = allowed) on a matrix of nodes:
 # all 8 GPUs and the NVIDIA control nodes, the runtime's devices (null, zero,
 # full, random, urandom, tty, ptmx, a pts, tun), devices it denies (tty1,
-# ttyS0, kmem, fuse, loop0, sda, c 240:0, b 240:0; v2-common.sh) and mknod (the runtime allows it for all).
+# ttyS0, kmem, fuse, c 240:0, b 240:0, loop0, sda: v2-common.sh) and mknod
+# (the runtime allows it for all).
 # After must equal before except the requested GPU and its control nodes,
 # which go EPERM -> allowed. Exactly one device program per cgroup, not the
 # runtime's. Then: cgroups removed, no program attached or still loaded.

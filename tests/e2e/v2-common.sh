@@ -37,6 +37,20 @@
 #                               namespace (createContainer's is the container's: its
 #                               /proc/PID/cgroup says "/")
 #   v2_progs WHEN               -> "id name,..." of what that hook recorded
+#   v2_check_nothing_left [LEFT]
+#                               the end of a test: below $V2_PARENT only the cgroups LEFT
+#                               ("./conmon": podman's cgroupfs manager leaves conmon's) and no
+#                               container's; then v2_restore_cgroups, the cgroup2 root's
+#                               subtree_control as found, and assert_host_unchanged before
+#                               (snapshot_host before: cgroups, programs, mounts)
+#   v2_podman_matrix ARG...     podman run ARG... of a container that makes the matrix and
+#                               probes it, in the v2 namespace of $SHAPE (with cdi-common.sh's
+#                               setup_podman and setup_cdi_dir); sets $status/$output. podman
+#                               runs with its state in $TEST_TMP, its cgroups below
+#                               $V2_PARENT (--cgroup-parent, cgroupfs manager), --pids-limit
+#                               -1 (the pids controller is bound to v1 on this kernel), the
+#                               runtime $V2_PODMAN_RUNTIME (default runc), and a prestart hook
+#                               (--hooks-dir) that records the programs as progs-after
 #   v2_check_baseline WHAT      checks of a runtime alone ($status/$output of its matrix
 #                               container, progs-after): it ran, probed every node, carried
 #                               one program, the runtime's, allowed no NVIDIA node and denied
@@ -180,4 +194,27 @@ v2_check_gained() {
         is "$status" 0 "$1: the container ran in v2 mode" || show
         v2_is_gained "$@"
         _v2_one_runtime_program "$1"
+}
+
+v2_podman_matrix() {
+        local hooks=$TEST_TMP/v2-hooks.d
+        if [[ ! -d $hooks ]]; then
+                mkdir -p "$hooks"
+                jq -n --argjson h "$(v2_progs_hook after)" \
+                        '{version: "1.0.0", hook: $h, when: {always: true}, stages: ["prestart"]}' >"$hooks/v2-progs.json"
+        fi
+        rm -f "$TEST_TMP/progs-after"
+        run in_cdi_ns "$V2NS" podman "${PODMAN_GLOBAL[@]}" --hooks-dir "$hooks" \
+                --runtime "${V2_PODMAN_RUNTIME:-$(command -v runc)}" "${PODMAN_RUN[@]}" --pids-limit -1 \
+                --cgroup-parent "/$V2_PARENT" --cap-add MKNOD "$@" --rootfs "$(hook_rootfs)" \
+                /bin/sh -c "$(v2_matrix_mknod) && /bin/open-probe /dev/m/*"
+}
+
+v2_check_nothing_left() {
+        local left
+        left=$(cd "$V2/$V2_PARENT" 2>/dev/null && find . -mindepth 1 -type d | sort | xargs)
+        is "$left" "${1:-}" "below the containers' cgroup parent: ${1:-nothing} left, no container's cgroup"
+        v2_restore_cgroups
+        is "$(cat "$V2/cgroup.subtree_control")" "$V2_SUBTREE_BEFORE" "cgroup2 root's subtree_control as found"
+        assert_host_unchanged before "host unchanged: mounts, cgroups, BPF programs"
 }
