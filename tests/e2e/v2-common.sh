@@ -41,7 +41,9 @@
 #                               the end of a test: below $V2_PARENT only the cgroups LEFT
 #                               ("./conmon": podman's cgroupfs manager leaves conmon's) and no
 #                               container's; then v2_restore_cgroups, the cgroup2 root's
-#                               subtree_control as found, and assert_host_unchanged before
+#                               subtree_control and the host's cgroup2 mount options (global:
+#                               the namespace's mount shares them) as found, and
+#                               assert_host_unchanged before
 #                               (snapshot_host before: cgroups, programs, mounts)
 #   v2_podman_matrix ARG...     podman run ARG... of a container that makes the matrix and
 #                               probes it, in the v2 namespace of $SHAPE (with cdi-common.sh's
@@ -70,7 +72,9 @@ v2_setup() {
 #!/bin/bash
 set -e
 if [[ $(stat -f -c %T /sys/fs/cgroup) != cgroup2fs ]]; then
-        opts=$(awk '$9 == "cgroup2" { print $11; exit }' /proc/self/mountinfo)
+        # The super options: the field after fstype and source, past the optional fields.
+        opts=$(awk '{ for (i = 7; i < NF && $i != "-"; i++) ; if ($(i + 1) == "cgroup2") { print $(i + 3); exit } }' \
+                /proc/self/mountinfo)
         opts=${opts#rw}; opts=${opts#,}
         umount -R /sys/fs/cgroup
         mount -t cgroup2 ${opts:+-o "$opts"} cgroup2 /sys/fs/cgroup
@@ -82,7 +86,13 @@ EOF
         got=$(unshare -m --propagation private "$V2NS" stat -f -c %T /sys/fs/cgroup 2>&1)
         [[ $got == cgroup2fs ]] || skip_all "cannot make a pure cgroup v2 mount namespace here: $got"
         V2_SUBTREE_BEFORE=$(cat "$V2/cgroup.subtree_control")
+        V2_SUPER_BEFORE=$(_v2_super_options)
         defer v2_restore_cgroups
+}
+
+# The host's cgroup2 super options (global to the one hierarchy: nsdelegate, ...).
+_v2_super_options() {
+        awk '{ for (i = 7; i < NF && $i != "-"; i++) ; if ($(i + 1) == "cgroup2") { print $(i + 3); exit } }' /proc/1/mountinfo
 }
 
 v2_restore_cgroups() {
@@ -216,5 +226,6 @@ v2_check_nothing_left() {
         is "$left" "${1:-}" "below the containers' cgroup parent: ${1:-nothing} left, no container's cgroup"
         v2_restore_cgroups
         is "$(cat "$V2/cgroup.subtree_control")" "$V2_SUBTREE_BEFORE" "cgroup2 root's subtree_control as found"
+        is "$(_v2_super_options)" "$V2_SUPER_BEFORE" "the host's cgroup2 mount options as found ($V2_SUPER_BEFORE)"
         assert_host_unchanged before "host unchanged: mounts, cgroups, BPF programs"
 }
