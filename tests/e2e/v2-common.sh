@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 #
 # Shared by the tests that run real runtimes on a simulated pure cgroup v2 host
-# (tests/e2e/test-*-v2*.sh), sourced after tests/lib.sh and hook-common.sh.
+# (tests/e2e/test-*-v2*.sh), sourced after tests/lib.sh (and, for
+# v2_podman_matrix, hook-common.sh and cdi-common.sh).
 #
 # This machine is hybrid, so runc and podman police devices through v1 and
 # attach no program. In a private mount namespace whose /sys/fs/cgroup is the
