@@ -196,7 +196,9 @@ write_v2ns() {
 #!/bin/bash
 set -e
 if [[ $(stat -f -c %T /sys/fs/cgroup) != cgroup2fs ]]; then
-        opts=$(awk '$9 == "cgroup2" { print $11; exit }' /proc/self/mountinfo)
+        # The super options: the field after fstype and source, past the optional fields.
+        opts=$(awk '{ for (i = 7; i < NF && $i != "-"; i++) ; if ($(i + 1) == "cgroup2") { print $(i + 3); exit } }' \
+                /proc/self/mountinfo)
         opts=${opts#rw}; opts=${opts#,}
         umount -R /sys/fs/cgroup
         mount -t cgroup2 ${opts:+-o "$opts"} cgroup2 /sys/fs/cgroup

@@ -100,6 +100,24 @@ _rmdir_podman_parent() {
         return 0
 }
 
+# gpujail_runtime_wrapper: prints the path of a script that podman --runtime can
+# name: `gpujail runtime --runtime runc` with the simulated host's preload (made once).
+gpujail_runtime_wrapper() {
+        local w=$TEST_TMP/gpujail-runc
+        if [[ ! -x $w ]]; then
+                cat >"$w" <<EOS
+#!/bin/sh
+# conmon hands the runtime a clean environment: the fake host's preload comes from here.
+export LD_PRELOAD=\${GPUJAIL_TEST_PRELOAD:-${FAKESYSFS:-}}
+# ... and an ASan build tolerates that preload only with this (see tests/fakehost/enter).
+export ASAN_OPTIONS=verify_asan_link_order=0
+exec $GPUJAIL runtime --runtime $(command -v runc) "\$@"
+EOS
+                chmod +x "$w"
+        fi
+        echo "$w"
+}
+
 # CDI spec directory for podman 4.3, which only reads /etc/cdi and /var/run/cdi:
 # inside the fake host's private mount namespace, $TEST_TMP/cdi is bound over
 # /run/cdi; on the host, /run/cdi is created empty if absent and removed at exit.

@@ -146,8 +146,11 @@ hook_register() {
 # Always deletes the container afterwards.
 # RUNC_WRAP=CMD: runc runs (and is deleted) under CMD there, e.g. a script that
 # makes the namespace look like a pure cgroup v2 host.
+# RUNC_CMD="CMD ARG...": what runs the container instead of runc, e.g.
+# "gpujail runtime --runtime runc" (words split on blanks).
 runc_on_host() {
-        local shape=$1 id=$2 b=$3 wrap=${RUNC_WRAP:-}
+        local shape=$1 id=$2 b=$3 wrap=${RUNC_WRAP:-} runtime_argv
+        read -ra runtime_argv <<<"${RUNC_CMD:-runc}"
         run on_hook_etc "$shape" -- ${wrap:+"$wrap"} bash -c '
                 set -e
                 b=$1; id=$2
@@ -157,7 +160,7 @@ runc_on_host() {
                           then .env += [\"LD_PRELOAD=\" + \$p] + (if \$a != \"\" then [\"ASAN_OPTIONS=\" + \$a] else [] end)
                           else . end)) end)" "$b/config.json" >"$b/config.json.new"
                 mv "$b/config.json.new" "$b/config.json"
-                exec runc run --bundle "$b" "$id"' _ "$b" "$id"
+                exec "${@:3}" run --bundle "$b" "$id"' _ "$b" "$id" "${runtime_argv[@]}"
         if [[ -n $wrap ]]; then
                 on_fakehost "$shape" -- "$wrap" runc delete -f "$id" >/dev/null 2>&1 || true
         else

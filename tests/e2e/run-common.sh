@@ -21,7 +21,8 @@ RUN_SCRATCH=gpujail-run-test-$$
 _run_scratch_dirs() {
         local v2
         v2=$(cgroup2_root)
-        echo "/sys/fs/cgroup/devices/$RUN_SCRATCH"
+        # Not on a pure v2 host: there mkdir would make a cgroup named "devices".
+        [[ -f /sys/fs/cgroup/devices/devices.allow ]] && echo "/sys/fs/cgroup/devices/$RUN_SCRATCH"
         [[ -n $v2 ]] && echo "$v2/$RUN_SCRATCH"
 }
 

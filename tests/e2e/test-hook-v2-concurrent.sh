@@ -25,7 +25,8 @@
 # that cgroup: EPERM = denied, anything else = allowed) on a matrix of nodes:
 # all 8 GPUs and the NVIDIA control nodes, the runtime's devices (null, zero,
 # full, random, urandom, tty, ptmx, a pts, tun), devices it denies (tty1,
-# ttyS0, kmem, fuse, loop0, sda) and mknod (the runtime allows it for all).
+# ttyS0, kmem, fuse, c 240:0, b 240:0, loop0, sda: v2-common.sh) and mknod
+# (the runtime allows it for all).
 # After must equal before except the requested GPU and its control nodes,
 # which go EPERM -> allowed. Exactly one device program per cgroup, not the
 # runtime's. Then: cgroups removed, no program attached or still loaded.
@@ -33,6 +34,7 @@
 # GPUJAIL_SOAK=1: 100 containers, 10 raced ones (GJ_V2C_CONTAINERS,
 # GJ_V2C_RACED, GJ_V2C_RACERS override). Figures are printed as TAP comments.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/v2-common.sh"
 require_root
 require_cmd jq clang bpftool unshare flock mknod
 require_built "$GPUJAIL_HOOK" "$HELPERS/open-probe" "$HELPERS/cgexec" "$HELPERS/bpf-list"
@@ -62,25 +64,9 @@ clang -O2 -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -c "$GPUJAIL_SRC/te
 # ---------------------------------------------------------------- the oracle's nodes
 
 cp -a "$H"/dev/nvidia* "$W/nodes/"
-while read -r name type major minor; do
+v2_runtime_nodes | while read -r name type major minor; do
         mknod "$W/nodes/$name" "$type" "$major" "$minor"
-done <<'EOF'
-null c 1 3
-zero c 1 5
-full c 1 7
-random c 1 8
-urandom c 1 9
-tty c 5 0
-ptmx c 5 2
-pts250 c 136 250
-tun c 10 200
-deny-tty1 c 4 1
-deny-ttyS0 c 4 64
-deny-kmem c 1 2
-deny-fuse c 10 229
-deny-loop0 b 7 0
-deny-sda b 8 0
-EOF
+done
 # From the cgroup: every node, then mknod of a char and a block node.
 cat >"$W/probe" <<'EOF'
 #!/bin/bash

@@ -115,17 +115,8 @@ like "$stderr" "cannot execute the runtime $TEST_TMP/no-such-runtime" "... namin
 setup_podman
 R=$TEST_TMP/rootfs
 make_rootfs "$R"
-cat >"$TEST_TMP/gpujail-runc" <<EOS
-#!/bin/sh
-# conmon hands the runtime a clean environment: the fake host's preload comes from here.
-export LD_PRELOAD=\${GPUJAIL_TEST_PRELOAD:-${FAKESYSFS:-}}
-# ... and an ASan build tolerates that preload only with this (see tests/fakehost/enter).
-export ASAN_OPTIONS=verify_asan_link_order=0
-exec $GPUJAIL runtime --runtime $RUNC "\$@"
-EOS
-chmod +x "$TEST_TMP/gpujail-runc"
 podman_run() { # ARGS... (before the image)
-        run on_fakehost $SHAPE -- podman "${PODMAN_GLOBAL[@]}" --runtime "$TEST_TMP/gpujail-runc" "${PODMAN_RUN[@]}" \
+        run on_fakehost $SHAPE -- podman "${PODMAN_GLOBAL[@]}" --runtime "$(gpujail_runtime_wrapper)" "${PODMAN_RUN[@]}" \
                 --cap-add MKNOD "$@" --rootfs "$R" \
                 /bin/sh -c "mknod /dev/other-gpu c 195 $(gpu_minor 3) && $PROBE" sh "${n[@]}" /dev/other-gpu
 }
