@@ -327,8 +327,7 @@ static void test_plan(void) {
         capture_begin();
         int r = gj_plan_build(&fx.inv, &sel, &bad_ok, &plan);
         const char *msg = capture_end();
-        ok(r == -ENODEV && plan.n_nodes == 0, "refused even with allow_bad_nodes: %.*s",
-           (int)strcspn(msg, "\n"), msg);
+        ok(r == -ENODEV && plan.n_nodes == 0, "refused even with allow_bad_nodes");
         ok(strstr(msg, "nvidia-caps nodes are unknown") != NULL, "the message says why");
         gj_selection_done(&sel);
 
@@ -337,8 +336,7 @@ static void test_plan(void) {
         capture_begin();
         r = gj_plan_build(&fx.inv, &sel, &opts, &plan);
         msg = capture_end();
-        ok(r == -ENODEV && plan.n_nodes == 0, "a missing caps node fails the plan: %.*s",
-           (int)strcspn(msg, "\n"), msg);
+        ok(r == -ENODEV && plan.n_nodes == 0, "a missing caps node fails the plan");
         ok(strstr(msg, "/dev/nvidia-caps/nvidia-cap22") && strstr(msg, "gpujail setup"),
            "naming it and the fix");
         mig_nodes[0][1].state = GJ_NODE_OK;
