@@ -8,6 +8,8 @@
  */
 #include "cli.h"
 #include "gpujail/bundle.h"
+#include "gpujail/launcher.h"
+#include "gpujail/slurm.h"
 #include "gpujail/util.h"
 
 static void runtime_usage(FILE *f) {
@@ -91,7 +93,33 @@ static const char *find_bundle(int n, char **args) {
         return NULL;
 }
 
-/* Inject the bundle's request, if it has one. */
+/* A container that asks for nothing, run by a Slurm task (srun --container with
+ * examples/slurm/oci.conf): Slurm passes no GPU variable into the container, but we run in
+ * the task's device cgroup, which spank_gpujail.so made default-deny. Inject exactly the
+ * task's GPUs, so that runc's own device rules keep them (else it denies them in the
+ * container's cgroup) and their nodes are in the container's /dev. Outside a job,
+ * nothing. */
+static int slurm_inject(struct gj_bundle *bundle) {
+        _cleanup_inventory_ struct gj_inventory *inv = NULL;
+        _cleanup_(gj_selection_done) struct gj_selection allowed = {};
+        const char *from = NULL;
+
+        if (!gj_launcher_in_slurm_job())
+                return 0; /* the usual case, before any inventory */
+        if (cli_load_inventory(false, &inv) != 0)
+                return -EIO; /* logged */
+        int r = gj_launcher_slurm_allowed(inv, &allowed, &from);
+        if (r <= 0 || allowed.n_devices == 0)
+                return r;
+        _cleanup_free_ char *gpus = gj_selection_nvidia_indexes(&allowed);
+        _cleanup_free_ char *origin = strprintf("the Slurm task's allocation (%s)", from);
+        if (!gpus || !origin)
+                return log_error_errno(-ENOMEM, "cannot note the Slurm allocation: %m");
+        log_debug("no request in config.json; Slurm allocated GPU(s) %s (%s)", gpus, from);
+        return cli_oci_inject_bundle(bundle, gpus, GJ_SELECT_NVIDIA_INDEXES, origin, NULL, NULL);
+}
+
+/* Inject the bundle's request, if it has one; under Slurm, else the task's allocation. */
 static int prepare_bundle(int n, char **args, const char *kind, bool ignore_env) {
         int v = find_verb(n, args);
         if (v < 0 || !(streq(args[v], "create") || streq(args[v], "run")))
@@ -109,7 +137,7 @@ static int prepare_bundle(int n, char **args, const char *kind, bool ignore_env)
                 return 0;
         }
         if (req->source == GJ_REQUEST_NONE)
-                return 0;
+                return slurm_inject(&bundle);
         return cli_oci_inject_bundle(&bundle, req->selector, req->select_flags, req->origin, NULL,
                                      NULL);
 }

@@ -10,7 +10,7 @@
 #                                    write the configuration into $SLURM_DIR (gres.conf
 #                                    from the file GRES, plugstack.conf from PLUGSTACK, ""
 #                                    for none; cgroup.conf from $SLURM_CGROUP_CONF if
-#                                    set), start munged, slurmctld, and slurmd inside
+#                                    set; oci.conf from $SLURM_OCI_CONF if set), start munged, slurmctld, and slurmd inside
 #                                    the simulated host; wait until the node is idle
 #   slurm_stop                       stop every daemon and step we started, by pid; remove
 #                                    the cgroups Slurm made; deferred by slurm_start, so it
@@ -79,6 +79,10 @@ _slurm_write_conf() { # HOSTDIR GRES PLUGSTACK
         cp "${SLURM_CGROUP_CONF:-$GPUJAIL_SRC/examples/slurm/cgroup.conf}" "$SLURM_DIR/cgroup.conf"
         cp "$2" "$SLURM_DIR/gres.conf"
         if [[ -n $3 ]]; then cp "$3" "$SLURM_DIR/plugstack.conf"; else : >"$SLURM_DIR/plugstack.conf"; fi
+        rm -f "$SLURM_DIR/oci.conf"
+        [[ -n ${SLURM_OCI_CONF:-} ]] && sed -e "s,@DIR@,$SLURM_DIR,g" -e "s,/usr/local/bin/gpujail,$SLURM_GPUJAIL,g" \
+                "$SLURM_OCI_CONF" >"$SLURM_DIR/oci.conf"
+        return 0
 }
 
 _slurm_start_munged() {

@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# srun --container=BUNDLE (Slurm 22.05, oci.conf from examples/slurm/, runc) on a node
+# where spank_gpujail.so confines each task, on a simulated 8-GPU host. Inside the
+# container Slurm passes neither CUDA_VISIBLE_DEVICES nor SLURM_STEP_GPUS: the allocation
+# holds because runc puts the container in a child of the task's default-deny device
+# cgroup. The kernel judges from inside the container (ENXIO allowed, EPERM denied), with
+# every GPU's node made in the container's /dev by linux.devices: its GPUs open, the others
+# are denied. Without --rootless=true runc refuses to start (its "c *:* m" rule is refused
+# under the task's cgroup): kept on record. No container, cgroup, mount or BPF program is
+# left afterwards.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/slurm-common.sh"
+. "$(dirname "$0")/hook-common.sh"
+SPANK=$GPUJAIL_BUILD/slurm/spank_gpujail.so
+require_built "$GPUJAIL" "$SPANK"
+require_cmd runc jq busybox cc
+slurm_require
+HOST=$(fakehost nvidia8)
+snapshot_host before
+
+"$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" slurm gres-conf >"$TEST_TMP/gres.conf"
+echo "required $SPANK" >"$TEST_TMP/plugstack.conf"
+
+# The bundle: busybox and a static open-probe; every GPU's node in linux.devices (runc
+# makes them all in /dev, with no allow rule: the cgroup alone decides), nvidiactl too.
+GPUS=$(hostinfo nvidia8 '[.devices[] | "/dev/nvidia\(.minor)"] | join(" ")')
+BUNDLE=$TEST_TMP/bundle
+mkdir -p "$BUNDLE"
+cp -a "$(hook_rootfs)" "$BUNDLE/rootfs"
+(cd "$BUNDLE" && runc spec) || bail_out "runc spec failed"
+DEVS=$(hostinfo nvidia8 '[.devices[] | {path: "/dev/nvidia\(.minor)", type: "c", major: 195, minor: .minor, fileMode: 438, uid: 0, gid: 0}]
+        + [{path: "/dev/nvidiactl", type: "c", major: 195, minor: 255, fileMode: 438, uid: 0, gid: 0}]')
+jq --argjson d "$DEVS" '.process.terminal = false | .root.path = "rootfs" | .annotations["gpujail.io/capabilities"] = "none" | .linux.devices += $d' \
+        "$BUNDLE/config.json" >"$BUNDLE/config.json.new" && mv "$BUNDLE/config.json.new" "$BUNDLE/config.json"
+
+want() { # GPU-INDEXES: the verdicts for the 8 GPUs, then nvidiactl
+        local i out=""
+        for i in 0 1 2 3 4 5 6 7; do
+                if [[ ,$1, == *,$i,* ]]; then out+="ENXIO "; else out+="EPERM "; fi
+        done
+        if [[ -n $1 ]]; then out+="ENXIO"; else out+="EPERM"; fi
+        echo "$out"
+}
+verdicts() { awk '/^\/dev\/nvidia/ { print $2 }' <<<"$stdout" | tr '\n' ' ' | sed 's/ $//'; }
+leftovers() { # containers in runc's state, cgroups of containers
+        runc --root "$SLURM_DIR/runc" list -q 2>/dev/null
+        find /sys/fs/cgroup -path '*slurm*' -type d -name "$SLURM_NODE.*" 2>/dev/null
+}
+
+# The reason for --rootless=true, on record: without it runc cannot start the container.
+sed 's/ --rootless=true//' "$GPUJAIL_SRC/examples/slurm/oci.conf" >"$TEST_TMP/oci-strict.conf"
+SLURM_OCI_CONF=$TEST_TMP/oci-strict.conf slurm_start "$HOST" "$TEST_TMP/gres.conf" "$TEST_TMP/plugstack.conf" ||
+        bail_out "Slurm did not start"
+run srun --container="$BUNDLE" --gres=gpu:1 /bin/open-probe $GPUS /dev/nvidiactl
+isnt "$status" 0 "runc without --rootless=true under the task's default-deny cgroup: the step fails" || show
+like "$stderr$stdout" "devices" "because runc's device rules are refused (devices)" || show
+diag "runc's words: $(grep -m1 -o 'devices[^"]*' <<<"$stderr$stdout")"
+is "$(leftovers)" "" "no container or container cgroup left by the failed start"
+slurm_stop
+
+SLURM_OCI_CONF=$GPUJAIL_SRC/examples/slurm/oci.conf slurm_start "$HOST" "$TEST_TMP/gres.conf" "$TEST_TMP/plugstack.conf" ||
+        bail_out "Slurm did not start"
+run srun --container="$BUNDLE" --gres=gpu:1 /bin/sh -c "echo SLURM_STEP_GPUS=\${SLURM_STEP_GPUS:-unset} CUDA_VISIBLE_DEVICES=\${CUDA_VISIBLE_DEVICES:-unset}; grep devices /proc/self/cgroup; /bin/open-probe $GPUS /dev/nvidiactl"
+is "$status" 0 "srun --container --gres=gpu:1 runs" || show
+diag "in the container: $(head -2 <<<"$stdout" | tr '\n' ' ')"
+like "$stdout" "devices:/slurm_[^/]*/uid_0/job_[0-9]+/step_[0-9]+/task_0/$SLURM_NODE\.root\.[0-9]+\.[0-9]+\.0" \
+        "the container's device cgroup is a child of the task's" || show
+is "$(verdicts)" "$(want 0)" "--gres=gpu:1: in the container GPU 0 and nvidiactl open, the 7 other GPUs are denied" || show
+
+run srun --container="$BUNDLE" --gres=gpu:2 /bin/open-probe $GPUS /dev/nvidiactl
+is "$(verdicts)" "$(want 0,1)" "--gres=gpu:2: GPUs 0 and 1 open, no other" || show
+
+run srun --container="$BUNDLE" /bin/open-probe $GPUS /dev/nvidiactl
+is "$(verdicts)" "$(want "")" "no GPU asked: every GPU and nvidiactl denied in the container" || show
+
+run srun -n2 --container="$BUNDLE" --gres=gpu:1 /bin/open-probe $GPUS /dev/nvidiactl
+is "$(verdicts)" "$(want 0) $(want 0)" "two tasks, two containers: each confined to GPU 0" ||
+        { show; diag "$(grep -i -E 'error|container' "$SLURM_DIR/slurmd.log" | tail -8)"; }
+
+is "$(leftovers)" "" "every container deleted, its cgroup removed, after the steps"
+is "$(slurm_node_state)" idle "the node is idle, not drained"
+slurm_stop
+slurm_assert_clean "Slurm stopped: no daemon, step or cgroup left"
+assert_host_unchanged before "host mounts, gpujail cgroups and BPF programs unchanged"
+done_testing
