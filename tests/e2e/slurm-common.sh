@@ -114,10 +114,12 @@ slurm_start() { # HOSTDIR GRES PLUGSTACK
         _slurm_stepds_before=$(_slurm_stepd_pids)
         _slurm_write_conf "$@"
         _slurm_start_munged || return 1
-        slurmctld -D -f "$SLURM_CONF" >"$SLURM_DIR/slurmctld.out" 2>&1 &
+        # In $SLURM_DIR: a daemon's core file (slurmstepd's, in a step Slurm refuses) lands
+        # there, not in the caller's directory. exec: $! is the daemon itself.
+        (cd "$SLURM_DIR" && exec slurmctld -D -f "$SLURM_CONF") >"$SLURM_DIR/slurmctld.out" 2>&1 &
         _slurm_pids+=($!)
         # enter execs CMD: $! is slurmd itself, in the simulated host's mount namespace.
-        "$FAKEHOST/enter" "$1" -- slurmd -D -f "$SLURM_CONF" >"$SLURM_DIR/slurmd.out" 2>&1 &
+        (cd "$SLURM_DIR" && exec "$FAKEHOST/enter" "$1" -- slurmd -D -f "$SLURM_CONF") >"$SLURM_DIR/slurmd.out" 2>&1 &
         _slurm_pids+=($!)
         local i state
         for ((i = 0; i < 150; i++)); do
