@@ -60,6 +60,16 @@ diag "runc's words: $(grep -m1 -o 'devices[^"]*' <<<"$stderr$stdout")"
 is "$(leftovers)" "" "no container or container cgroup left by the failed start"
 slurm_stop
 
+# The reason for gpujail runtime, on record: runc alone writes the container's device rules
+# from config.json, which names no GPU (Slurm cannot say which), and so denies the task's GPU.
+sed 's,/usr/local/bin/gpujail runtime --runtime runc --,runc,' "$GPUJAIL_SRC/examples/slurm/oci.conf" >"$TEST_TMP/oci-runc.conf"
+SLURM_OCI_CONF=$TEST_TMP/oci-runc.conf slurm_start "$HOST" "$TEST_TMP/gres.conf" "$TEST_TMP/plugstack.conf" ||
+        bail_out "Slurm did not start"
+run srun --container="$BUNDLE" --gres=gpu:1 /bin/open-probe $GPUS /dev/nvidiactl
+is "$(verdicts)" "$(want "")" "runc --rootless=true without gpujail runtime: even the task's own GPU is denied in the container" || show
+is "$(leftovers)" "" "no container or container cgroup left"
+slurm_stop
+
 SLURM_OCI_CONF=$GPUJAIL_SRC/examples/slurm/oci.conf slurm_start "$HOST" "$TEST_TMP/gres.conf" "$TEST_TMP/plugstack.conf" ||
         bail_out "Slurm did not start"
 run srun --container="$BUNDLE" --gres=gpu:1 /bin/sh -c "echo SLURM_STEP_GPUS=\${SLURM_STEP_GPUS:-unset} CUDA_VISIBLE_DEVICES=\${CUDA_VISIBLE_DEVICES:-unset}; grep devices /proc/self/cgroup; /bin/open-probe $GPUS /dev/nvidiactl"
