@@ -85,6 +85,16 @@ is "$(verdicts)" "$(want 0,1)" "--gres=gpu:2: GPUs 0 and 1 open, no other" || sh
 run srun --container="$BUNDLE" /bin/open-probe $GPUS /dev/nvidiactl
 is "$(verdicts)" "$(want "")" "no GPU asked: every GPU and nvidiactl denied in the container" || show
 
+# A container that asks for every GPU itself (the annotation; an image's
+# NVIDIA_VISIBLE_DEVICES=all is the same) is taken at its word by gpujail runtime: the
+# kernel still refuses what the task was not given.
+GREEDY=$TEST_TMP/greedy
+mkdir -p "$GREEDY"
+cp -a "$BUNDLE/rootfs" "$GREEDY/rootfs"
+jq '.annotations["gpujail.io/gpus"] = "all"' "$BUNDLE/config.json" >"$GREEDY/config.json"
+run srun --container="$GREEDY" --gres=gpu:1 /bin/open-probe $GPUS /dev/nvidiactl
+is "$(verdicts)" "$(want 0)" "a container asking for all GPUs, given one: only GPU 0 opens, the kernel denies the 7 others" || show
+
 # Slurm 22.05 runs one container per node and step: a second task is refused by Slurm
 # itself ("_modify_config: unexpected number of tasks 2 > 1"), and its slurmstepd then
 # dies in stepd_cleanup (SIGSEGV). On record, so that a newer Slurm that lifts it shows.
