@@ -62,7 +62,7 @@ slurm_stop
 
 # The reason for gpujail runtime, on record: runc alone writes the container's device rules
 # from config.json, which names no GPU (Slurm cannot say which), and so denies the task's GPU.
-sed 's,/usr/local/bin/gpujail runtime --runtime runc --,runc,' "$GPUJAIL_SRC/examples/slurm/oci.conf" >"$TEST_TMP/oci-runc.conf"
+sed 's,/usr/local/bin/gpujail runtime --ignore-env --runtime runc --,runc,' "$GPUJAIL_SRC/examples/slurm/oci.conf" >"$TEST_TMP/oci-runc.conf"
 SLURM_OCI_CONF=$TEST_TMP/oci-runc.conf slurm_start "$HOST" "$TEST_TMP/gres.conf" "$TEST_TMP/plugstack.conf" ||
         bail_out "Slurm did not start"
 run srun --container="$BUNDLE" --gres=gpu:1 /bin/open-probe $GPUS /dev/nvidiactl
@@ -94,6 +94,17 @@ cp -a "$BUNDLE/rootfs" "$GREEDY/rootfs"
 jq '.annotations["gpujail.io/gpus"] = "all"' "$BUNDLE/config.json" >"$GREEDY/config.json"
 run srun --container="$GREEDY" --gres=gpu:1 /bin/open-probe $GPUS /dev/nvidiactl
 is "$(verdicts)" "$(want 0)" "a container asking for all GPUs, given one: only GPU 0 opens, the kernel denies the 7 others" || show
+
+# A CUDA image: NVIDIA_VISIBLE_DEVICES=all in its env, no node of its own. --ignore-env
+# (oci.conf): its /dev holds only the task's GPU.
+CUDA=$TEST_TMP/cuda
+mkdir -p "$CUDA"
+cp -a "$BUNDLE/rootfs" "$CUDA/rootfs"
+jq '.linux.devices = [] | .process.env += ["NVIDIA_VISIBLE_DEVICES=all"]' "$BUNDLE/config.json" >"$CUDA/config.json"
+run srun --container="$CUDA" --gres=gpu:1 /bin/sh -c 'ls /dev | grep "^nvidia[0-9]" | tr "\n" " "; echo; for n in /dev/nvidia[0-9]*; do /bin/open-probe $n; done'
+is "$(head -1 <<<"$stdout")" "nvidia$(hostinfo nvidia8 '.devices[0].minor') " \
+        "NVIDIA_VISIBLE_DEVICES=all from the image, given GPU 0: only GPU 0's node in /dev" || show
+like "$stdout" "nvidia$(hostinfo nvidia8 '.devices[0].minor') ENXIO" "and it opens" || show
 
 # Slurm 22.05 runs one container per node and step: a second task is refused by Slurm
 # itself ("_modify_config: unexpected number of tasks 2 > 1"), and its slurmstepd then
