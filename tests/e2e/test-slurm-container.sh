@@ -44,6 +44,18 @@ want() { # GPU-INDEXES: the verdicts for the 8 GPUs, then nvidiactl
         echo "$out"
 }
 verdicts() { awk '/^\/dev\/nvidia/ { print $2 }' <<<"$stdout" | tr '\n' ' ' | sed 's/ $//'; }
+# SLURM_CONTAINER_BENCH=N: also time N runs of `srun --container --gres=gpu:1 /bin/true`
+# (median ms, in a diag line), with and without gpujail runtime.
+bench() { # LABEL
+        local n=${SLURM_CONTAINER_BENCH:-0} i t0 times=()
+        ((n > 0)) || return 0
+        for ((i = 0; i < n; i++)); do
+                t0=$(date +%s%N)
+                srun --container="$BUNDLE" --gres=gpu:1 /bin/true >/dev/null 2>&1
+                times+=($((($(date +%s%N) - t0) / 1000000)))
+        done
+        diag "bench $1: srun --container median $(printf '%s\n' "${times[@]}" | sort -n | sed -n "$((n / 2 + 1))p") ms over $n runs"
+}
 leftovers() { # containers in runc's state, cgroups of containers
         runc --root "$SLURM_DIR/runc" list -q 2>/dev/null
         find /sys/fs/cgroup -path '*slurm*' -type d -name "$SLURM_NODE.*" 2>/dev/null
@@ -67,6 +79,7 @@ SLURM_OCI_CONF=$TEST_TMP/oci-runc.conf slurm_start "$HOST" "$TEST_TMP/gres.conf"
         bail_out "Slurm did not start"
 run srun --container="$BUNDLE" --gres=gpu:1 /bin/open-probe $GPUS /dev/nvidiactl
 is "$(verdicts)" "$(want "")" "runc --rootless=true without gpujail runtime: even the task's own GPU is denied in the container" || show
+bench "runc alone"
 is "$(leftovers)" "" "no container or container cgroup left"
 slurm_stop
 
@@ -78,6 +91,7 @@ diag "in the container: $(head -2 <<<"$stdout" | tr '\n' ' ')"
 like "$stdout" "devices:/slurm_[^/]*/uid_0/job_[0-9]+/step_[0-9]+/task_0/$SLURM_NODE\.root\.[0-9]+\.[0-9]+\.0" \
         "the container's device cgroup is a child of the task's" || show
 is "$(verdicts)" "$(want 0)" "--gres=gpu:1: in the container GPU 0 and nvidiactl open, the 7 other GPUs are denied" || show
+bench "gpujail runtime + runc"
 
 run srun --container="$BUNDLE" --gres=gpu:2 /bin/open-probe $GPUS /dev/nvidiactl
 is "$(verdicts)" "$(want 0,1)" "--gres=gpu:2: GPUs 0 and 1 open, no other" || show
