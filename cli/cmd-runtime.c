@@ -140,7 +140,8 @@ static int prepare_bundle(int n, char **args, const char *kind, bool ignore_env)
         const struct gj_oci_request *req = &bundle.request;
         if (req->source == GJ_REQUEST_ENV && ignore_env) {
                 log_debug("ignoring %s (--ignore-env)", req->origin);
-                return slurm_inject(&bundle); /* a CUDA image's "all", under Slurm: the task's GPUs */
+                /* A CUDA image's "all", under Slurm: the task's GPUs. */
+                return slurm_inject(&bundle);
         }
         if (req->source == GJ_REQUEST_NONE)
                 return slurm_inject(&bundle);
