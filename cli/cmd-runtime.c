@@ -8,6 +8,8 @@
  */
 #include "cli.h"
 #include "gpujail/bundle.h"
+#include "gpujail/launcher.h"
+#include "gpujail/slurm.h"
 #include "gpujail/util.h"
 
 static void runtime_usage(FILE *f) {
@@ -23,6 +25,12 @@ static void runtime_usage(FILE *f) {
                 "puts the GPUs into config.json (as 'gpujail oci inject'), then execs the runtime\n"
                 "with the same arguments. Other verbs, and containers that ask for nothing, go\n"
                 "straight through. A request it cannot satisfy fails the container (exit 125).\n"
+                "\n"
+                "Run by a Slurm task (srun --container, RunTimeRun in oci.conf), a container that\n"
+                "asks for nothing gets exactly the GPUs Slurm allocated to the task: read from the\n"
+                "task's device cgroup (spank_gpujail.so), else SLURM_STEP_GPUS. Slurm passes no\n"
+                "GPU variable into the container itself; with --ignore-env, a CUDA image's\n"
+                "NVIDIA_VISIBLE_DEVICES=all gets the task's GPUs too. See docs/slurm.md.\n"
                 "\n"
                 "  --runtime PATH  the real runtime (default: runc, from PATH)\n"
                 "  --kind K        the CDI kind whose names cdi.k8s.io annotations may use\n"
@@ -91,7 +99,33 @@ static const char *find_bundle(int n, char **args) {
         return NULL;
 }
 
-/* Inject the bundle's request, if it has one. */
+/* A container that asks for nothing, run by a Slurm task (srun --container with
+ * examples/slurm/oci.conf): Slurm passes no GPU variable into the container, but we run in
+ * the task's device cgroup, which spank_gpujail.so made default-deny. Inject exactly the
+ * task's GPUs, so that runc's own device rules keep them (else it denies them in the
+ * container's cgroup) and their nodes are in the container's /dev. Outside a job,
+ * nothing. */
+static int slurm_inject(struct gj_bundle *bundle) {
+        _cleanup_inventory_ struct gj_inventory *inv = NULL;
+        _cleanup_(gj_selection_done) struct gj_selection allowed = {};
+        const char *from = NULL;
+
+        if (!gj_launcher_in_slurm_job())
+                return 0; /* the usual case, before any inventory */
+        if (cli_load_inventory(false, &inv) != 0)
+                return -EIO; /* logged */
+        int r = gj_launcher_slurm_allowed(inv, &allowed, &from);
+        if (r <= 0 || allowed.n_devices == 0)
+                return r;
+        _cleanup_free_ char *gpus = gj_selection_nvidia_indexes(&allowed);
+        _cleanup_free_ char *origin = strprintf("the Slurm task's allocation (%s)", from);
+        if (!gpus || !origin)
+                return log_error_errno(-ENOMEM, "cannot note the Slurm allocation: %m");
+        log_debug("no request in config.json; Slurm allocated GPU(s) %s (%s)", gpus, from);
+        return cli_oci_inject_bundle(bundle, gpus, GJ_SELECT_NVIDIA_INDEXES, origin, NULL, NULL);
+}
+
+/* Inject the bundle's request, if it has one; under Slurm, else the task's allocation. */
 static int prepare_bundle(int n, char **args, const char *kind, bool ignore_env) {
         int v = find_verb(n, args);
         if (v < 0 || !(streq(args[v], "create") || streq(args[v], "run")))
@@ -106,10 +140,11 @@ static int prepare_bundle(int n, char **args, const char *kind, bool ignore_env)
         const struct gj_oci_request *req = &bundle.request;
         if (req->source == GJ_REQUEST_ENV && ignore_env) {
                 log_debug("ignoring %s (--ignore-env)", req->origin);
-                return 0;
+                /* A CUDA image's "all", under Slurm: the task's GPUs. */
+                return slurm_inject(&bundle);
         }
         if (req->source == GJ_REQUEST_NONE)
-                return 0;
+                return slurm_inject(&bundle);
         return cli_oci_inject_bundle(&bundle, req->selector, req->select_flags, req->origin, NULL,
                                      NULL);
 }

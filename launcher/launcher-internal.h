@@ -59,11 +59,6 @@ int gj_launcher_check_options(const struct gj_caller *c, const struct gj_launch_
                               const struct gj_grant *g);
 int gj_launcher_check_gpus(const struct gj_caller *c, const struct gj_grant *g,
                            const struct gj_inventory *inv, const struct gj_selection *sel);
-/* launcher-slurm.c: inside a Slurm job, the GPUs it was allocated (its device cgroup
- * as spank_gpujail.so made it, else SLURM_STEP_GPUS/SLURM_JOB_GPUS; see
- * gj_slurm_allowed_gpus): 0 when not in a Slurm job or nothing tells (*ret
- * untouched), 1 with *ret, negative errno logged. */
-int gj_launcher_slurm_allowed(const struct gj_inventory *inv, struct gj_selection *ret, const char **ret_from);
 /* Refuse a selection with a GPU Slurm did not allocate: -EPERM, logged, naming it
  * and the allocated ones; 0 when allowed or not in a Slurm job. */
 int gj_launcher_check_slurm(const struct gj_inventory *inv, const struct gj_selection *sel);

@@ -19,6 +19,11 @@ static char *own_devices_cgroup(void) {
         return v1;
 }
 
+bool gj_launcher_in_slurm_job(void) {
+        _cleanup_free_ char *cg = NULL;
+        return !isempty(getenv("SLURM_JOB_ID")) || gj_slurm_is_job_cgroup(cg = own_devices_cgroup());
+}
+
 int gj_launcher_slurm_allowed(const struct gj_inventory *inv, struct gj_selection *ret, const char **ret_from) {
         _cleanup_free_ char *cg = own_devices_cgroup(), *v1 = NULL, *v2 = NULL, *list_path = NULL,
                             *list = NULL;

@@ -10,7 +10,7 @@
 #                                    write the configuration into $SLURM_DIR (gres.conf
 #                                    from the file GRES, plugstack.conf from PLUGSTACK, ""
 #                                    for none; cgroup.conf from $SLURM_CGROUP_CONF if
-#                                    set), start munged, slurmctld, and slurmd inside
+#                                    set; oci.conf from $SLURM_OCI_CONF if set), start munged, slurmctld, and slurmd inside
 #                                    the simulated host; wait until the node is idle
 #   slurm_stop                       stop every daemon and step we started, by pid; remove
 #                                    the cgroups Slurm made; deferred by slurm_start, so it
@@ -79,6 +79,10 @@ _slurm_write_conf() { # HOSTDIR GRES PLUGSTACK
         cp "${SLURM_CGROUP_CONF:-$GPUJAIL_SRC/examples/slurm/cgroup.conf}" "$SLURM_DIR/cgroup.conf"
         cp "$2" "$SLURM_DIR/gres.conf"
         if [[ -n $3 ]]; then cp "$3" "$SLURM_DIR/plugstack.conf"; else : >"$SLURM_DIR/plugstack.conf"; fi
+        rm -f "$SLURM_DIR/oci.conf"
+        [[ -n ${SLURM_OCI_CONF:-} ]] && sed -e "s,@DIR@,$SLURM_DIR,g" -e "s,/usr/local/bin/gpujail,$SLURM_GPUJAIL,g" \
+                "$SLURM_OCI_CONF" >"$SLURM_DIR/oci.conf"
+        return 0
 }
 
 _slurm_start_munged() {
@@ -110,10 +114,12 @@ slurm_start() { # HOSTDIR GRES PLUGSTACK
         _slurm_stepds_before=$(_slurm_stepd_pids)
         _slurm_write_conf "$@"
         _slurm_start_munged || return 1
-        slurmctld -D -f "$SLURM_CONF" >"$SLURM_DIR/slurmctld.out" 2>&1 &
+        # In $SLURM_DIR: a daemon's core file (slurmstepd's, in a step Slurm refuses) lands
+        # there, not in the caller's directory. exec: $! is the daemon itself.
+        (cd "$SLURM_DIR" && exec slurmctld -D -f "$SLURM_CONF") >"$SLURM_DIR/slurmctld.out" 2>&1 &
         _slurm_pids+=($!)
         # enter execs CMD: $! is slurmd itself, in the simulated host's mount namespace.
-        "$FAKEHOST/enter" "$1" -- slurmd -D -f "$SLURM_CONF" >"$SLURM_DIR/slurmd.out" 2>&1 &
+        (cd "$SLURM_DIR" && exec "$FAKEHOST/enter" "$1" -- slurmd -D -f "$SLURM_CONF") >"$SLURM_DIR/slurmd.out" 2>&1 &
         _slurm_pids+=($!)
         local i state
         for ((i = 0; i < 150; i++)); do

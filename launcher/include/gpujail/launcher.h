@@ -117,6 +117,15 @@ void gj_bind_done(struct gj_bind *b);
  * not found, GJ_EXIT_FAILURE (125) when gpujail itself fails (logged). */
 int gj_launch(const struct gj_launch_opts *opts, const struct gj_inventory_opts *iopts);
 
+/* Inside a Slurm job, the GPUs it was allocated (its device cgroup as spank_gpujail.so
+ * made it, else SLURM_STEP_GPUS/SLURM_JOB_GPUS; see gj_slurm_allowed_gpus), for `gpujail
+ * run` and `gpujail runtime`: 0 when not in a Slurm job or nothing tells (*ret
+ * untouched), 1 with *ret and *ret_from naming the source, negative errno logged. */
+int gj_launcher_slurm_allowed(const struct gj_inventory *inv, struct gj_selection *ret, const char **ret_from);
+/* Whether we run in a Slurm job (SLURM_JOB_ID, or a Slurm job's device cgroup): cheap,
+ * no inventory; logs nothing. */
+bool gj_launcher_in_slurm_job(void);
+
 /* What `gpujail run --gpu auto:N` (shared: --share) would pick now, for the
  * caller (root: any GPU; a user: the policy's), taking nothing: `gpujail
  * plan --gpu auto:N`. *reason as gj_lease_pick() says it. -EBUSY (logged)
