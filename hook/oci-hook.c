@@ -9,7 +9,9 @@
  */
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "gpujail/bundle.h"
 #include "gpujail/cgroup.h"
@@ -20,6 +22,7 @@
 #include "gpujail/inventory.h"
 #include "gpujail/oci-hook.h"
 #include "gpujail/plan.h"
+#include "gpujail/proc-nvidia.h"
 #include "gpujail/safepath.h"
 #include "gpujail/util.h"
 #include "hook-audit.h"
@@ -141,6 +144,36 @@ static int locate_container(struct hook_ctx *c) {
         return gj_refuse_own_mount_ns(c->pid);
 }
 
+/*
+ * The container's /proc/driver/nvidia: its GPUs' entries alone, and params
+ * with ModifyDeviceFiles: 0. runc mounted the container's /proc before any
+ * hook runs (prestart, createRuntime and createContainer all run after
+ * mountToRootfs, before pivot_root); its masked paths come later. A root whose
+ * proc is no procfs (no /proc mount in config.json) shows no driver: nothing
+ * to hide there.
+ */
+static int restrict_container_proc(struct hook_ctx *c, int rootfd) {
+        _cleanup_close_ int procfd = gj_open_in_root(rootfd, "proc", O_PATH | O_DIRECTORY, 0);
+        struct statfs sfs;
+        if (procfd == -ENOENT || procfd == -ENOTDIR)
+                return 0;
+        if (procfd < 0)
+                return log_error_errno(procfd, "cannot open %s/proc: %m", c->bundle.root);
+        if (fstatfs(procfd, &sfs) < 0)
+                return log_error_errno(-errno, "cannot statfs %s/proc: %m", c->bundle.root);
+        if (sfs.f_type != PROC_SUPER_MAGIC) {
+                log_debug("%s/proc is not a procfs: no /proc/driver to restrict", c->bundle.root);
+                return 0;
+        }
+        _cleanup_strv_free_ char **keep = NULL;
+        int r = gj_plan_proc_gpus(&c->plan, &keep);
+        if (r < 0)
+                return log_error_errno(r, "cannot list the container's GPUs: %m");
+        if ((r = gj_proc_bind_host_driver(procfd)) < 0)
+                return r;
+        return gj_proc_nvidia_restrict(procfd, keep);
+}
+
 /* The nodes into <rootfs>/dev, and the driver's userspace into the rootfs. */
 static int fill_root(struct hook_ctx *c) {
         const char *root = c->bundle.root;
@@ -157,7 +190,9 @@ static int fill_root(struct hook_ctx *c) {
         int r = gj_devfs_bind_plan(devfd, &c->plan);
         if (r < 0)
                 return r;
-        return gj_driver_inject(rootfd, &c->plan.driver, root, 0);
+        if ((r = gj_driver_inject(rootfd, &c->plan.driver, root, 0)) < 0)
+                return r;
+        return restrict_container_proc(c, rootfd);
 }
 
 /* A container in the root cgroup of a hierarchy (a cgroup namespace seen
