@@ -28,6 +28,6 @@ void gj_hook_audit_ignored(const char *id, enum gj_hook_stage stage, const char 
                            const struct gj_hook_config *config) {
         _cleanup_free_ char *accept = gj_hook_accept_string(config->accept);
 
-        log_info("ignore id=%s stage=%s request=\"%s\" accept=%s config=%s", id,
-                 gj_hook_stage_name(stage), ignored, accept ? accept : "?", config->path);
+        log_info("ignore id=%s stage=%s request=\"%s\" accept=%s config=%s", id, gj_hook_stage_name(stage),
+                 ignored, accept ? accept : "?", config->path);
 }

@@ -152,7 +152,7 @@ static int locate_container(struct hook_ctx *c) {
  * proc is no procfs (no /proc mount in config.json) shows no driver: nothing
  * to hide there.
  */
-static int restrict_container_proc(struct hook_ctx *c, int rootfd) {
+static int restrict_container_proc(struct hook_ctx *c, int rootfd, char *const *keep) {
         _cleanup_close_ int procfd = gj_open_in_root(rootfd, "proc", O_PATH | O_DIRECTORY, 0);
         struct statfs sfs;
         if (procfd == -ENOENT || procfd == -ENOTDIR)
@@ -165,11 +165,8 @@ static int restrict_container_proc(struct hook_ctx *c, int rootfd) {
                 log_debug("%s/proc is not a procfs: no /proc/driver to restrict", c->bundle.root);
                 return 0;
         }
-        _cleanup_strv_free_ char **keep = NULL;
-        int r = gj_plan_proc_gpus(&c->plan, &keep);
+        int r = gj_proc_bind_host_driver(procfd);
         if (r < 0)
-                return log_error_errno(r, "cannot list the container's GPUs: %m");
-        if ((r = gj_proc_bind_host_driver(procfd)) < 0)
                 return r;
         return gj_proc_nvidia_restrict(procfd, keep);
 }
@@ -192,7 +189,10 @@ static int fill_root(struct hook_ctx *c) {
                 return r;
         if ((r = gj_driver_inject(rootfd, &c->plan.driver, root, 0)) < 0)
                 return r;
-        return restrict_container_proc(c, rootfd);
+        _cleanup_strv_free_ char **keep = NULL;
+        if ((r = gj_plan_proc_gpus(&c->plan, &keep)) < 0)
+                return log_error_errno(r, "cannot list the container's GPUs: %m");
+        return restrict_container_proc(c, rootfd, keep);
 }
 
 /* A container in the root cgroup of a hierarchy (a cgroup namespace seen
@@ -301,6 +301,24 @@ static int links_plan(char *const *links, struct gj_driver_plan *ret) {
         return 0;
 }
 
+/* --proc-gpus BUS,...: names of gpus/ entries, never a path. */
+static int parse_proc_gpus(const char *list, char ***ret) {
+        _cleanup_strv_free_ char **v = NULL;
+        _cleanup_free_ char *copy = strdup(list);
+        if (!copy)
+                return log_error_errno(-ENOMEM, "cannot parse --proc-gpus: %m");
+        char *save = NULL;
+        for (char *bus = strtok_r(copy, ",", &save); bus; bus = strtok_r(NULL, ",", &save)) {
+                if (strchr(bus, '/') || streq(bus, ".") || streq(bus, ".."))
+                        return log_error_errno(-EINVAL, "--proc-gpus %s: '%s' is not a PCI bus id",
+                                               list, bus);
+                if (strv_push(&v, strdup(bus)) < 0)
+                        return log_error_errno(-ENOMEM, "cannot parse --proc-gpus: %m");
+        }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
 /* The CDI spec's createContainer hook: the runtime mounted the driver's
  * libraries; make their SONAME links and enter them in the image's cache. */
 static int run_links(struct hook_ctx *c) {
@@ -322,7 +340,13 @@ static int run_links(struct hook_ctx *c) {
         _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return log_error_errno(-errno, "cannot open rootfs %s: %m", root);
-        return gj_driver_inject(rootfd, &c->plan.driver, root, GJ_DRIVER_INJECT_NO_BIND);
+        r = gj_driver_inject(rootfd, &c->plan.driver, root, GJ_DRIVER_INJECT_NO_BIND);
+        if (r < 0 || !c->opts->proc_gpus)
+                return r;
+        _cleanup_strv_free_ char **keep = NULL;
+        if ((r = parse_proc_gpus(c->opts->proc_gpus, &keep)) < 0)
+                return r;
+        return restrict_container_proc(c, rootfd, keep);
 }
 
 int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {
