@@ -49,6 +49,27 @@ for stage in prestart createRuntime createContainer; do
         like "$output" "^dot 0$" "$stage: the copy of params left no name in gpus/"
 done
 
+# Hostile images without a /proc mount in config.json: proc is a symlink to
+# the host's /proc (resolved inside the root: a loop) or to a directory of the
+# image (no procfs: left alone). The hook mounts nothing on the host's /proc
+# either way (assert_host_unchanged below). runc itself then fails (it needs a
+# /proc to close its fds), after the hooks.
+evil=$TEST_TMP/rootfs-evil
+cp -a "$(hook_rootfs)" "$evil"
+for target in /proc tmp; do
+        rm -rf "$evil/proc"
+        ln -s $target "$evil/proc"
+        b=$(hook_bundle "proc-evil-${target//\//}" "$(ask_for 0)" ".root.path = \"$evil\"" \
+                '.mounts |= map(select(.destination != "/proc"))' '.process.args[2] = "ls /tmp; true"')
+        hook_register "$b" prestart
+        runc_on_host $shape "gj-proc-evil-$$" "$b"
+        diag "proc -> $target: status $status: $(tail -1 <<<"$output")"
+        [[ $target == /proc ]] && like "$output" "gpujail-hook: cannot open .*/proc: Too many levels of symbolic links" \
+                "proc -> /proc: resolved inside the root, a loop: the hook refuses, naming it"
+        [[ $target == tmp ]] && unlike "$output" "gpujail-hook" "proc -> tmp (no procfs): the hook succeeded, leaving /proc alone"
+        ok '[ -z "$(ls -A "$evil/tmp")" ]' "proc -> $target: nothing was made in the image"
+done
+
 # Nothing requested: the hook does nothing, runc's /proc stays (on this host
 # without an NVIDIA driver, no /proc/driver/nvidia at all).
 b=$(hook_bundle proc-void ".process.args[2] = \"ls /proc/driver/nvidia 2>&1; true\"")
