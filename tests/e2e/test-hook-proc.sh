@@ -27,6 +27,7 @@ echo "nvrm $(grep -c NVRM /proc/driver/nvidia/version)"
 (echo ModifyDeviceFiles: 1 >/proc/driver/nvidia/params) 2>/dev/null && echo params-written
 mkdir /proc/driver/nvidia/gpus/x 2>/dev/null && echo gpus-written
 echo "dot $(ls -a /proc/driver/nvidia/gpus | grep -c "^\.params")"
+echo "mounts $(grep -c " /proc/driver" /proc/self/mountinfo)"
 true'
 
 for stage in prestart createRuntime createContainer; do
@@ -47,6 +48,7 @@ for stage in prestart createRuntime createContainer; do
         unlike "$output" "params-written" "$stage: params cannot be written"
         unlike "$output" "gpus-written" "$stage: nothing can be added to gpus/"
         like "$output" "^dot 0$" "$stage: the copy of params left no name in gpus/"
+        like "$output" "^mounts 5$" "$stage: 5 mounts under /proc/driver: the host's driver dir, a tmpfs, 2 GPUs, params (not one per GPU of the host)"
 done
 
 # Hostile images without a /proc mount in config.json: proc is a symlink to
