@@ -62,10 +62,18 @@ int cli_oci_inject_bundle(struct gj_bundle *bundle, const char *selector, unsign
         if ((r = plan_for(inv, selector, select_flags, origin, &plan)) < 0 ||
             (r = gj_plan_add_driver(&plan, caps)) < 0)
                 return r;
+        /* the hook shows the container these GPUs alone in /proc/driver/nvidia */
+        _cleanup_strv_free_ char **gpus = NULL;
+        if ((r = gj_plan_proc_gpus(&plan, &gpus)) < 0)
+                return log_error_errno(r, "cannot list the container's GPUs: %m");
+        _cleanup_free_ char *proc_gpus = gpus ? strv_join(gpus, ",") : strdup("");
+        if (!proc_gpus)
+                return log_error_errno(-ENOMEM, "cannot list the container's GPUs: %m");
         /* On error the document is dropped by the caller: never written half-edited. */
         if ((r = gj_oci_config_inject(bundle->config, &plan)) < 0 ||
             (r = gj_oci_config_inject_driver(bundle->config, &plan.driver,
-                                             hook_path ?: GPUJAIL_BINDIR "/gpujail-hook")) < 0)
+                                             hook_path ?: GPUJAIL_BINDIR "/gpujail-hook",
+                                             proc_gpus)) < 0)
                 return r;
         _cleanup_free_ char *text = gj_oci_config_format(bundle->config);
         if (!text)

@@ -31,6 +31,10 @@ static void help(void) {
                "                    an entry in the image's /etc/ld.so.cache and a drop-in in\n"
                "                    /etc/ld.so.conf.d (repeatable; written by 'gpujail cdi\n"
                "                    generate'; nothing is executed)\n"
+               "  --proc-gpus BUS,...  with --link: the container's /proc/driver/nvidia/gpus\n"
+               "                    lists these PCI bus ids alone (\"\": none), and its\n"
+               "                    params says ModifyDeviceFiles: 0 (written by 'gpujail\n"
+               "                    oci inject' and 'gpujail runtime')\n"
                "  --debug           log what is decided\n"
                "  -h, --help        this text\n"
                "  --version         print the version\n"
@@ -45,6 +49,7 @@ int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "cdi-kind", required_argument, NULL, 'k' }, { "debug", no_argument, NULL, 'd' },
                 { "link", required_argument, NULL, 'l' },     { "help", no_argument, NULL, 'h' },
+                { "proc-gpus", required_argument, NULL, 'p' },
                 { "version", no_argument, NULL, 'V' },        {},
         };
         _cleanup_strv_free_ char **links = NULL;
@@ -69,6 +74,9 @@ int main(int argc, char **argv) {
                                 return GJ_EXIT_FAILURE;
                         }
                         break;
+                case 'p':
+                        opts.proc_gpus = optarg;
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -91,6 +99,10 @@ int main(int argc, char **argv) {
         }
         opts.stage = (enum gj_hook_stage)stage;
         opts.links = links;
+        if (opts.proc_gpus && !links) {
+                log_error("--proc-gpus goes with --link");
+                return GJ_EXIT_FAILURE;
+        }
 
         return gj_hook_run(&opts, STDIN_FILENO) < 0 ? GJ_EXIT_FAILURE : 0;
 }

@@ -191,7 +191,7 @@ static struct json_object *driver_mount_json(const struct gj_driver_file *f) {
 }
 
 static struct json_object *driver_hook_json(const struct gj_driver_plan *d, const char *hook_path) {
-        _cleanup_strv_free_ char **args = gj_driver_hook_args(d);
+        _cleanup_strv_free_ char **args = gj_driver_hook_args(d, NULL);
         _cleanup_json_ struct json_object *hook = json_object_new_object();
         if (!args || !hook || gj_json_add_string(hook, "hookName", "createContainer") < 0 ||
             gj_json_add_string(hook, "path", hook_path) < 0 ||

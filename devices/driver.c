@@ -444,7 +444,7 @@ const char *gj_driver_container_path(const struct gj_driver_file *f) {
 
 const char *const gj_driver_hook_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 
-char **gj_driver_hook_args(const struct gj_driver_plan *p) {
+char **gj_driver_hook_args(const struct gj_driver_plan *p, const char *proc_gpus) {
         _cleanup_strv_free_ char **args = NULL;
         if (strv_push(&args, strdup("gpujail-hook")) < 0)
                 return NULL;
@@ -457,6 +457,8 @@ char **gj_driver_hook_args(const struct gj_driver_plan *p) {
                             0)
                         return NULL;
         }
+        if (proc_gpus && strv_push(&args, strprintf("--proc-gpus=%s", proc_gpus)) < 0)
+                return NULL;
         if (strv_push(&args, strdup("createContainer")) < 0)
                 return NULL;
         return TAKE_PTR(args);

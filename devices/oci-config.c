@@ -235,14 +235,14 @@ static bool is_links_hook(struct json_object *h, const char *hook_path) {
 }
 
 static int hook_put(struct json_object *hooks, const struct gj_driver_plan *d,
-                    const char *hook_path) {
+                    const char *hook_path, const char *proc_gpus) {
         for (size_t i = 0; i < json_object_array_length(hooks);) {
                 if (is_links_hook(json_object_array_get_idx(hooks, i), hook_path))
                         json_object_array_del_idx(hooks, i, 1);
                 else
                         i++;
         }
-        _cleanup_strv_free_ char **args = gj_driver_hook_args(d);
+        _cleanup_strv_free_ char **args = gj_driver_hook_args(d, proc_gpus);
         _cleanup_json_ struct json_object *h = json_object_new_object();
         if (!args || !h || gj_json_add_string(h, "path", hook_path) < 0 ||
             gj_json_add(h, "args", gj_json_new_strv(args)) < 0 ||
@@ -253,7 +253,7 @@ static int hook_put(struct json_object *hooks, const struct gj_driver_plan *d,
 }
 
 int gj_oci_config_inject_driver(struct json_object *config, const struct gj_driver_plan *driver,
-                                const char *hook_path) {
+                                const char *hook_path, const char *proc_gpus) {
         struct json_object *mounts, *hooks, *create;
         int r;
         if (!driver || driver->n_files == 0)
@@ -265,7 +265,7 @@ int gj_oci_config_inject_driver(struct json_object *config, const struct gj_driv
         for (size_t i = 0; i < driver->n_files; i++)
                 if ((r = mount_put(mounts, &driver->files[i])) < 0)
                         return r;
-        return hook_put(create, driver, hook_path);
+        return hook_put(create, driver, hook_path, proc_gpus);
 }
 
 char *gj_oci_config_format(struct json_object *config) {

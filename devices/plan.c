@@ -297,6 +297,27 @@ static char *with_mig_ids(const struct gj_plan *plan, char *s) {
         return strv_join(v, ",");
 }
 
+static int push_bus_once(char ***v, const char *bus) {
+        if (!bus || strv_contains(*v, bus))
+                return 0;
+        return strv_push(v, strdup(bus));
+}
+
+int gj_plan_proc_gpus(const struct gj_plan *plan, char ***ret) {
+        _cleanup_strv_free_ char **v = NULL;
+        int r;
+        for (size_t i = 0; i < plan->n_devices; i++)
+                if (plan->devices[i]->vendor == GJ_VENDOR_NVIDIA &&
+                    (r = push_bus_once(&v, plan->devices[i]->pci_bus_id)) < 0)
+                        return r;
+        /* a MIG device's GPU stays visible too (once, even for two of its MIG devices) */
+        for (size_t i = 0; i < plan->n_migs; i++)
+                if ((r = push_bus_once(&v, plan->mig_parents[i]->pci_bus_id)) < 0)
+                        return r;
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
 char *gj_plan_devices_string(const struct gj_plan *plan) {
         return with_mig_ids(plan, devices_string(plan->devices, plan->n_devices, false));
 }

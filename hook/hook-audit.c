@@ -18,9 +18,10 @@ void gj_hook_audit(const char *id, enum gj_hook_stage stage, const char *origin,
 
         /* Values never hold spaces except the origin, which is quoted. The id
          * comes from the engine, so %s of it is bounded by the logger. */
-        log_info("inject id=%s stage=%s request=\"%s\" devices=%s nodes=%s cgroup=%s", id,
-                 gj_hook_stage_name(stage), origin ? origin : "-",
-                 isempty(devices) ? "-" : devices, nodes ? nodes : "?", cgroup_mechanism);
+        log_info("inject id=%s stage=%s request=\"%s\" devices=%s nodes=%s cgroup=%s driver=%zu",
+                 id, gj_hook_stage_name(stage), origin ? origin : "-",
+                 isempty(devices) ? "-" : devices, nodes ? nodes : "?", cgroup_mechanism,
+                 plan->driver.n_files);
 }
 
 void gj_hook_audit_ignored(const char *id, enum gj_hook_stage stage, const char *ignored,

@@ -7,7 +7,9 @@
 
 /* One structured line per injection, to stderr and syslog:
  * gpujail-hook: inject id=<id> stage=<stage> source=<origin> devices=<uuids>
- *   nodes=<paths> cgroup=<v1|v2|v1+v2|none> */
+ *   nodes=<paths> cgroup=<v1|v2|v1+v2|none> driver=<files>
+ * (driver: how many of the driver's files were injected: libraries,
+ * binaries, firmware, sockets; 0 with capabilities "none" or no driver) */
 void gj_hook_audit(const char *id, enum gj_hook_stage stage, const char *origin,
                    const struct gj_plan *plan, const char *cgroup_mechanism);
 

@@ -9,7 +9,9 @@
  */
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "gpujail/bundle.h"
 #include "gpujail/cgroup.h"
@@ -20,6 +22,7 @@
 #include "gpujail/inventory.h"
 #include "gpujail/oci-hook.h"
 #include "gpujail/plan.h"
+#include "gpujail/proc-nvidia.h"
 #include "gpujail/safepath.h"
 #include "gpujail/util.h"
 #include "hook-audit.h"
@@ -141,6 +144,33 @@ static int locate_container(struct hook_ctx *c) {
         return gj_refuse_own_mount_ns(c->pid);
 }
 
+/*
+ * The container's /proc/driver/nvidia: its GPUs' entries alone, and params
+ * with ModifyDeviceFiles: 0. runc mounted the container's /proc before any
+ * hook runs (prestart, createRuntime and createContainer all run after
+ * mountToRootfs, before pivot_root); its masked paths come later. A root whose
+ * proc is no procfs (no /proc mount in config.json) shows no driver: nothing
+ * to hide there.
+ */
+static int restrict_container_proc(struct hook_ctx *c, int rootfd, char *const *keep) {
+        _cleanup_close_ int procfd = gj_open_in_root(rootfd, "proc", O_PATH | O_DIRECTORY, 0);
+        struct statfs sfs;
+        if (procfd == -ENOENT || procfd == -ENOTDIR)
+                return 0;
+        if (procfd < 0)
+                return log_error_errno(procfd, "cannot open %s/proc: %m", c->bundle.root);
+        if (fstatfs(procfd, &sfs) < 0)
+                return log_error_errno(-errno, "cannot statfs %s/proc: %m", c->bundle.root);
+        if (sfs.f_type != PROC_SUPER_MAGIC) {
+                log_debug("%s/proc is not a procfs: no /proc/driver to restrict", c->bundle.root);
+                return 0;
+        }
+        int r = gj_proc_bind_host_driver(procfd);
+        if (r < 0)
+                return r;
+        return gj_proc_nvidia_restrict(procfd, keep);
+}
+
 /* The nodes into <rootfs>/dev, and the driver's userspace into the rootfs. */
 static int fill_root(struct hook_ctx *c) {
         const char *root = c->bundle.root;
@@ -157,7 +187,12 @@ static int fill_root(struct hook_ctx *c) {
         int r = gj_devfs_bind_plan(devfd, &c->plan);
         if (r < 0)
                 return r;
-        return gj_driver_inject(rootfd, &c->plan.driver, root, 0);
+        if ((r = gj_driver_inject(rootfd, &c->plan.driver, root, 0)) < 0)
+                return r;
+        _cleanup_strv_free_ char **keep = NULL;
+        if ((r = gj_plan_proc_gpus(&c->plan, &keep)) < 0)
+                return log_error_errno(r, "cannot list the container's GPUs: %m");
+        return restrict_container_proc(c, rootfd, keep);
 }
 
 /* A container in the root cgroup of a hierarchy (a cgroup namespace seen
@@ -266,6 +301,24 @@ static int links_plan(char *const *links, struct gj_driver_plan *ret) {
         return 0;
 }
 
+/* --proc-gpus BUS,...: names of gpus/ entries, never a path. */
+static int parse_proc_gpus(const char *list, char ***ret) {
+        _cleanup_strv_free_ char **v = NULL;
+        _cleanup_free_ char *copy = strdup(list);
+        if (!copy)
+                return log_error_errno(-ENOMEM, "cannot parse --proc-gpus: %m");
+        char *save = NULL;
+        for (char *bus = strtok_r(copy, ",", &save); bus; bus = strtok_r(NULL, ",", &save)) {
+                if (strchr(bus, '/') || streq(bus, ".") || streq(bus, ".."))
+                        return log_error_errno(-EINVAL, "--proc-gpus %s: '%s' is not a PCI bus id",
+                                               list, bus);
+                if (strv_push(&v, strdup(bus)) < 0)
+                        return log_error_errno(-ENOMEM, "cannot parse --proc-gpus: %m");
+        }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
 /* The CDI spec's createContainer hook: the runtime mounted the driver's
  * libraries; make their SONAME links and enter them in the image's cache. */
 static int run_links(struct hook_ctx *c) {
@@ -287,7 +340,13 @@ static int run_links(struct hook_ctx *c) {
         _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return log_error_errno(-errno, "cannot open rootfs %s: %m", root);
-        return gj_driver_inject(rootfd, &c->plan.driver, root, GJ_DRIVER_INJECT_NO_BIND);
+        r = gj_driver_inject(rootfd, &c->plan.driver, root, GJ_DRIVER_INJECT_NO_BIND);
+        if (r < 0 || !c->opts->proc_gpus)
+                return r;
+        _cleanup_strv_free_ char **keep = NULL;
+        if ((r = parse_proc_gpus(c->opts->proc_gpus, &keep)) < 0)
+                return r;
+        return restrict_container_proc(c, rootfd, keep);
 }
 
 int gj_hook_run(const struct gj_hook_opts *opts, int state_fd) {

@@ -23,6 +23,7 @@
 #include "gpujail/devfs.h"
 #include "gpujail/driver-inject.h"
 #include "gpujail/mount.h"
+#include "gpujail/proc-nvidia.h"
 #include "gpujail/safepath.h"
 #include "gpujail/util.h"
 #include "launcher-internal.h"
@@ -294,109 +295,6 @@ static int mount_proc_fs(const struct gj_job *job, bool *ret_fresh) {
         return clone_host_tree("/proc", FLAGS_KERNEL_FS);
 }
 
-/* A detached read-only bind of gpus/<bus id>, or -ENOENT if the driver has no such entry. */
-static int clone_gpu_entry(int gpus_fd, const char *bus_id) {
-        _cleanup_close_ int fd = gj_mount_clone(gpus_fd, bus_id, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
-        if (fd == -ENOENT)
-                return -ENOENT;
-        if (fd < 0)
-                return log_error_errno(fd, "cannot bind /proc/driver/nvidia/gpus/%s: %m", bus_id);
-        int r = gj_mount_set_attr(fd, true, MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS, "a GPU's /proc entry");
-        if (r < 0)
-                return r;
-        return TAKE_FD(fd);
-}
-
-/* Mount clone on a new directory `name` of the (still writable) tmpfs. */
-static int attach_in(int tmpfs_fd, const char *name, int clone) {
-        if (mkdirat(tmpfs_fd, name, 0555) < 0)
-                return log_error_errno(-errno, "cannot make /proc/driver/nvidia/gpus/%s: %m", name);
-        _cleanup_close_ int target = openat(tmpfs_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (target < 0)
-                return log_error_errno(-errno, "cannot open /proc/driver/nvidia/gpus/%s: %m", name);
-        return gj_mount_attach(clone, target, "a GPU's /proc entry", name);
-}
-
-/* Detached binds of the kept GPUs' entries, in job->keep_gpus order; -1 for
- * one the driver lists no more (nothing to show). */
-struct gpu_clones {
-        int *fds;
-        size_t n;
-};
-
-static void gpu_clones_done(struct gpu_clones *c) {
-        for (size_t i = 0; i < c->n; i++)
-                closep(&c->fds[i]);
-        free(c->fds);
-}
-
-static int clone_kept_gpus(const struct gj_job *job, int gpus_fd, struct gpu_clones *ret) {
-        size_t n = strv_length(job->keep_gpus);
-        ret->fds = calloc(n ?: 1, sizeof(int));
-        if (!ret->fds)
-                return -ENOMEM;
-        ret->n = n;
-        for (size_t i = 0; i < n; i++)
-                ret->fds[i] = -1;
-        for (size_t i = 0; i < n; i++) {
-                int fd = clone_gpu_entry(gpus_fd, job->keep_gpus[i]);
-                if (fd < 0 && fd != -ENOENT)
-                        return fd;
-                ret->fds[i] = fd < 0 ? -1 : fd;
-        }
-        return 0;
-}
-
-/*
- * /proc/driver/nvidia/gpus lists the job's GPUs only: a tmpfs over it holding a
- * read-only bind of each kept entry, then made read-only itself (what NVIDIA's
- * container toolkit does). The other GPUs' bus ids, models and UUIDs are not
- * even listed, and it takes 1 + (GPUs given) mounts whatever the host has.
- * The kept entries are cloned first: the tmpfs hides them once attached.
- */
-static int show_only_kept_gpus(const struct gj_job *job, int procfd) {
-        static const char *const opts[] = { "mode=0555", "size=64k", NULL };
-        _cleanup_close_ int gpus = openat(procfd, "driver/nvidia/gpus", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (gpus < 0)
-                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open /proc/driver/nvidia/gpus: %m");
-        _cleanup_(gpu_clones_done) struct gpu_clones clones = { 0 };
-        int r = clone_kept_gpus(job, gpus, &clones);
-        if (r < 0)
-                return r;
-
-        _cleanup_close_ int tmpfs = gj_mount_new_fs("tmpfs", opts, FLAGS_KERNEL_FS);
-        if (tmpfs < 0)
-                return log_error_errno(tmpfs, "cannot create the tmpfs for /proc/driver/nvidia/gpus: %m");
-        r = gj_mount_attach(tmpfs, gpus, "a tmpfs", "/proc/driver/nvidia/gpus");
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < clones.n; i++) {
-                if (clones.fds[i] < 0)
-                        continue;
-                r = attach_in(tmpfs, job->keep_gpus[i], clones.fds[i]);
-                if (r < 0)
-                        return r;
-        }
-        return gj_mount_set_attr(tmpfs, false, MOUNT_ATTR_RDONLY, "/proc/driver/nvidia/gpus");
-}
-
-/* The host's /proc/driver replaces the new proc's: what the job sees of the
- * driver is what the inventory read (and a simulated host stays simulated). */
-static int bind_proc_driver(int procfd) {
-        _cleanup_close_ int target = openat(procfd, "driver", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (target < 0)
-                return 0;
-        _cleanup_close_ int tree = gj_mount_clone(AT_FDCWD, "/proc/driver", AT_RECURSIVE);
-        if (tree == -ENOENT)
-                return 0;
-        if (tree < 0)
-                return log_error_errno(tree, "cannot bind /proc/driver: %m");
-        int r = gj_mount_set_attr(tree, true, MOUNT_ATTR_RDONLY | FLAGS_KERNEL_FS, "/proc/driver");
-        if (r < 0)
-                return r;
-        return gj_mount_attach(tree, target, "/proc/driver", "/proc/driver");
-}
-
 /* Returns an fd of the attached /proc (lookups below it are the job's /proc). */
 static int mount_proc(const struct gj_job *job, const struct gj_job_root *root) {
         int masks_fd = root->masks_fd;
@@ -411,7 +309,7 @@ static int mount_proc(const struct gj_job *job, const struct gj_job_root *root) 
         if (r < 0)
                 return r;
         if (fresh) {
-                r = bind_proc_driver(mnt);
+                r = gj_proc_bind_host_driver(mnt);
                 if (r < 0)
                         return r;
         }
@@ -527,7 +425,7 @@ int gj_launcher_build_root(const struct gj_job *job, struct gj_job_root *root) {
 }
 
 int gj_launcher_finish_root(const struct gj_job *job, struct gj_job_root *root) {
-        int r = show_only_kept_gpus(job, root->proc_fd);
+        int r = gj_proc_nvidia_restrict(root->proc_fd, job->keep_gpus);
         if (r < 0)
                 return r;
         /* /dev is made the way any mount point is (for a user: only where they may) */

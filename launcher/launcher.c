@@ -283,20 +283,8 @@ static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, p
         if (o->rootfs && (r = gj_plan_add_driver(&p->plan, o->driver_caps)) < 0)
                 return r;
         job->plan = &p->plan;
-        for (size_t i = 0; i < p->plan.n_devices; i++) {
-                const struct gj_device *dev = p->plan.devices[i];
-                if (dev->vendor != GJ_VENDOR_NVIDIA || !dev->pci_bus_id)
-                        continue;
-                if ((r = strv_push(&job->keep_gpus, strdup(dev->pci_bus_id))) < 0)
-                        return r;
-        }
-        /* A MIG device's GPU stays visible in /proc too (once, even for two of its MIG devices). */
-        for (size_t i = 0; i < p->plan.n_migs; i++) {
-                const char *bus = p->plan.mig_parents[i]->pci_bus_id;
-                if (bus && !strv_contains(job->keep_gpus, bus) &&
-                    (r = strv_push(&job->keep_gpus, strdup(bus))) < 0)
-                        return r;
-        }
+        if ((r = gj_plan_proc_gpus(&p->plan, &job->keep_gpus)) < 0)
+                return r;
         /* The plan's env already holds GPUJAIL_DEVICES (and the CUDA variables when asked). */
         for (char **e = p->plan.env; e && *e; e++)
                 if ((r = strv_push(&job->env, strdup(*e))) < 0)

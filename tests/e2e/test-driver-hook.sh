@@ -67,6 +67,19 @@ fi
 ok '[ ! -e "$root/usr/lib/x86_64-linux-gnu/libcuda.so.'$DRIVER_VERSION'" ] || [ ! -s "$root/usr/lib/x86_64-linux-gnu/libcuda.so.'$DRIVER_VERSION'" ]' \
         "the library was bound, not copied: the image holds at most an empty mount point"
 
+# ---- the audit line counts the driver's files that went in (a wrapper keeps the hook's stderr)
+audit=$TEST_TMP/driver-audit.log
+printf '#!/bin/sh\nexec "%s" "$@" 2>>"%s"\n' "$GPUJAIL_HOOK" "$audit" >"$TEST_TMP/driver-hook-wrapper"
+chmod +x "$TEST_TMP/driver-hook-wrapper"
+run on_fakehost $shape -- "$RUNC_WRAP" "$GPUJAIL" plan --gpu 0 --caps utility,compute --json
+n_files=$(jq '.driver.files | length' <<<"$stdout")
+root=$(glibc_rootfs audit)
+runc_on_host $shape "gj-drv-audit-$$" "$(GPUJAIL_HOOK=$TEST_TMP/driver-hook-wrapper bundle audit "$root" true)"
+is "$status" 0 "audit: the container ran" || show
+like "$(cat "$audit")" "^gpujail-hook: inject id=gj-drv-audit-$$ .* cgroup=v1 driver=$n_files\$" \
+        "audit: driver=$n_files, as many files as plan --caps utility,compute lists"
+ok "[ '$n_files' -gt 0 ]" "audit: ... and that is more than none"
+
 # ---- a later ldconfig in the container keeps the libraries (the drop-in)
 root=$(glibc_rootfs later)
 runc_on_host $shape "gj-drv-later-$$" "$(bundle later "$root" '/sbin/ldconfig && /sbin/ldconfig -p | grep libcuda.so.1; /probe libcuda.so.1')"

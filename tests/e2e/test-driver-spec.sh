@@ -86,7 +86,7 @@ b=$TEST_TMP/bundles/oci
 mkdir -p "$b"
 runc spec --bundle "$b"
 jq --arg root "$root" '.root.path = $root | .process.terminal = false
-        | .process.args = ["/bin/sh", "-c", "/sbin/ldconfig -p | grep libcuda.so.1; /probe libcuda.so.1"]' \
+        | .process.args = ["/bin/sh", "-c", "/sbin/ldconfig -p | grep libcuda.so.1; /probe libcuda.so.1; echo gpus $(ls /proc/driver/nvidia/gpus); grep ^ModifyDeviceFiles: /proc/driver/nvidia/params"]' \
         "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
 run on_fakehost $SHAPE -- "$WRAP" "$GPUJAIL" oci inject --gpu 0 --bundle "$b" --hook "$GPUJAIL_HOOK"
 is "$status" 0 "oci inject --gpu 0 with the fake driver installed" || show
@@ -96,10 +96,15 @@ is "$(cat "$b/config.json")" "$once" "oci inject twice gives the same config.jso
 is "$(jq '[.mounts[] | select(.source | endswith("/libcuda.so.'$DRIVER_VERSION'"))] | length' "$b/config.json")" 1 \
         "one mount for libcuda"
 is "$(jq '[.hooks.createContainer[] | select(.args[1] == "--link")] | length' "$b/config.json")" 1 "one links hook"
+bus0=$(hostinfo $SHAPE '.devices[0].bus_id')
+is "$(jq -r '.hooks.createContainer[] | select(.args[1] == "--link") | .args[-2]' "$b/config.json")" "--proc-gpus=$bus0" \
+        "the links hook names the container's GPU for /proc (--proc-gpus)"
 RUNC_WRAP=$WRAP runc_on_host $SHAPE "gj-drv-oci-$$" "$b"
 if is "$status" 0 "runc runs the injected bundle"; then
         like "$output" "libcuda.so.1 \(libc6,x86-64\) => $drv/lib/libcuda.so.1" "ldconfig -p in the container lists libcuda.so.1"
         like "$output" "cuInit=100 version=12040" "dlopen(libcuda.so.1) calls cuInit in the host's fake"
+        like "$output" "^gpus $bus0\$" "/proc/driver/nvidia/gpus lists the injected GPU alone"
+        like "$output" "^ModifyDeviceFiles: 0\$" "params says ModifyDeviceFiles: 0"
 else
         show
 fi

@@ -118,8 +118,8 @@ jq --argjson e "$entry" '.hooks.createRuntime = [$e]' "$b/config.json" >"$b/c" &
 runc_on_host $shape "gj-audit-$$" "$b"
 is "$status" 0 "audit: container ran" || show
 is "$(grep -c 'inject' "$audit")" 1 "audit: one line per injection"
-like "$(cat "$audit")" "^gpujail-hook: inject id=gj-audit-$$ stage=createRuntime request=\"annotation gpujail.io/gpus\" devices=$(hostinfo $shape '.devices[0].uuid') nodes=$(node_of 0),/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools cgroup=v1\$" \
-        "audit: container id, request, devices, nodes, cgroup mechanism"
+like "$(cat "$audit")" "^gpujail-hook: inject id=gj-audit-$$ stage=createRuntime request=\"annotation gpujail.io/gpus\" devices=$(hostinfo $shape '.devices[0].uuid') nodes=$(node_of 0),/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools cgroup=v1 driver=0\$" \
+        "audit: container id, request, devices, nodes, cgroup mechanism, driver files (none on this host)"
 
 # cgroup v2: runc on this hybrid host attaches no device program there (the
 # v1 controller polices devices); the hook must not add one either.

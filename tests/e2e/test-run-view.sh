@@ -69,6 +69,9 @@ jrun --gpu 0 -- sh -c 'grep -c " /proc/driver/nvidia/gpus" /proc/self/mountinfo'
 is "$stdout" 2 "... in 2 mounts (a tmpfs and the GPU's entry), not one per other GPU"
 jrun --gpu 0 -- sh -c 'for d in /proc/driver/nvidia/gpus/*; do [ -e "$d/information" ] && basename "$d"; done'
 is "$stdout" "$SEL_BUS" "only the selected GPU's /proc/driver/nvidia/gpus entry has content"
+jrun --gpu 0 -- sh -c 'grep "^ModifyDeviceFiles:" /proc/driver/nvidia/params; grep -c "^DeviceFileMode:" /proc/driver/nvidia/params'
+is "$stdout" "ModifyDeviceFiles: 0
+1" "params says ModifyDeviceFiles: 0 (libcuda makes no nodes), the driver's other lines kept"
 
 jrun --gpu 0 -- sh -c 'for p in /proc/acpi /proc/keys /proc/timer_list /proc/scsi /sys/firmware; do
         [ -e $p ] || continue

@@ -104,8 +104,12 @@ const char *const *gj_driver_mount_options(const struct gj_driver_file *f);
 const char *gj_driver_container_path(const struct gj_driver_file *f);
 /* The args of the createContainer hook that gives a spec's libraries their
  * links and cache entries: "gpujail-hook", "--link", "SONAME=PATH", ...,
- * "createContainer". NULL-terminated, malloc'ed; NULL on OOM. */
-char **gj_driver_hook_args(const struct gj_driver_plan *p);
+ * ["--proc-gpus=BUS,...",] "createContainer". proc_gpus: the PCI bus ids
+ * whose /proc/driver/nvidia/gpus entry the container keeps, comma-separated
+ * ("" for none), when the caller knows its GPUs (oci inject, runtime); NULL
+ * leaves /proc alone (a CDI spec's hook, shared by every device). NULL-
+ * terminated, malloc'ed; NULL on OOM. */
+char **gj_driver_hook_args(const struct gj_driver_plan *p, const char *proc_gpus);
 /* That hook's own env: never the image's (see gpujail-hook --help). */
 extern const char *const gj_driver_hook_env[];
 

@@ -39,10 +39,12 @@ int gj_oci_config_inject(struct json_object *config, const struct gj_plan *plan)
  * hook, hook_path with gj_driver_hook_args() and its own env, for the
  * libraries' links and cache entries. Idempotent: an earlier mount at the
  * same destination and an earlier such hook are replaced. Nothing for an
- * empty plan. -EBADMSG (logged) when mounts or hooks have the wrong type. */
+ * empty plan. proc_gpus as for gj_driver_hook_args(): the hook then also
+ * shows the container only these GPUs in /proc/driver/nvidia/gpus.
+ * -EBADMSG (logged) when mounts or hooks have the wrong type. */
 struct gj_driver_plan;
 int gj_oci_config_inject_driver(struct json_object *config, const struct gj_driver_plan *driver,
-                                const char *hook_path);
+                                const char *hook_path, const char *proc_gpus);
 
 /* The document as text (pretty, final newline), malloc'ed; NULL on OOM. */
 char *gj_oci_config_format(struct json_object *config);

@@ -123,6 +123,11 @@ int gj_plan_add_driver(struct gj_plan *plan, unsigned caps);
 /* Append one more node (for --device PATH; the caller has checked it). */
 int gj_plan_add_node(struct gj_plan *plan, const struct gj_plan_node *node, bool allow_mknod);
 
+/* The PCI bus ids whose /proc/driver/nvidia/gpus entry the job or container
+ * sees: its NVIDIA GPUs and the GPUs of its MIG devices, each once, in plan
+ * order. *ret is NULL when there are none. 0, or -ENOMEM; does not log. */
+int gj_plan_proc_gpus(const struct gj_plan *plan, char ***ret);
+
 /* "GPUJAIL_DEVICES" value: comma-separated UUIDs or bus ids of the selection. */
 char *gj_plan_devices_string(const struct gj_plan *plan);
 

@@ -27,6 +27,8 @@ struct gj_hook_opts {
         char **links;         /* "SONAME=PATH", NULL-terminated, or NULL: instead of a
                                * request, make the links and the dynamic linker's cache for
                                * libraries a CDI spec mounted at PATH (gpujail/driver-inject.h) */
+        const char *proc_gpus; /* with links: "BUS,..." ("" none) whose /proc/driver/nvidia/gpus
+                                * entry the container keeps; NULL: /proc left alone */
 };
 
 /* Run the hook: read the state from state_fd, inject what config.json asks for.
