@@ -490,6 +490,8 @@ static int prepare_child(struct gj_job *job, pid_t pid, int sync_w, const struct
         if (!job->userns) {
                 if ((r = gj_job_cgroup_restrict(cg, job->rules, job->n_rules)) < 0)
                         return r;
+                if ((r = gj_launcher_numa_bind(job, cg)) < 0)
+                        return r;
                 if ((r = gj_launcher_lease_cgroup(&p->leases, cg->v2_dir ?: cg->v1_dir)) < 0)
                         return r;
                 log_debug("job cgroup ready%s: go", cg->v2_joined ? " (init born in cgroup2)" : "");

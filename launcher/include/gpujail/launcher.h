@@ -67,7 +67,8 @@ struct gj_launch_opts {
         unsigned driver_caps; /* with rootfs: the NVIDIA userspace to bind in (gpujail/driver.h) */
         bool share;                /* --share: lease the GPUs shared, not exclusively */
         bool wait;                 /* --wait: queue until the GPUs are free */
-        bool verbose;              /* --verbose: say which GPUs auto picked, and why */
+        bool verbose;              /* --verbose: say which GPUs auto picked, and why; the NUMA binding */
+        bool no_numa_bind;         /* --no-numa-bind: CPUs and memory not bound to the GPUs' nodes */
         long wait_timeout_ms;      /* --wait=TIMEOUT; 0: no limit */
         const char *wait_spec;     /* TIMEOUT as given, for messages */
         char **argv;               /* the command, NULL-terminated, argv[0] looked up in PATH */
