@@ -159,7 +159,7 @@ int gj_numa_bind_compute(const int *gpu_nodes, size_t n, const struct gj_numa_ho
         if ((r = and_list(&cpus, h->caller_cpus)) < 0)
                 return r;
         if (gj_cpuset_empty(&cpus)) {
-                ret->why = "none of the GPUs' CPUs is in the caller's own cpuset";
+                ret->why = "none of the GPUs' CPUs is among those the caller may use";
                 return 0;
         }
         if ((r = and_list(&nodes, h->has_memory)) < 0 || (r = and_list(&nodes, h->caller_mems)) < 0)
@@ -168,7 +168,7 @@ int gj_numa_bind_compute(const int *gpu_nodes, size_t n, const struct gj_numa_ho
         if (!ret->cpus)
                 return -ENOMEM;
         if (gj_cpuset_empty(&nodes)) {
-                ret->why = "the GPUs' nodes have no memory the caller may use: CPUs bound, memory not";
+                ret->why = "the GPUs' node(s) have no memory the caller may use";
                 return 0;
         }
         ret->mems = gj_cpuset_format(&nodes);

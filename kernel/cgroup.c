@@ -193,63 +193,6 @@ static int make_v2(struct gj_job_cgroup *cg, const char *parent, const char *id)
         return cg->v2_dir_fd < 0 ? log_error_errno(-errno, "cannot open cgroup %s: %m", cg->v2_dir) : 0;
 }
 
-int gj_job_cgroup_make(const char *id, unsigned mechanisms, struct gj_job_cgroup *ret) {
-        _cleanup_free_ char *v1_parent = NULL, *v2_parent = NULL;
-        /* destroyed on failure: nothing left behind */
-        _cleanup_(gj_job_cgroup_destroy) struct gj_job_cgroup cg = GJ_JOB_CGROUP_INIT;
-        int r;
-
-        *ret = (struct gj_job_cgroup)GJ_JOB_CGROUP_INIT;
-        if (!valid_job_id(id))
-                return log_error_errno(-EINVAL, "invalid job cgroup name '%s': %m", id ? id : "");
-        r = own_cgroup_dirs(&v1_parent, &v2_parent);
-        if (r < 0)
-                return r;
-        if (!(mechanisms & GJ_CGROUP_V1))
-                free(TAKE_PTR(v1_parent));
-        if (!(mechanisms & GJ_CGROUP_V2))
-                free(TAKE_PTR(v2_parent));
-        if (!v1_parent && !v2_parent)
-                return log_error_errno(-EOPNOTSUPP, "no device cgroup to use here (asked for%s%s): %m",
-                                       mechanisms & GJ_CGROUP_V1 ? " v1 devices" : "",
-                                       mechanisms & GJ_CGROUP_V2 ? " cgroup2" : "");
-
-        if (v1_parent && (r = make_v1(&cg, v1_parent, id)) < 0)
-                return r;
-        if (v2_parent && (r = make_v2(&cg, v2_parent, id)) < 0)
-                return r;
-        *ret = cg;
-        cg = (struct gj_job_cgroup)GJ_JOB_CGROUP_INIT;
-        return 0;
-}
-
-int gj_job_cgroup_restrict(struct gj_job_cgroup *cg, const struct gj_cgroup_rule *rules, size_t n) {
-        int r;
-        if (cg->v1_dir && (r = gj_cgroup_v1_allow(cg->v1_dir, rules, n)) < 0)
-                return r;
-        if (cg->v2_dir) {
-                cg->v2_prog_fd = gj_cgroup_v2_attach(cg->v2_dir, rules, n, -1);
-                if (cg->v2_prog_fd < 0)
-                        return cg->v2_prog_fd;
-        }
-        return 0;
-}
-
-int gj_job_cgroup_create_with(const char *id, const struct gj_cgroup_rule *rules, size_t n,
-                              unsigned mechanisms, struct gj_job_cgroup *ret) {
-        int r = gj_job_cgroup_make(id, mechanisms, ret);
-        if (r < 0)
-                return r;
-        if ((r = gj_job_cgroup_restrict(ret, rules, n)) < 0)
-                gj_job_cgroup_destroy(ret);
-        return r;
-}
-
-int gj_job_cgroup_create(const char *id, const struct gj_cgroup_rule *rules, size_t n,
-                         struct gj_job_cgroup *ret) {
-        return gj_job_cgroup_create_with(id, rules, n, GJ_CGROUP_V1 | GJ_CGROUP_V2, ret);
-}
-
 /* ---- cpuset ---- */
 
 /* dir's parent ("<...>/gpujail"), malloc'ed. */
@@ -272,12 +215,7 @@ static bool file_lists(const char *dir, const char *file, const char *name) {
 }
 
 static int v2_cpuset(struct gj_job_cgroup *cg, const char *cpus, const char *mems) {
-        _cleanup_free_ char *base = parent_of(cg->v2_dir);
-        if (!base)
-                return -ENOMEM;
-        int r = write_cgroup_file(base, "cgroup.subtree_control", "+cpuset");
-        if (r < 0)
-                return r;
+        int r;
         if ((r = write_cgroup_file(cg->v2_dir, "cpuset.cpus", cpus)) < 0)
                 return r;
         return mems ? write_cgroup_file(cg->v2_dir, "cpuset.mems", mems) : 0;
@@ -311,8 +249,9 @@ static int v1_cpuset_fill(const char *dir) {
         return 0;
 }
 
-static int v1_cpuset(struct gj_job_cgroup *cg, const char *parent, const char *cpus, const char *mems) {
-        const char *id = strrchr(cg->v2_dir ?: cg->v1_dir, '/') + 1;
+/* Before the clone: <cpuset>/<our cgroup>/gpujail/<id>, with its parent's CPUs and memory
+ * until gj_job_cgroup_cpuset narrows them, and its tasks fd for the init. */
+static int make_v1_cpuset(struct gj_job_cgroup *cg, const char *parent, const char *id) {
         _cleanup_free_ char *base = strprintf("%s/gpujail", parent);
         int r;
         if (!base)
@@ -321,9 +260,6 @@ static int v1_cpuset(struct gj_job_cgroup *cg, const char *parent, const char *c
                 return log_error_errno(r, "cannot create cpuset cgroup %s/%s: %m", base, id);
         if ((r = v1_cpuset_fill(base)) < 0 || (r = v1_cpuset_fill(cg->cpuset_dir)) < 0)
                 return r;
-        if ((r = write_cgroup_file(cg->cpuset_dir, "cpuset.cpus", cpus)) < 0 ||
-            (mems && (r = write_cgroup_file(cg->cpuset_dir, "cpuset.mems", mems)) < 0))
-                return r;
         _cleanup_free_ char *tasks = strprintf("%s/tasks", cg->cpuset_dir);
         if (!tasks)
                 return -ENOMEM;
@@ -331,29 +267,104 @@ static int v1_cpuset(struct gj_job_cgroup *cg, const char *parent, const char *c
         return cg->cpuset_tasks_fd < 0 ? log_error_errno(-errno, "cannot open %s: %m", tasks) : 0;
 }
 
-int gj_job_cgroup_cpuset(struct gj_job_cgroup *cg, const char *cpus, const char *mems,
-                         const char **ret_why) {
-        *ret_why = NULL;
+/* cgroup2's cpuset where it is there for gpujail/, else a v1 cpuset cgroup, else none. */
+static int make_cpuset(struct gj_job_cgroup *cg, const char *id) {
         if (cg->v2_dir) {
                 _cleanup_free_ char *base = parent_of(cg->v2_dir);
                 if (!base)
                         return -ENOMEM;
+                /* gpujail/ is ours: the job's cgroup gets its cpuset files at once */
                 if (file_lists(base, "cgroup.controllers", "cpuset")) {
-                        int r = v2_cpuset(cg, cpus, mems);
-                        return r < 0 ? r : 1;
+                        int r = write_cgroup_file(base, "cgroup.subtree_control", "+cpuset");
+                        cg->cpuset_v2 = r == 0;
+                        return r;
                 }
         }
         _cleanup_free_ char *parent = NULL;
         int r = gj_cgroup_v1_dir_of_self("cpuset", &parent);
-        if (r < 0)
+        if (r < 0 || !parent)
                 return r;
-        if (!parent || !(cg->v1_dir || cg->v2_dir)) {
-                *ret_why = cg->v2_dir ? "cgroup2 offers gpujail's cgroup no cpuset controller"
+        return make_v1_cpuset(cg, parent, id);
+}
+
+int gj_job_cgroup_cpuset(struct gj_job_cgroup *cg, const char *cpus, const char *mems,
+                         const char **ret_why) {
+        int r;
+        *ret_why = NULL;
+        if (cg->cpuset_v2) {
+                r = v2_cpuset(cg, cpus, mems);
+                return r < 0 ? r : 1;
+        }
+        if (!cg->cpuset_dir) {
+                *ret_why = cg->v2_dir ? "no cpuset controller (cgroup2 offers gpujail's cgroup none)"
                                       : "no cpuset controller";
                 return 0;
         }
-        r = v1_cpuset(cg, parent, cpus, mems);
-        return r < 0 ? r : 1;
+        if ((r = write_cgroup_file(cg->cpuset_dir, "cpuset.cpus", cpus)) < 0 ||
+            (mems && (r = write_cgroup_file(cg->cpuset_dir, "cpuset.mems", mems)) < 0))
+                return r;
+        return 1;
+}
+
+int gj_job_cgroup_make(const char *id, unsigned mechanisms, struct gj_job_cgroup *ret) {
+        _cleanup_free_ char *v1_parent = NULL, *v2_parent = NULL;
+        /* destroyed on failure: nothing left behind */
+        _cleanup_(gj_job_cgroup_destroy) struct gj_job_cgroup cg = GJ_JOB_CGROUP_INIT;
+        int r;
+
+        *ret = (struct gj_job_cgroup)GJ_JOB_CGROUP_INIT;
+        if (!valid_job_id(id))
+                return log_error_errno(-EINVAL, "invalid job cgroup name '%s': %m", id ? id : "");
+        r = own_cgroup_dirs(&v1_parent, &v2_parent);
+        if (r < 0)
+                return r;
+        if (!(mechanisms & GJ_CGROUP_V1))
+                free(TAKE_PTR(v1_parent));
+        if (!(mechanisms & GJ_CGROUP_V2))
+                free(TAKE_PTR(v2_parent));
+        if ((mechanisms & GJ_CGROUP_CPUSET) && !v1_parent && !v2_parent)
+                return log_error_errno(-EINVAL, "a cpuset needs a device cgroup too: %m");
+        if (!v1_parent && !v2_parent)
+                return log_error_errno(-EOPNOTSUPP, "no device cgroup to use here (asked for%s%s): %m",
+                                       mechanisms & GJ_CGROUP_V1 ? " v1 devices" : "",
+                                       mechanisms & GJ_CGROUP_V2 ? " cgroup2" : "");
+
+        if (v1_parent && (r = make_v1(&cg, v1_parent, id)) < 0)
+                return r;
+        if (v2_parent && (r = make_v2(&cg, v2_parent, id)) < 0)
+                return r;
+        if ((mechanisms & GJ_CGROUP_CPUSET) && (r = make_cpuset(&cg, id)) < 0)
+                return r;
+        *ret = cg;
+        cg = (struct gj_job_cgroup)GJ_JOB_CGROUP_INIT;
+        return 0;
+}
+
+int gj_job_cgroup_restrict(struct gj_job_cgroup *cg, const struct gj_cgroup_rule *rules, size_t n) {
+        int r;
+        if (cg->v1_dir && (r = gj_cgroup_v1_allow(cg->v1_dir, rules, n)) < 0)
+                return r;
+        if (cg->v2_dir) {
+                cg->v2_prog_fd = gj_cgroup_v2_attach(cg->v2_dir, rules, n, -1);
+                if (cg->v2_prog_fd < 0)
+                        return cg->v2_prog_fd;
+        }
+        return 0;
+}
+
+int gj_job_cgroup_create_with(const char *id, const struct gj_cgroup_rule *rules, size_t n,
+                              unsigned mechanisms, struct gj_job_cgroup *ret) {
+        int r = gj_job_cgroup_make(id, mechanisms, ret);
+        if (r < 0)
+                return r;
+        if ((r = gj_job_cgroup_restrict(ret, rules, n)) < 0)
+                gj_job_cgroup_destroy(ret);
+        return r;
+}
+
+int gj_job_cgroup_create(const char *id, const struct gj_cgroup_rule *rules, size_t n,
+                         struct gj_job_cgroup *ret) {
+        return gj_job_cgroup_create_with(id, rules, n, GJ_CGROUP_V1 | GJ_CGROUP_V2, ret);
 }
 
 pid_t gj_job_cgroup_clone(struct gj_job_cgroup *cg, unsigned long flags) {

@@ -116,6 +116,9 @@ int gj_launcher_lease_cgroup(struct gj_job_leases *l, const char *cgroup);
  * the caller's own cpuset. Errors (a write the kernel refuses) logged. */
 struct gj_job_cgroup;
 int gj_launcher_numa_bind(const struct gj_job *job, struct gj_job_cgroup *cg);
+/* Before the clone: whether to get a cpuset ready (GJ_CGROUP_CPUSET): as root, on
+ * a host with more than one node online, without --no-numa-bind. */
+bool gj_launcher_numa_wanted(const struct gj_job *job);
 
 /* launcher-root.c: in the child, in its new mount namespace, the job's root in
  * two halves: what needs no plan (the tree stacked on "/", /tmp, binds, /proc,

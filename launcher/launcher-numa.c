@@ -93,9 +93,17 @@ static int read_texts(const int *nodes, size_t n, struct numa_texts *t) {
         return 0;
 }
 
-static void say_unpinned(const struct gj_job *job, const char *why) {
+/* Unpinned: the job keeps the caller's CPUs. A cpuset made ready before the clone
+ * starts from its parent's CPUs, which may be more than the caller's affinity
+ * (taskset): it gets the caller's, as the init would have had without it. */
+static int unpinned(const struct gj_job *job, struct gj_job_cgroup *cg, const char *why,
+                    const char *caller_cpus) {
+        const char *unused;
         log_full_errno(job->opts->verbose ? GJ_LOG_INFO : GJ_LOG_DEBUG, 0,
                        "NUMA: running unpinned: %s", why);
+        if ((cg->cpuset_v2 || cg->cpuset_dir) && caller_cpus)
+                return gj_job_cgroup_cpuset(cg, caller_cpus, NULL, &unused);
+        return 0;
 }
 
 static int bind_job(const struct gj_job *job, struct gj_job_cgroup *cg, const int *nodes, size_t n,
@@ -115,21 +123,36 @@ static int bind_job(const struct gj_job *job, struct gj_job_cgroup *cg, const in
         if ((r = gj_numa_bind_compute(nodes, n, &h, &b)) < 0)
                 return log_error_errno(r, "cannot compute the job's NUMA binding from %s and "
                                           "/proc/self/status: %m", NODE_DIR);
-        if (!b.cpus) {
-                say_unpinned(job, b.why);
-                return 0;
-        }
+        if (!b.cpus)
+                return unpinned(job, cg, b.why, t->caller_cpus);
         const char *why_not = NULL;
         if ((r = gj_job_cgroup_cpuset(cg, b.cpus, b.mems, &why_not)) < 0)
                 return r;
-        if (r == 0) {
-                say_unpinned(job, why_not);
-                return 0;
-        }
+        if (r == 0)
+                return unpinned(job, cg, why_not, NULL);
         log_full_errno(job->opts->verbose ? GJ_LOG_INFO : GJ_LOG_DEBUG, 0,
-                       "NUMA: CPUs %s, memory nodes %s%s%s", b.cpus, b.mems ?: "unbound",
-                       b.why ? ": " : "", b.why ?: "");
+                       "NUMA: CPUs %s, memory nodes %s%s%s%s", b.cpus, b.mems ?: "unbound",
+                       b.why ? " (" : "", b.why ?: "", b.why ? ")" : "");
         return 0;
+}
+
+/* More than one node online: "0-1", "0,2"; "0" alone or no file: nothing to choose. */
+static bool numa_host(char **ret_online) {
+        _cleanup_free_ char *online = read_or_null(NODE_DIR "/online");
+        if (!online || !strpbrk(online, ",-"))
+                return false;
+        if (ret_online)
+                *ret_online = TAKE_PTR(online);
+        return true;
+}
+
+bool gj_launcher_numa_wanted(const struct gj_job *job) {
+        if (job->userns || job->opts->no_numa_bind)
+                return false; /* no job cgroup; or asked not to */
+        if (numa_host(NULL))
+                return true;
+        log_debug("NUMA: one node online (%s): unpinned", NODE_DIR "/online");
+        return false;
 }
 
 int gj_launcher_numa_bind(const struct gj_job *job, struct gj_job_cgroup *cg) {
@@ -138,16 +161,14 @@ int gj_launcher_numa_bind(const struct gj_job *job, struct gj_job_cgroup *cg) {
         size_t n;
 
         if (job->userns)
-                return 0; /* no job cgroup */
+                return 0;
         if (job->opts->no_numa_bind) {
-                log_debug("NUMA: --no-numa-bind: unpinned");
+                log_full_errno(job->opts->verbose ? GJ_LOG_INFO : GJ_LOG_DEBUG, 0,
+                               "NUMA: running unpinned: --no-numa-bind");
                 return 0;
         }
-        t.online = read_or_null(NODE_DIR "/online");
-        if (!t.online || !strpbrk(t.online, ",-")) { /* "0": one node, nothing to choose */
-                log_debug("NUMA: one node online (%s): unpinned", NODE_DIR "/online");
-                return 0;
-        }
+        if (!numa_host(&t.online))
+                return 0; /* said by gj_launcher_numa_wanted */
         int r = gpu_nodes(job->plan, &nodes, &n);
         if (r < 0)
                 return r;

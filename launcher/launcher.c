@@ -415,7 +415,10 @@ static int clone_child(struct gj_job *job, struct gj_job_cgroup *cg, int *ret_sy
                 _cleanup_free_ char *id = job_cgroup_id();
                 if (!id)
                         return log_error_errno(-ENOMEM, "cannot name the job cgroup: %m");
-                int r = gj_job_cgroup_make(id, GJ_CGROUP_V1 | GJ_CGROUP_V2, cg);
+                unsigned what = GJ_CGROUP_V1 | GJ_CGROUP_V2;
+                if (gj_launcher_numa_wanted(job))
+                        what |= GJ_CGROUP_CPUSET; /* ready before the init exists, bound once planned */
+                int r = gj_job_cgroup_make(id, what, cg);
                 if (r < 0)
                         return r;
         }

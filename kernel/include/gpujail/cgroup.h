@@ -30,7 +30,8 @@ struct gj_job_cgroup {
         int v1_tasks_fd; /* <v1_dir>/tasks, for the job's init to move itself; -1 if none */
         int v2_dir_fd;   /* v2_dir, for clone3(CLONE_INTO_CGROUP); -1 if none */
         bool v2_joined;  /* the init was born in v2_dir (gj_job_cgroup_clone) */
-        char *cpuset_dir;    /* v1 cpuset: <cpuset>/<our cgroup>/gpujail/<id>, NULL if not used */
+        bool cpuset_v2;      /* cpuset in v2_dir (GJ_CGROUP_CPUSET, where cgroup2 has it) */
+        char *cpuset_dir;    /* else v1: <cpuset>/<our cgroup>/gpujail/<id>, NULL if not used */
         int cpuset_tasks_fd; /* <cpuset_dir>/tasks, for the init; -1 if none */
 };
 #define GJ_JOB_CGROUP_INIT                                                                       \
@@ -40,6 +41,7 @@ struct gj_job_cgroup {
 enum gj_cgroup_mechanism {
         GJ_CGROUP_V1 = 1 << 0, /* v1 devices controller: devices.deny/devices.allow */
         GJ_CGROUP_V2 = 1 << 1, /* cgroup2: an eBPF device program */
+        GJ_CGROUP_CPUSET = 1 << 2, /* also get a cpuset ready (gj_job_cgroup_cpuset) */
 };
 /* Create the job's cgroups below the cgroup the caller runs in, deny all
  * devices, allow `rules` (give it plan->rules plus gj_devfs_default_rules).
@@ -73,13 +75,15 @@ int gj_job_cgroup_enter(const struct gj_job_cgroup *cg, pid_t pid);
 int gj_job_cgroup_make(const char *id, unsigned mechanisms, struct gj_job_cgroup *ret);
 int gj_job_cgroup_restrict(struct gj_job_cgroup *cg, const struct gj_cgroup_rule *rules, size_t n);
 /* Step 3b, with the rules, before the init's go: bind the job's CPUs and memory
- * nodes (kernel list form; mems NULL: the parent's). cgroup2 when its cpuset
- * controller is there for gpujail/ (`+cpuset` is then written to the
- * subtree_control of <our cgroup>/gpujail, gpujail's own, removed with it;
- * never to the caller's cgroup): cpuset.cpus and cpuset.mems of v2_dir, which
- * the kernel applies to the init at once. Else the v1 cpuset hierarchy: a
- * <cpuset>/<our cgroup>/gpujail/<id> (gpujail/ given its parent's cpus and
- * mems when new) that the init joins in gj_job_cgroup_join_self.
+ * nodes (kernel list form; mems NULL: the parent's), where make had
+ * GJ_CGROUP_CPUSET. cgroup2 when its cpuset controller is there for gpujail/
+ * (`+cpuset` is then written to the subtree_control of <our cgroup>/gpujail,
+ * gpujail's own, removed with it; never to the caller's cgroup):
+ * cpuset.cpus and cpuset.mems of v2_dir, which the kernel applies to the
+ * born-in init at once. Else the v1 cpuset hierarchy: make created
+ * <cpuset>/<our cgroup>/gpujail/<id> before the clone (gpujail/ and it given
+ * their parent's cpus and mems, as a new v1 cpuset has none) and the init
+ * joins it in gj_job_cgroup_join_self, after the go.
  * Returns 1 when bound, 0 when no cpuset is available here (*ret_why, static,
  * says why; nothing changed), a negative errno logged naming the file. */
 int gj_job_cgroup_cpuset(struct gj_job_cgroup *cg, const char *cpus, const char *mems,
