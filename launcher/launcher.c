@@ -523,7 +523,7 @@ static int run_job_blocked(struct gj_job *job, const struct gj_inventory_opts *i
         /* Housekeeping while the job runs, off the start-up's path: the empty cgroups
          * that SIGKILLed gpujails left behind. */
         if (!job->userns)
-                gj_launcher_sweep_stale();
+                gj_launcher_sweep_stale(cg->cpuset_dir != NULL);
         int status = wait_for_init(pid, set);
         log_debug("init exited: status %d", status);
         return status;
@@ -622,12 +622,16 @@ static int sweep_dir(const char *base) {
         return n;
 }
 
-/* Job cgroups live in <our cgroup>/gpujail/ of each hierarchy (see cgroup.h). */
-void gj_launcher_sweep_stale(void) {
-        _cleanup_free_ char *v1 = NULL, *v2 = NULL;
+/* Job cgroups live in <our cgroup>/gpujail/ of each hierarchy (see cgroup.h);
+ * the v1 cpuset one only where jobs get one (a NUMA host), as finding it reads
+ * mountinfo. */
+void gj_launcher_sweep_stale(bool cpuset) {
+        _cleanup_free_ char *v1 = NULL, *v2 = NULL, *v1_cpuset = NULL;
         if (gj_cgroup_paths_of_pid(getpid(), &v1, &v2) < 0)
                 return;
-        const char *dirs[] = { v1, v2 };
+        if (cpuset && gj_cgroup_v1_dir_of_self("cpuset", &v1_cpuset) < 0)
+                return;
+        const char *dirs[] = { v1, v2, v1_cpuset };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 if (!dirs[i])
                         continue;

@@ -8,7 +8,8 @@
 # has, so numa2's node 0 is CPU 0 and node 1 CPU 1, and only node 0 has memory.
 # On the hybrid host (v1 cpuset) and in a pure cgroup v2 mount namespace (bound
 # where cgroup2 has a cpuset controller for gpujail's cgroup, else unpinned and
-# said under --verbose). Nothing is left behind.
+# said under --verbose). Nothing is left behind, a SIGKILLed gpujail's cpuset
+# cgroup included (the next run sweeps it).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/run-common.sh"
 require_root
@@ -88,6 +89,25 @@ unlike "$stderr" 'NUMA' "without --verbose nothing is said of NUMA"
 run env GPUJAIL_DEBUG=1 "$FAKEHOST/enter" "$(fakehost nvidia1)" -- "$GPUJAIL" run --gpu 0 -- \
         grep Cpus_allowed_list /proc/self/status
 like "$stderr" 'NUMA: one node online' "a one-node host: unpinned, no cpuset"
+
+# SIGKILL of gpujail: its job dies (PR_SET_PDEATHSIG); the next run on a NUMA host sweeps
+# the empty v1 cpuset cgroup it left
+marker=$((300 + RANDOM % 500)).$RANDOM
+"$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 5 -- sleep "$marker" >/dev/null 2>&1 &
+bg=$!
+for _ in $(seq 100); do
+        pid=$(pgrep -xf "sleep $marker" | head -1)
+        [[ -n $pid ]] && break
+        sleep 0.05
+done
+cs_dir=/sys/fs/cgroup/cpuset$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$pid/cgroup")
+like "$cs_dir" '/gpujail/run-[0-9]+-[0-9a-f]+$' "the job runs in its v1 cpuset cgroup"
+is "$(cat "$cs_dir/cpuset.cpus" 2>/dev/null)" 1 "... whose cpuset.cpus is the node's"
+kill -KILL "$(pgrep -f "gpujail run --gpu 5 -- sleep $marker" | head -1)"
+wait "$bg" 2>/dev/null
+for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+"$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 0 -- sleep 0.5 >/dev/null 2>&1
+nok '[ -d "$cs_dir" ]' "the next run removed the killed gpujail's empty cpuset cgroup"
 
 is "$(cpuset_jobs)" "$cpuset_before" "no cpuset cgroup left behind"
 run_assert_host_unchanged before "no device cgroup, BPF program or mount left behind"

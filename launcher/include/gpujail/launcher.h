@@ -126,4 +126,4 @@ int gj_launch_preview_auto(const struct gj_inventory *inv, unsigned want, bool s
                            struct gj_selection *ret, const char **reason);
 
 /* Remove the empty job cgroups left by gpujail processes that no longer exist. */
-void gj_launcher_sweep_stale(void);
+void gj_launcher_sweep_stale(bool cpuset); /* cpuset: also the v1 cpuset hierarchy */
