@@ -106,11 +106,13 @@ static int unpinned(const struct gj_job *job, struct gj_job_cgroup *cg, const ch
         return 0;
 }
 
-static int bind_job(const struct gj_job *job, struct gj_job_cgroup *cg, const int *nodes, size_t n,
-                    struct numa_texts *t) {
-        _cleanup_(gj_numa_bind_done) struct gj_numa_bind b = { 0 };
-        int r = read_texts(nodes, n, t);
-        if (r < 0)
+/* Read what the binding needs for the plan's GPUs and compute it (t keeps the texts:
+ * the caller's CPUs are needed for an unpinned job). Logged. */
+static int compute(const struct gj_plan *plan, struct numa_texts *t, struct gj_numa_bind *ret) {
+        _cleanup_free_ int *nodes = NULL;
+        size_t n;
+        int r = gpu_nodes(plan, &nodes, &n);
+        if (r < 0 || (r = read_texts(nodes, n, t)) < 0)
                 return r;
         struct gj_numa_host h = {
                 .online = t->online,
@@ -120,9 +122,17 @@ static int bind_job(const struct gj_job *job, struct gj_job_cgroup *cg, const in
                 .caller_cpus = t->caller_cpus,
                 .caller_mems = t->caller_mems,
         };
-        if ((r = gj_numa_bind_compute(nodes, n, &h, &b)) < 0)
+        if ((r = gj_numa_bind_compute(nodes, n, &h, ret)) < 0)
                 return log_error_errno(r, "cannot compute the job's NUMA binding from %s and "
                                           "/proc/self/status: %m", NODE_DIR);
+        return 0;
+}
+
+static int bind_job(const struct gj_job *job, struct gj_job_cgroup *cg, struct numa_texts *t) {
+        _cleanup_(gj_numa_bind_done) struct gj_numa_bind b = { 0 };
+        int r = compute(job->plan, t, &b);
+        if (r < 0)
+                return r;
         if (!b.cpus)
                 return unpinned(job, cg, b.why, t->caller_cpus);
         const char *why_not = NULL;
@@ -156,9 +166,7 @@ bool gj_launcher_numa_wanted(const struct gj_job *job) {
 }
 
 int gj_launcher_numa_bind(const struct gj_job *job, struct gj_job_cgroup *cg) {
-        _cleanup_free_ int *nodes = NULL;
         _cleanup_(numa_texts_done) struct numa_texts t = { 0 };
-        size_t n;
 
         if (job->userns)
                 return 0;
@@ -169,8 +177,15 @@ int gj_launcher_numa_bind(const struct gj_job *job, struct gj_job_cgroup *cg) {
         }
         if (!numa_host(&t.online))
                 return 0; /* said by gj_launcher_numa_wanted */
-        int r = gpu_nodes(job->plan, &nodes, &n);
-        if (r < 0)
-                return r;
-        return bind_job(job, cg, nodes, n, &t);
+        return bind_job(job, cg, &t);
+}
+
+int gj_launch_preview_numa(const struct gj_plan *plan, struct gj_numa_bind *ret) {
+        _cleanup_(numa_texts_done) struct numa_texts t = { 0 };
+        *ret = (struct gj_numa_bind){ 0 };
+        if (!numa_host(&t.online)) {
+                ret->why = "the host has one NUMA node";
+                return 0;
+        }
+        return compute(plan, &t, ret);
 }

@@ -81,6 +81,14 @@ for kind in hybrid v2; do
         is "$got" "1 0" "$kind: caller on CPU 1, GPUs on both nodes: CPU 1 only"
 done
 
+# plan --json says the binding run would make
+run "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" plan --json --gpu auto:2
+is "$(jq -c '[.auto.picked, .numa]' <<<"$stdout")" \
+        '[[0,1],{"bound":true,"cpus":"0","mems":"0","reason":null}]' "plan --json: auto:2 and its binding"
+run "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" plan --json --gpu 8
+is "$(jq -c '.numa | [.bound, .reason]' <<<"$stdout")" \
+        '[false,"a GPU'"'"'s NUMA node is unknown (numa_node -1)"]' "plan --json: numa_node -1: not bound, why"
+
 # quiet without --verbose
 run "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 5 -- true
 unlike "$stderr" 'NUMA' "without --verbose nothing is said of NUMA"

@@ -125,5 +125,12 @@ int gj_launch(const struct gj_launch_opts *opts, const struct gj_inventory_opts 
 int gj_launch_preview_auto(const struct gj_inventory *inv, unsigned want, bool shared,
                            struct gj_selection *ret, const char **reason);
 
+/* The CPUs and memory nodes `run` would bind a job with this plan to (its
+ * GPUs' NUMA nodes, within the caller's own cpuset; see numa.h), or why it
+ * would run unpinned; for `gpujail plan --json`. Whether the host has a cpuset
+ * controller is not looked at. Errors logged. */
+struct gj_numa_bind;
+int gj_launch_preview_numa(const struct gj_plan *plan, struct gj_numa_bind *ret);
+
 /* Remove the empty job cgroups left by gpujail processes that no longer exist. */
 void gj_launcher_sweep_stale(bool cpuset); /* cpuset: also the v1 cpuset hierarchy */
