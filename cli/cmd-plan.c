@@ -177,7 +177,8 @@ static struct json_object *with_numa(struct json_object *o, const struct gj_plan
                 return json_object_put(o), NULL;
         _cleanup_json_ struct json_object *n = json_object_new_object();
         if (!n || gj_json_add_bool(n, "bound", b.cpus != NULL) < 0 ||
-            gj_json_add_string(n, "cpus", b.cpus) < 0 || gj_json_add_string(n, "mems", b.mems) < 0 ||
+            gj_json_add_string(n, "cpus", b.cpus) < 0 ||
+            gj_json_add_string(n, "mems", b.mems) < 0 ||
             gj_json_add_string(n, "reason", b.why) < 0 || gj_json_add(o, "numa", TAKE_PTR(n)) < 0)
                 return json_object_put(o), NULL;
         return o;
@@ -263,7 +264,8 @@ int cmd_plan(int argc, char **argv) {
                 return GJ_EXIT_FAILURE;
 
         if (json)
-                return cli_print_json(with_numa(with_auto(gj_plan_to_json(&plan), spec, &sel, why), &plan));
+                return cli_print_json(
+                        with_numa(with_auto(gj_plan_to_json(&plan), spec, &sel, why), &plan));
         if (why)
                 printf("--gpu %s would pick, now: %s\n\n", spec, why);
         print_plan(&plan, &sel);

@@ -257,7 +257,8 @@ int gj_cgroup_paths_of_pid(pid_t pid, char **ret_v1_dir, char **ret_v2_dir) {
 /* ---- a v1 controller's hierarchy (cpuset) ---- */
 
 /* The first cgroup (v1) mount whose super options list `controller`. */
-static int v1_mount_of(const char *mountinfo, const char *controller, char **ret_mnt, char **ret_root) {
+static int v1_mount_of(const char *mountinfo, const char *controller, char **ret_mnt,
+                       char **ret_root) {
         _cleanup_free_ char *copy = strdup(mountinfo);
         if (!copy)
                 return -ENOMEM;
@@ -267,12 +268,14 @@ static int v1_mount_of(const char *mountinfo, const char *controller, char **ret
                         *next++ = 0;
                 char *t[64], *save = NULL, *tok;
                 size_t n = 0, sep = 0;
-                for (char *p = line; n < ELEMENTSOF(t) && (tok = strtok_r(p, " ", &save)); p = NULL) {
+                for (char *p = line; n < ELEMENTSOF(t) && (tok = strtok_r(p, " ", &save));
+                     p = NULL) {
                         if (!sep && n >= 6 && streq(tok, "-"))
                                 sep = n;
                         t[n++] = tok;
                 }
-                if (sep && sep + 3 < n && streq(t[sep + 1], "cgroup") && list_contains(t[sep + 3], controller))
+                if (sep && sep + 3 < n && streq(t[sep + 1], "cgroup") &&
+                    list_contains(t[sep + 3], controller))
                         return take_mount(ret_mnt, ret_root, t[4], t[3]);
         }
         return 0;
@@ -316,7 +319,8 @@ int gj_cgroup_v1_dir_of_self(const char *controller, char **ret) {
         _cleanup_free_ char *mountinfo = NULL, *proc_cgroup = NULL;
         int r;
         *ret = NULL;
-        if ((r = read_full_file("/proc/self/mountinfo", &mountinfo, NULL, 16 * CGROUP_FILE_MAX)) < 0)
+        if ((r = read_full_file("/proc/self/mountinfo", &mountinfo, NULL, 16 * CGROUP_FILE_MAX)) <
+            0)
                 return log_error_errno(r, "cannot read /proc/self/mountinfo: %m");
         if ((r = read_full_file("/proc/self/cgroup", &proc_cgroup, NULL, CGROUP_FILE_MAX)) < 0)
                 return log_error_errno(r, "cannot read /proc/self/cgroup: %m");

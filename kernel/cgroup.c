@@ -296,8 +296,9 @@ int gj_job_cgroup_cpuset(struct gj_job_cgroup *cg, const char *cpus, const char 
                 return r < 0 ? r : 1;
         }
         if (!cg->cpuset_dir) {
-                *ret_why = cg->v2_dir ? "no cpuset controller (cgroup2 offers gpujail's cgroup none)"
-                                      : "no cpuset controller";
+                *ret_why = cg->v2_dir
+                                   ? "no cpuset controller (cgroup2 offers gpujail's cgroup none)"
+                                   : "no cpuset controller";
                 return 0;
         }
         if ((r = write_cgroup_file(cg->cpuset_dir, "cpuset.cpus", cpus)) < 0 ||

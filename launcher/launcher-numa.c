@@ -123,8 +123,10 @@ static int compute(const struct gj_plan *plan, struct numa_texts *t, struct gj_n
                 .caller_mems = t->caller_mems,
         };
         if ((r = gj_numa_bind_compute(nodes, n, &h, ret)) < 0)
-                return log_error_errno(r, "cannot compute the job's NUMA binding from %s and "
-                                          "/proc/self/status: %m", NODE_DIR);
+                return log_error_errno(r,
+                                       "cannot compute the job's NUMA binding from %s and "
+                                       "/proc/self/status: %m",
+                                       NODE_DIR);
         return 0;
 }
 

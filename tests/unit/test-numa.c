@@ -4,16 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tap.h"
 #include "gpujail/numa.h"
 #include "gpujail/util.h"
-#include "../tap.h"
 
 static void roundtrip(const char *in, const char *want) {
         struct gj_cpuset s;
         int r = gj_cpuset_parse(in, &s);
         _cleanup_free_ char *out = r == 0 ? gj_cpuset_format(&s) : NULL;
-        ok(r == 0 && out && streq(out, want), "'%.*s' -> '%s' (got %s)", (int)strcspn(in, "\n"), in, want,
-           out ?: "error");
+        ok(r == 0 && out && streq(out, want), "'%.*s' -> '%s' (got %s)", (int)strcspn(in, "\n"), in,
+           want, out ?: "error");
 }
 
 static void test_lists(void) {
@@ -32,8 +32,11 @@ static void test_lists(void) {
 
 static const char *const two_nodes[] = { "0-3,8-11\n", "4-7,12-15\n" };
 static struct gj_numa_host host(void) {
-        return (struct gj_numa_host){ .online = "0-1\n", .node_cpus = two_nodes, .n_node_cpus = 2,
-                                      .caller_cpus = "0-15", .caller_mems = "0-1" };
+        return (struct gj_numa_host){ .online = "0-1\n",
+                                      .node_cpus = two_nodes,
+                                      .n_node_cpus = 2,
+                                      .caller_cpus = "0-15",
+                                      .caller_mems = "0-1" };
 }
 
 static void expect(const int *nodes, size_t n, struct gj_numa_host h, const char *cpus,
@@ -41,9 +44,10 @@ static void expect(const int *nodes, size_t n, struct gj_numa_host h, const char
         struct gj_numa_bind b;
         int r = gj_numa_bind_compute(nodes, n, &h, &b);
         bool same = r == 0 && (cpus ? b.cpus && streq(b.cpus, cpus) : !b.cpus) &&
-                    (mems ? b.mems && streq(b.mems, mems) : !b.mems) && (cpus && mems ? !b.why : !!b.why);
-        ok(same, "%s: cpus %s mems %s (got r=%d cpus %s mems %s why %s)", name, cpus ?: "-", mems ?: "-",
-           r, b.cpus ?: "-", b.mems ?: "-", b.why ?: "-");
+                    (mems ? b.mems && streq(b.mems, mems) : !b.mems) &&
+                    (cpus && mems ? !b.why : !!b.why);
+        ok(same, "%s: cpus %s mems %s (got r=%d cpus %s mems %s why %s)", name, cpus ?: "-",
+           mems ?: "-", r, b.cpus ?: "-", b.mems ?: "-", b.why ?: "-");
         gj_numa_bind_done(&b);
 }
 
@@ -73,7 +77,8 @@ static void test_bind(void) {
         expect((int[]){ 0, 1 }, 2, h, "0-15", "0", "a memoryless node is not in mems");
         h.caller_cpus = "0-1-";
         struct gj_numa_bind b;
-        ok(gj_numa_bind_compute((int[]){ 0 }, 1, &h, &b) == -EINVAL, "a malformed caller list: -EINVAL");
+        ok(gj_numa_bind_compute((int[]){ 0 }, 1, &h, &b) == -EINVAL,
+           "a malformed caller list: -EINVAL");
         gj_numa_bind_done(&b);
 }
 

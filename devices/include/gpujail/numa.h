@@ -31,8 +31,8 @@ bool gj_cpuset_empty(const struct gj_cpuset *s);
 
 /* What the binding starts from: each text as the kernel writes it. */
 struct gj_numa_host {
-        const char *online;      /* /sys/devices/system/node/online; NULL: no NUMA in sysfs */
-        const char *has_memory;  /* /sys/devices/system/node/has_memory; NULL: every online node */
+        const char *online;     /* /sys/devices/system/node/online; NULL: no NUMA in sysfs */
+        const char *has_memory; /* /sys/devices/system/node/has_memory; NULL: every online node */
         const char *const *node_cpus; /* nodeN/cpulist, indexed by N; NULL entries unknown */
         size_t n_node_cpus;
         const char *caller_cpus; /* the caller's Cpus_allowed_list (/proc/self/status) */

@@ -30,17 +30,19 @@ struct gj_job_cgroup {
         int v1_tasks_fd; /* <v1_dir>/tasks, for the job's init to move itself; -1 if none */
         int v2_dir_fd;   /* v2_dir, for clone3(CLONE_INTO_CGROUP); -1 if none */
         bool v2_joined;  /* the init was born in v2_dir (gj_job_cgroup_clone) */
-        bool cpuset_v2;      /* cpuset in v2_dir (GJ_CGROUP_CPUSET, where cgroup2 has it) */
+        bool cpuset_v2;  /* cpuset in v2_dir (GJ_CGROUP_CPUSET, where cgroup2 has it) */
         char *cpuset_dir;    /* else v1: <cpuset>/<our cgroup>/gpujail/<id>, NULL if not used */
         int cpuset_tasks_fd; /* <cpuset_dir>/tasks, for the init; -1 if none */
 };
-#define GJ_JOB_CGROUP_INIT                                                                       \
-        { .v1_dir = NULL, .v2_dir = NULL, .v2_prog_fd = -1, .v1_tasks_fd = -1, .v2_dir_fd = -1, \
-          .cpuset_dir = NULL, .cpuset_tasks_fd = -1 }
+#define GJ_JOB_CGROUP_INIT                                                                         \
+        {                                                                                          \
+                .v1_dir = NULL, .v2_dir = NULL, .v2_prog_fd = -1, .v1_tasks_fd = -1,               \
+                .v2_dir_fd = -1, .cpuset_dir = NULL, .cpuset_tasks_fd = -1                         \
+        }
 
 enum gj_cgroup_mechanism {
-        GJ_CGROUP_V1 = 1 << 0, /* v1 devices controller: devices.deny/devices.allow */
-        GJ_CGROUP_V2 = 1 << 1, /* cgroup2: an eBPF device program */
+        GJ_CGROUP_V1 = 1 << 0,     /* v1 devices controller: devices.deny/devices.allow */
+        GJ_CGROUP_V2 = 1 << 1,     /* cgroup2: an eBPF device program */
         GJ_CGROUP_CPUSET = 1 << 2, /* also get a cpuset ready (gj_job_cgroup_cpuset) */
 };
 /* Create the job's cgroups below the cgroup the caller runs in, deny all
