@@ -315,15 +315,34 @@ int gj_cgroup_parse_v1_dir(const char *mountinfo, const char *proc_cgroup, const
         return r == -ENOENT ? 0 : r;
 }
 
+/* /sys/fs/cgroup/cpuset when it is that hierarchy's root, in the initial cgroup
+ * namespace (as paths_at_usual_mounts): then no mountinfo is read. 1 with *ret
+ * (NULL if the process is in none), 0 to ask mountinfo. */
+static int v1_cpuset_at_usual_mount(const char *proc_cgroup, char **ret) {
+        static const char *const with[] = { "cpuset.cpus", "release_agent", NULL };
+        const char *mnt = "/sys/fs/cgroup/cpuset";
+        _cleanup_free_ char *path = NULL;
+        if (!in_initial_cgroup_ns() || !cgroup_fs_at(mnt, CGROUP_SUPER_MAGIC, with, NULL))
+                return 0;
+        int r = v1_path_of(proc_cgroup, "cpuset", &path);
+        if (r < 0)
+                return r;
+        if (path && (r = gj_cgroup_join(mnt, "/", path, ret)) < 0)
+                return r;
+        return 1;
+}
+
 int gj_cgroup_v1_dir_of_self(const char *controller, char **ret) {
         _cleanup_free_ char *mountinfo = NULL, *proc_cgroup = NULL;
         int r;
         *ret = NULL;
-        if ((r = read_full_file("/proc/self/mountinfo", &mountinfo, NULL, 16 * CGROUP_FILE_MAX)) <
-            0)
-                return log_error_errno(r, "cannot read /proc/self/mountinfo: %m");
         if ((r = read_full_file("/proc/self/cgroup", &proc_cgroup, NULL, CGROUP_FILE_MAX)) < 0)
                 return log_error_errno(r, "cannot read /proc/self/cgroup: %m");
+        if (streq(controller, "cpuset") && (r = v1_cpuset_at_usual_mount(proc_cgroup, ret)) != 0)
+                return r < 0 ? log_error_errno(r, "cannot find the cpuset cgroup: %m") : 0;
+        r = read_full_file("/proc/self/mountinfo", &mountinfo, NULL, 16 * CGROUP_FILE_MAX);
+        if (r < 0)
+                return log_error_errno(r, "cannot read /proc/self/mountinfo: %m");
         r = gj_cgroup_parse_v1_dir(mountinfo, proc_cgroup, controller, ret);
         return r < 0 ? log_error_errno(r, "cannot find the %s cgroup: %m", controller) : 0;
 }

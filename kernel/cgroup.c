@@ -260,6 +260,10 @@ static int make_v1_cpuset(struct gj_job_cgroup *cg, const char *parent, const ch
                 return log_error_errno(r, "cannot create cpuset cgroup %s/%s: %m", base, id);
         if ((r = v1_cpuset_fill(base)) < 0 || (r = v1_cpuset_fill(cg->cpuset_dir)) < 0)
                 return r;
+        /* Its parent balances over these CPUs already; a load-balanced v1 cpuset
+         * rebuilds the scheduler's domains on each cpus write and on rmdir. */
+        if ((r = write_cgroup_file(cg->cpuset_dir, "cpuset.sched_load_balance", "0")) < 0)
+                return r;
         _cleanup_free_ char *tasks = strprintf("%s/tasks", cg->cpuset_dir);
         if (!tasks)
                 return -ENOMEM;
