@@ -8,6 +8,7 @@
 #include "gpujail/json-util.h"
 #include "gpujail/launcher.h"
 #include "gpujail/lease.h"
+#include "gpujail/numa.h"
 #include "gpujail/plan.h"
 #include "gpujail/util.h"
 
@@ -169,6 +170,20 @@ static struct json_object *with_auto(struct json_object *o, const char *spec,
         return o;
 }
 
+/* plan --json: "numa": the CPUs and memory nodes `run` would bind the job to, or why not. */
+static struct json_object *with_numa(struct json_object *o, const struct gj_plan *plan) {
+        _cleanup_(gj_numa_bind_done) struct gj_numa_bind b = { 0 };
+        if (!o || gj_launch_preview_numa(plan, &b) < 0)
+                return json_object_put(o), NULL;
+        _cleanup_json_ struct json_object *n = json_object_new_object();
+        if (!n || gj_json_add_bool(n, "bound", b.cpus != NULL) < 0 ||
+            gj_json_add_string(n, "cpus", b.cpus) < 0 ||
+            gj_json_add_string(n, "mems", b.mems) < 0 ||
+            gj_json_add_string(n, "reason", b.why) < 0 || gj_json_add(o, "numa", TAKE_PTR(n)) < 0)
+                return json_object_put(o), NULL;
+        return o;
+}
+
 int cmd_plan(int argc, char **argv) {
         enum { ARG_JSON = 0x100, ARG_NVIDIA, ARG_CUDA, ARG_MKNOD, ARG_BAD, ARG_CAPS };
         static const struct option options[] = {
@@ -249,7 +264,8 @@ int cmd_plan(int argc, char **argv) {
                 return GJ_EXIT_FAILURE;
 
         if (json)
-                return cli_print_json(with_auto(gj_plan_to_json(&plan), spec, &sel, why));
+                return cli_print_json(
+                        with_numa(with_auto(gj_plan_to_json(&plan), spec, &sel, why), &plan));
         if (why)
                 printf("--gpu %s would pick, now: %s\n\n", spec, why);
         print_plan(&plan, &sel);

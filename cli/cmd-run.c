@@ -37,7 +37,11 @@ static void help(FILE *f) {
                 "                         come, first served; says its place on stderr; Ctrl-C\n"
                 "                         leaves the queue); TIMEOUT: 30, 90s, 5m, 2h\n"
                 "      --verbose          say which GPUs --gpu auto picked, and why (one NUMA\n"
-                "                         node, one PCIe switch, or the lowest free indexes)\n"
+                "                         node, one PCIe switch, or the lowest free indexes),\n"
+                "                         and which CPUs and memory nodes the job is bound to\n"
+                "      --no-numa-bind     do not bind the job's CPUs and memory to its GPUs' NUMA\n"
+                "                         node(s); bound by default on a host with more than one\n"
+                "                         node, never wider than your own cpuset\n"
                 "      --rootfs DIR       run in DIR (an unpacked image) instead of the host's root;\n"
                 "                         with NVIDIA GPUs the host's driver userspace is bound\n"
                 "                         in (libcuda, nvidia-smi...: see --caps); DIR itself is\n"
@@ -97,6 +101,7 @@ enum {
         OPT_SHARE,
         OPT_WAIT,
         OPT_VERBOSE,
+        OPT_NO_NUMA_BIND,
 };
 
 static const struct option options[] = {
@@ -116,6 +121,7 @@ static const struct option options[] = {
         { "share", no_argument, NULL, OPT_SHARE },
         { "wait", optional_argument, NULL, OPT_WAIT },
         { "verbose", no_argument, NULL, OPT_VERBOSE },
+        { "no-numa-bind", no_argument, NULL, OPT_NO_NUMA_BIND },
         { "help", no_argument, NULL, 'h' },
         {},
 };
@@ -193,6 +199,7 @@ static int parse_options(int argc, char **argv, struct gj_launch_opts *o) {
                 case OPT_SHARE: o->share = true; break;
                 case OPT_WAIT: r = parse_wait(optarg, o); break;
                 case OPT_VERBOSE: o->verbose = true; break;
+                case OPT_NO_NUMA_BIND: o->no_numa_bind = true; break;
                 case 'h': help(stdout); return 1;
                 default: return -EINVAL;
                 }

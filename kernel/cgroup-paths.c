@@ -253,3 +253,96 @@ int gj_cgroup_paths_of_pid(pid_t pid, char **ret_v1_dir, char **ret_v2_dir) {
         *ret_v2_dir = TAKE_PTR(dir2);
         return 0;
 }
+
+/* ---- a v1 controller's hierarchy (cpuset) ---- */
+
+/* The first cgroup (v1) mount whose super options list `controller`. */
+static int v1_mount_of(const char *mountinfo, const char *controller, char **ret_mnt,
+                       char **ret_root) {
+        _cleanup_free_ char *copy = strdup(mountinfo);
+        if (!copy)
+                return -ENOMEM;
+        for (char *line = copy, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                char *t[64], *save = NULL, *tok;
+                size_t n = 0, sep = 0;
+                for (char *p = line; n < ELEMENTSOF(t) && (tok = strtok_r(p, " ", &save));
+                     p = NULL) {
+                        if (!sep && n >= 6 && streq(tok, "-"))
+                                sep = n;
+                        t[n++] = tok;
+                }
+                if (sep && sep + 3 < n && streq(t[sep + 1], "cgroup") &&
+                    list_contains(t[sep + 3], controller))
+                        return take_mount(ret_mnt, ret_root, t[4], t[3]);
+        }
+        return 0;
+}
+
+/* The path of the first /proc/<pid>/cgroup line listing `controller`, or NULL. */
+static int v1_path_of(const char *proc_cgroup, const char *controller, char **ret) {
+        _cleanup_free_ char *copy = strdup(proc_cgroup);
+        if (!copy)
+                return -ENOMEM;
+        for (char *line = copy, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2 || c2[1] != '/')
+                        continue;
+                *c2 = 0;
+                if (list_contains(c1 + 1, controller))
+                        return (*ret = strdup(c2 + 1)) ? 0 : -ENOMEM;
+        }
+        return 0;
+}
+
+int gj_cgroup_parse_v1_dir(const char *mountinfo, const char *proc_cgroup, const char *controller,
+                           char **ret) {
+        _cleanup_free_ char *mnt = NULL, *root = NULL, *path = NULL;
+        int r;
+        *ret = NULL;
+        if ((r = v1_mount_of(mountinfo, controller, &mnt, &root)) < 0 ||
+            (r = v1_path_of(proc_cgroup, controller, &path)) < 0)
+                return r;
+        if (!mnt || !path)
+                return 0;
+        r = gj_cgroup_join(mnt, root, path, ret);
+        return r == -ENOENT ? 0 : r;
+}
+
+/* /sys/fs/cgroup/cpuset when it is that hierarchy's root, in the initial cgroup
+ * namespace (as paths_at_usual_mounts): then no mountinfo is read. 1 with *ret
+ * (NULL if the process is in none), 0 to ask mountinfo. */
+static int v1_cpuset_at_usual_mount(const char *proc_cgroup, char **ret) {
+        static const char *const with[] = { "cpuset.cpus", "release_agent", NULL };
+        const char *mnt = "/sys/fs/cgroup/cpuset";
+        _cleanup_free_ char *path = NULL;
+        if (!in_initial_cgroup_ns() || !cgroup_fs_at(mnt, CGROUP_SUPER_MAGIC, with, NULL))
+                return 0;
+        int r = v1_path_of(proc_cgroup, "cpuset", &path);
+        if (r < 0)
+                return r;
+        if (path && (r = gj_cgroup_join(mnt, "/", path, ret)) < 0)
+                return r;
+        return 1;
+}
+
+int gj_cgroup_v1_dir_of_self(const char *controller, char **ret) {
+        _cleanup_free_ char *mountinfo = NULL, *proc_cgroup = NULL;
+        int r;
+        *ret = NULL;
+        if ((r = read_full_file("/proc/self/cgroup", &proc_cgroup, NULL, CGROUP_FILE_MAX)) < 0)
+                return log_error_errno(r, "cannot read /proc/self/cgroup: %m");
+        if (streq(controller, "cpuset") && (r = v1_cpuset_at_usual_mount(proc_cgroup, ret)) != 0)
+                return r < 0 ? log_error_errno(r, "cannot find the cpuset cgroup: %m") : 0;
+        r = read_full_file("/proc/self/mountinfo", &mountinfo, NULL, 16 * CGROUP_FILE_MAX);
+        if (r < 0)
+                return log_error_errno(r, "cannot read /proc/self/mountinfo: %m");
+        r = gj_cgroup_parse_v1_dir(mountinfo, proc_cgroup, controller, ret);
+        return r < 0 ? log_error_errno(r, "cannot find the %s cgroup: %m", controller) : 0;
+}

@@ -150,14 +150,19 @@ void gj_job_cgroup_destroy(struct gj_job_cgroup *cg) {
                 close(cg->v1_tasks_fd);
         if (cg->v2_dir_fd >= 0)
                 close(cg->v2_dir_fd);
-        cg->v2_prog_fd = cg->v1_tasks_fd = cg->v2_dir_fd = -1;
+        if (cg->cpuset_tasks_fd >= 0)
+                close(cg->cpuset_tasks_fd);
+        cg->v2_prog_fd = cg->v1_tasks_fd = cg->v2_dir_fd = cg->cpuset_tasks_fd = -1;
         if (cg->v1_dir)
                 remove_job_dir(cg->v1_dir);
         if (cg->v2_dir)
                 remove_job_dir(cg->v2_dir);
+        if (cg->cpuset_dir)
+                remove_job_dir(cg->cpuset_dir);
         free(cg->v1_dir);
         free(cg->v2_dir);
-        cg->v1_dir = cg->v2_dir = NULL;
+        free(cg->cpuset_dir);
+        cg->v1_dir = cg->v2_dir = cg->cpuset_dir = NULL;
 }
 
 /* Where a job's cgroups go: below the cgroup gpujail itself runs in (its
@@ -188,6 +193,124 @@ static int make_v2(struct gj_job_cgroup *cg, const char *parent, const char *id)
         return cg->v2_dir_fd < 0 ? log_error_errno(-errno, "cannot open cgroup %s: %m", cg->v2_dir) : 0;
 }
 
+/* ---- cpuset ---- */
+
+/* dir's parent ("<...>/gpujail"), malloc'ed. */
+static char *parent_of(const char *dir) {
+        char *p = strdup(dir), *slash = p ? strrchr(p, '/') : NULL;
+        if (slash)
+                *slash = 0;
+        return p;
+}
+
+/* The word `name` in a space-separated list file of dir (cgroup.controllers). */
+static bool file_lists(const char *dir, const char *file, const char *name) {
+        _cleanup_free_ char *path = strprintf("%s/%s", dir, file), *text = NULL;
+        if (!path || read_full_file(path, &text, NULL, CGROUP_FILE_MAX) < 0)
+                return false;
+        for (char *p = text, *save = NULL, *tok; (tok = strtok_r(p, " \n", &save)); p = NULL)
+                if (streq(tok, name))
+                        return true;
+        return false;
+}
+
+static int v2_cpuset(struct gj_job_cgroup *cg, const char *cpus, const char *mems) {
+        int r;
+        if ((r = write_cgroup_file(cg->v2_dir, "cpuset.cpus", cpus)) < 0)
+                return r;
+        return mems ? write_cgroup_file(cg->v2_dir, "cpuset.mems", mems) : 0;
+}
+
+static int read_cgroup_file(const char *dir, const char *file, char **ret) {
+        _cleanup_free_ char *path = strprintf("%s/%s", dir, file);
+        if (!path)
+                return -ENOMEM;
+        int r = read_full_file(path, ret, NULL, CGROUP_FILE_MAX);
+        return r < 0 ? log_error_errno(r, "cannot read %s: %m", path) : 0;
+}
+
+/* A new v1 cpuset cgroup has no CPUs nor memory: dir takes its parent's. */
+static int v1_cpuset_fill(const char *dir) {
+        static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+        _cleanup_free_ char *parent = parent_of(dir);
+        if (!parent)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *mine = NULL, *theirs = NULL;
+                int r = read_cgroup_file(dir, files[i], &mine);
+                if (r < 0)
+                        return r;
+                if (!isempty(mine) && !streq(mine, "\n"))
+                        continue;
+                if ((r = read_cgroup_file(parent, files[i], &theirs)) < 0 ||
+                    (r = write_cgroup_file(dir, files[i], theirs)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Before the clone: <cpuset>/<our cgroup>/gpujail/<id>, with its parent's CPUs and memory
+ * until gj_job_cgroup_cpuset narrows them, and its tasks fd for the init. */
+static int make_v1_cpuset(struct gj_job_cgroup *cg, const char *parent, const char *id) {
+        _cleanup_free_ char *base = strprintf("%s/gpujail", parent);
+        int r;
+        if (!base)
+                return -ENOMEM;
+        if ((r = make_job_dir(parent, id, &cg->cpuset_dir)) < 0)
+                return log_error_errno(r, "cannot create cpuset cgroup %s/%s: %m", base, id);
+        if ((r = v1_cpuset_fill(base)) < 0 || (r = v1_cpuset_fill(cg->cpuset_dir)) < 0)
+                return r;
+        /* Its parent balances over these CPUs already; a load-balanced v1 cpuset
+         * rebuilds the scheduler's domains on each cpus write and on rmdir. */
+        if ((r = write_cgroup_file(cg->cpuset_dir, "cpuset.sched_load_balance", "0")) < 0)
+                return r;
+        _cleanup_free_ char *tasks = strprintf("%s/tasks", cg->cpuset_dir);
+        if (!tasks)
+                return -ENOMEM;
+        cg->cpuset_tasks_fd = open(tasks, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        return cg->cpuset_tasks_fd < 0 ? log_error_errno(-errno, "cannot open %s: %m", tasks) : 0;
+}
+
+/* cgroup2's cpuset where it is there for gpujail/, else a v1 cpuset cgroup, else none. */
+static int make_cpuset(struct gj_job_cgroup *cg, const char *id) {
+        if (cg->v2_dir) {
+                _cleanup_free_ char *base = parent_of(cg->v2_dir);
+                if (!base)
+                        return -ENOMEM;
+                /* gpujail/ is ours: the job's cgroup gets its cpuset files at once */
+                if (file_lists(base, "cgroup.controllers", "cpuset")) {
+                        int r = write_cgroup_file(base, "cgroup.subtree_control", "+cpuset");
+                        cg->cpuset_v2 = r == 0;
+                        return r;
+                }
+        }
+        _cleanup_free_ char *parent = NULL;
+        int r = gj_cgroup_v1_dir_of_self("cpuset", &parent);
+        if (r < 0 || !parent)
+                return r;
+        return make_v1_cpuset(cg, parent, id);
+}
+
+int gj_job_cgroup_cpuset(struct gj_job_cgroup *cg, const char *cpus, const char *mems,
+                         const char **ret_why) {
+        int r;
+        *ret_why = NULL;
+        if (cg->cpuset_v2) {
+                r = v2_cpuset(cg, cpus, mems);
+                return r < 0 ? r : 1;
+        }
+        if (!cg->cpuset_dir) {
+                *ret_why = cg->v2_dir
+                                   ? "no cpuset controller (cgroup2 offers gpujail's cgroup none)"
+                                   : "no cpuset controller";
+                return 0;
+        }
+        if ((r = write_cgroup_file(cg->cpuset_dir, "cpuset.cpus", cpus)) < 0 ||
+            (mems && (r = write_cgroup_file(cg->cpuset_dir, "cpuset.mems", mems)) < 0))
+                return r;
+        return 1;
+}
+
 int gj_job_cgroup_make(const char *id, unsigned mechanisms, struct gj_job_cgroup *ret) {
         _cleanup_free_ char *v1_parent = NULL, *v2_parent = NULL;
         /* destroyed on failure: nothing left behind */
@@ -204,6 +327,8 @@ int gj_job_cgroup_make(const char *id, unsigned mechanisms, struct gj_job_cgroup
                 free(TAKE_PTR(v1_parent));
         if (!(mechanisms & GJ_CGROUP_V2))
                 free(TAKE_PTR(v2_parent));
+        if ((mechanisms & GJ_CGROUP_CPUSET) && !v1_parent && !v2_parent)
+                return log_error_errno(-EINVAL, "a cpuset needs a device cgroup too: %m");
         if (!v1_parent && !v2_parent)
                 return log_error_errno(-EOPNOTSUPP, "no device cgroup to use here (asked for%s%s): %m",
                                        mechanisms & GJ_CGROUP_V1 ? " v1 devices" : "",
@@ -212,6 +337,8 @@ int gj_job_cgroup_make(const char *id, unsigned mechanisms, struct gj_job_cgroup
         if (v1_parent && (r = make_v1(&cg, v1_parent, id)) < 0)
                 return r;
         if (v2_parent && (r = make_v2(&cg, v2_parent, id)) < 0)
+                return r;
+        if ((mechanisms & GJ_CGROUP_CPUSET) && (r = make_cpuset(&cg, id)) < 0)
                 return r;
         *ret = cg;
         cg = (struct gj_job_cgroup)GJ_JOB_CGROUP_INIT;
@@ -268,7 +395,9 @@ pid_t gj_job_cgroup_clone(struct gj_job_cgroup *cg, unsigned long flags) {
 
 int gj_job_cgroup_join_self(struct gj_job_cgroup *cg) {
         int r = 0;
-        if (cg->v1_tasks_fd >= 0 && write(cg->v1_tasks_fd, "0", 1) != 1)
+        if (cg->cpuset_tasks_fd >= 0 && write(cg->cpuset_tasks_fd, "0", 1) != 1)
+                r = log_error_errno(-errno, "cannot join cpuset cgroup %s: %m", cg->cpuset_dir);
+        if (r == 0 && cg->v1_tasks_fd >= 0 && write(cg->v1_tasks_fd, "0", 1) != 1)
                 r = log_error_errno(-errno, "cannot join devices cgroup %s: %m", cg->v1_dir);
         if (r == 0 && cg->v2_dir_fd >= 0 && !cg->v2_joined) {
                 _cleanup_close_ int fd = openat(cg->v2_dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
@@ -279,7 +408,9 @@ int gj_job_cgroup_join_self(struct gj_job_cgroup *cg) {
                 close(cg->v1_tasks_fd);
         if (cg->v2_dir_fd >= 0)
                 close(cg->v2_dir_fd);
-        cg->v1_tasks_fd = cg->v2_dir_fd = -1;
+        if (cg->cpuset_tasks_fd >= 0)
+                close(cg->cpuset_tasks_fd);
+        cg->v1_tasks_fd = cg->v2_dir_fd = cg->cpuset_tasks_fd = -1;
         return r;
 }
 

@@ -104,6 +104,17 @@ int gj_launcher_lease_fds(const struct gj_job_leases *l, int **ret, size_t *ret_
 /* Write the job's cgroup into its leases' records. Logged. */
 int gj_launcher_lease_cgroup(struct gj_job_leases *l, const char *cgroup);
 
+/* launcher-numa.c: bind the job cgroup's cpuset to the NUMA node(s) of the
+ * plan's GPUs (gpujail/numa.h), on a host with more than one node unless
+ * --no-numa-bind; what it bound, or why not, under --verbose. Runs unpinned
+ * where a GPU's node is unknown, no cpuset is available or nothing is left of
+ * the caller's own cpuset. Errors (a write the kernel refuses) logged. */
+struct gj_job_cgroup;
+int gj_launcher_numa_bind(const struct gj_job *job, struct gj_job_cgroup *cg);
+/* Before the clone: whether to get a cpuset ready (GJ_CGROUP_CPUSET): as root, on
+ * a host with more than one node online, without --no-numa-bind. */
+bool gj_launcher_numa_wanted(const struct gj_job *job);
+
 /* launcher-root.c: in the child, in its new mount namespace, the job's root in
  * two halves: what needs no plan (the tree stacked on "/", /tmp, binds, /proc,
  * /sys), built while the parent still discovers and plans; then the plan's part

@@ -403,7 +403,10 @@ static int clone_child(struct gj_job *job, struct gj_job_cgroup *cg, int *ret_sy
                 _cleanup_free_ char *id = job_cgroup_id();
                 if (!id)
                         return log_error_errno(-ENOMEM, "cannot name the job cgroup: %m");
-                int r = gj_job_cgroup_make(id, GJ_CGROUP_V1 | GJ_CGROUP_V2, cg);
+                unsigned what = GJ_CGROUP_V1 | GJ_CGROUP_V2;
+                if (gj_launcher_numa_wanted(job))
+                        what |= GJ_CGROUP_CPUSET; /* ready before the init exists, bound once planned */
+                int r = gj_job_cgroup_make(id, what, cg);
                 if (r < 0)
                         return r;
         }
@@ -478,6 +481,8 @@ static int prepare_child(struct gj_job *job, pid_t pid, int sync_w, const struct
         if (!job->userns) {
                 if ((r = gj_job_cgroup_restrict(cg, job->rules, job->n_rules)) < 0)
                         return r;
+                if ((r = gj_launcher_numa_bind(job, cg)) < 0)
+                        return r;
                 if ((r = gj_launcher_lease_cgroup(&p->leases, cg->v2_dir ?: cg->v1_dir)) < 0)
                         return r;
                 log_debug("job cgroup ready%s: go", cg->v2_joined ? " (init born in cgroup2)" : "");
@@ -506,7 +511,7 @@ static int run_job_blocked(struct gj_job *job, const struct gj_inventory_opts *i
         /* Housekeeping while the job runs, off the start-up's path: the empty cgroups
          * that SIGKILLed gpujails left behind. */
         if (!job->userns)
-                gj_launcher_sweep_stale();
+                gj_launcher_sweep_stale(cg->cpuset_dir != NULL);
         int status = wait_for_init(pid, set);
         log_debug("init exited: status %d", status);
         return status;
@@ -605,12 +610,16 @@ static int sweep_dir(const char *base) {
         return n;
 }
 
-/* Job cgroups live in <our cgroup>/gpujail/ of each hierarchy (see cgroup.h). */
-void gj_launcher_sweep_stale(void) {
-        _cleanup_free_ char *v1 = NULL, *v2 = NULL;
+/* Job cgroups live in <our cgroup>/gpujail/ of each hierarchy (see cgroup.h);
+ * the v1 cpuset one only where jobs get one (a NUMA host), as finding it reads
+ * mountinfo. */
+void gj_launcher_sweep_stale(bool cpuset) {
+        _cleanup_free_ char *v1 = NULL, *v2 = NULL, *v1_cpuset = NULL;
         if (gj_cgroup_paths_of_pid(getpid(), &v1, &v2) < 0)
                 return;
-        const char *dirs[] = { v1, v2 };
+        if (cpuset && gj_cgroup_v1_dir_of_self("cpuset", &v1_cpuset) < 0)
+                return;
+        const char *dirs[] = { v1, v2, v1_cpuset };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 if (!dirs[i])
                         continue;

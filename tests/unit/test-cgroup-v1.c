@@ -173,12 +173,39 @@ static void test_job_cgroup_v1(void) {
         gj_job_cgroup_destroy(&job); /* the parent's copy: dir already gone, frees memory */
 }
 
+/* The v1 cpuset hierarchy (the NUMA binding's, where cgroup2 has no cpuset). */
+static void test_parse_v1_dir(void) {
+        static const char mountinfo[] =
+                "31 30 0:28 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
+                "34 30 0:31 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset\n"
+                "35 30 0:32 /pod /sys/fs/cgroup/devices rw - cgroup cgroup rw,devices\n";
+        _cleanup_free_ char *d = NULL;
+
+        is_int(gj_cgroup_parse_v1_dir(mountinfo, "3:cpuset:/a/b\n5:devices:/\n", "cpuset", &d), 0,
+               "v1 dir: cpuset");
+        is_str(d, "/sys/fs/cgroup/cpuset/a/b", "v1 dir: mount + path");
+        free(TAKE_PTR(d));
+        is_int(gj_cgroup_parse_v1_dir(mountinfo, "3:cpuacct,cpuset:/\n", "cpuset", &d), 0,
+               "v1 dir: co-mounted controllers");
+        is_str(d, "/sys/fs/cgroup/cpuset", "v1 dir: the root");
+        free(TAKE_PTR(d));
+        is_int(gj_cgroup_parse_v1_dir(mountinfo, "5:devices:/other\n", "devices", &d), 0,
+               "v1 dir: a path outside the mount's root");
+        ok(d == NULL, "... is not reachable: NULL");
+        is_int(gj_cgroup_parse_v1_dir(mountinfo, "0::/x\n", "cpuset", &d), 0, "v1 dir: no cpuset line");
+        ok(d == NULL, "... NULL");
+        is_int(gj_cgroup_parse_v1_dir("25 20 0:22 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+                                      "3:cpuset:/\n", "cpuset", &d), 0, "v1 dir: no v1 cpuset mount");
+        ok(d == NULL, "... NULL");
+}
+
 int main(void) {
         _cleanup_(gj_cgroup_mounts_done) struct gj_cgroup_mounts m = {};
         char cg[512];
 
         test_parse_mountinfo();
         test_parse_proc_cgroup();
+        test_parse_v1_dir();
         if (geteuid() != 0)
                 kt_skip_rest("needs root (cgroups, mknod)");
         if (gj_cgroup_mounts_read(&m) < 0 || !m.v1_devices)

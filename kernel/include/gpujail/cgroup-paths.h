@@ -15,7 +15,15 @@
  * namespace (the hook: before setns). Logs its errors. */
 int gj_cgroup_paths_of_pid(pid_t pid, char **ret_v1_dir, char **ret_v2_dir);
 
+/* The calling process's cgroup in the v1 hierarchy of `controller` ("cpuset"):
+ * 0 with *ret NULL when no such hierarchy is mounted or reachable here. Logs
+ * its errors. */
+int gj_cgroup_v1_dir_of_self(const char *controller, char **ret);
+
 /* ---- pure parts, unit-tested ---- */
+/* The same from the texts of mountinfo and /proc/<pid>/cgroup; -ENOMEM. */
+int gj_cgroup_parse_v1_dir(const char *mountinfo, const char *proc_cgroup, const char *controller,
+                           char **ret);
 struct gj_cgroup_mounts {
         char *v1_devices;      /* mount point of the v1 devices hierarchy, or NULL */
         char *v1_devices_root; /* the hierarchy path mounted there ("/" normally) */

@@ -30,12 +30,20 @@ struct gj_job_cgroup {
         int v1_tasks_fd; /* <v1_dir>/tasks, for the job's init to move itself; -1 if none */
         int v2_dir_fd;   /* v2_dir, for clone3(CLONE_INTO_CGROUP); -1 if none */
         bool v2_joined;  /* the init was born in v2_dir (gj_job_cgroup_clone) */
+        bool cpuset_v2;  /* cpuset in v2_dir (GJ_CGROUP_CPUSET, where cgroup2 has it) */
+        char *cpuset_dir;    /* else v1: <cpuset>/<our cgroup>/gpujail/<id>, NULL if not used */
+        int cpuset_tasks_fd; /* <cpuset_dir>/tasks, for the init; -1 if none */
 };
-#define GJ_JOB_CGROUP_INIT { .v1_dir = NULL, .v2_dir = NULL, .v2_prog_fd = -1, .v1_tasks_fd = -1, .v2_dir_fd = -1 }
+#define GJ_JOB_CGROUP_INIT                                                                         \
+        {                                                                                          \
+                .v1_dir = NULL, .v2_dir = NULL, .v2_prog_fd = -1, .v1_tasks_fd = -1,               \
+                .v2_dir_fd = -1, .cpuset_dir = NULL, .cpuset_tasks_fd = -1                         \
+        }
 
 enum gj_cgroup_mechanism {
-        GJ_CGROUP_V1 = 1 << 0, /* v1 devices controller: devices.deny/devices.allow */
-        GJ_CGROUP_V2 = 1 << 1, /* cgroup2: an eBPF device program */
+        GJ_CGROUP_V1 = 1 << 0,     /* v1 devices controller: devices.deny/devices.allow */
+        GJ_CGROUP_V2 = 1 << 1,     /* cgroup2: an eBPF device program */
+        GJ_CGROUP_CPUSET = 1 << 2, /* also get a cpuset ready (gj_job_cgroup_cpuset) */
 };
 /* Create the job's cgroups below the cgroup the caller runs in, deny all
  * devices, allow `rules` (give it plan->rules plus gj_devfs_default_rules).
@@ -68,6 +76,20 @@ int gj_job_cgroup_enter(const struct gj_job_cgroup *cg, pid_t pid);
  * behind on failure. restrict: errors logged, naming the file. */
 int gj_job_cgroup_make(const char *id, unsigned mechanisms, struct gj_job_cgroup *ret);
 int gj_job_cgroup_restrict(struct gj_job_cgroup *cg, const struct gj_cgroup_rule *rules, size_t n);
+/* Step 3b, with the rules, before the init's go: bind the job's CPUs and memory
+ * nodes (kernel list form; mems NULL: the parent's), where make had
+ * GJ_CGROUP_CPUSET. cgroup2 when its cpuset controller is there for gpujail/
+ * (`+cpuset` is then written to the subtree_control of <our cgroup>/gpujail,
+ * gpujail's own, removed with it; never to the caller's cgroup):
+ * cpuset.cpus and cpuset.mems of v2_dir, which the kernel applies to the
+ * born-in init at once. Else the v1 cpuset hierarchy: make created
+ * <cpuset>/<our cgroup>/gpujail/<id> before the clone (gpujail/ and it given
+ * their parent's cpus and mems, as a new v1 cpuset has none) and the init
+ * joins it in gj_job_cgroup_join_self, after the go.
+ * Returns 1 when bound, 0 when no cpuset is available here (*ret_why, static,
+ * says why; nothing changed), a negative errno logged naming the file. */
+int gj_job_cgroup_cpuset(struct gj_job_cgroup *cg, const char *cpus, const char *mems,
+                         const char **ret_why);
 /* clone(2) with `flags` (namespaces; SIGCHLD is added), like fork: returns the
  * child's pid, 0 in the child, -errno (not logged) on failure. Born in the v2
  * cgroup when cg has one and the kernel takes CLONE_INTO_CGROUP (>= 5.7; not

@@ -67,7 +67,8 @@ struct gj_launch_opts {
         unsigned driver_caps; /* with rootfs: the NVIDIA userspace to bind in (gpujail/driver.h) */
         bool share;                /* --share: lease the GPUs shared, not exclusively */
         bool wait;                 /* --wait: queue until the GPUs are free */
-        bool verbose;              /* --verbose: say which GPUs auto picked, and why */
+        bool verbose;              /* --verbose: say which GPUs auto picked, and why; the NUMA binding */
+        bool no_numa_bind;         /* --no-numa-bind: CPUs and memory not bound to the GPUs' nodes */
         long wait_timeout_ms;      /* --wait=TIMEOUT; 0: no limit */
         const char *wait_spec;     /* TIMEOUT as given, for messages */
         char **argv;               /* the command, NULL-terminated, argv[0] looked up in PATH */
@@ -133,5 +134,12 @@ bool gj_launcher_in_slurm_job(void);
 int gj_launch_preview_auto(const struct gj_inventory *inv, unsigned want, bool shared,
                            struct gj_selection *ret, const char **reason);
 
+/* The CPUs and memory nodes `run` would bind a job with this plan to (its
+ * GPUs' NUMA nodes, within the caller's own cpuset; see numa.h), or why it
+ * would run unpinned; for `gpujail plan --json`. Whether the host has a cpuset
+ * controller is not looked at. Errors logged. */
+struct gj_numa_bind;
+int gj_launch_preview_numa(const struct gj_plan *plan, struct gj_numa_bind *ret);
+
 /* Remove the empty job cgroups left by gpujail processes that no longer exist. */
-void gj_launcher_sweep_stale(void);
+void gj_launcher_sweep_stale(bool cpuset); /* cpuset: also the v1 cpuset hierarchy */
