@@ -43,7 +43,8 @@ static int cmp_int(const void *a, const void *b) {
 
 /* Every fd but the leases': holding them is what the init is for, besides reaping. */
 static void close_all_but_leases(const struct gj_job *job) {
-        qsort(job->lease_fds, job->n_lease_fds, sizeof(int), cmp_int);
+        if (job->n_lease_fds > 0) /* lease_fds is NULL then, which qsort may not get */
+                qsort(job->lease_fds, job->n_lease_fds, sizeof(int), cmp_int);
         unsigned next = 3;
         for (size_t i = 0; i < job->n_lease_fds; i++) {
                 unsigned fd = (unsigned)job->lease_fds[i];
