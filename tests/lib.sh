@@ -182,6 +182,13 @@ require_cgroup_v1_devices() {
 
 cgroup2_root() { awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts; }
 
+# Whether the build under test ($GPUJAIL_BUILD) is the sanitizer one.
+build_is_sanitized() {
+        command -v meson >/dev/null && [[ -d $GPUJAIL_BUILD/meson-info ]] &&
+                meson introspect --buildoptions "$GPUJAIL_BUILD" 2>/dev/null |
+                jq -e '.[] | select(.name == "b_sanitize") | .value != "none"' >/dev/null
+}
+
 require_cgroup_v2() {
         [[ -n $(cgroup2_root) ]] || skip_all "no cgroup2 mount"
 }

@@ -38,6 +38,9 @@ _slurm_stepds_before=""
 
 slurm_require() {
         require_root
+        # A sanitizer-built spank_gpujail.so cannot be loaded into Debian's slurmstepd (no
+        # ASan runtime there): the step dies and srun waits.
+        build_is_sanitized && skip_all "spank_gpujail.so runs in Debian's uninstrumented slurmstepd: tested in the plain build's run"
         require_cmd slurmd slurmctld srun sinfo scontrol munged setpriv
         [[ -r /etc/munge/munge.key ]] || skip_all "no /etc/munge/munge.key (the munge package makes one)"
         require_cgroup_v1_devices

@@ -10,11 +10,7 @@ require_root
 require_cmd dpkg-buildpackage dh lintian mmdebstrap jq git
 
 # Built once per suite run: in the plain build's turn, not again for the ASan build.
-if command -v meson >/dev/null && [[ -d $GPUJAIL_BUILD/meson-info ]] &&
-        meson introspect --buildoptions "$GPUJAIL_BUILD" 2>/dev/null |
-        jq -e '.[] | select(.name == "b_sanitize") | .value != "none"' >/dev/null; then
-        skip_all "the package is built and tested in the plain build's run"
-fi
+build_is_sanitized && skip_all "the package is built and tested in the plain build's run"
 
 src=$TEST_TMP/src
 mkdir -p "$src"
