@@ -6,6 +6,7 @@
 # simulated GPU host, with the configuration files of examples/slurm/.
 #
 #   slurm_require                    skip_all (with the reason) unless Slurm can run here
+#   slurm_require_plugin             the same, and unless spank_gpujail.so can be loaded
 #   slurm_start HOSTDIR GRES PLUGSTACK
 #                                    write the configuration into $SLURM_DIR (gres.conf
 #                                    from the file GRES, plugstack.conf from PLUGSTACK, ""
@@ -36,11 +37,15 @@ _slurm_pids=()
 _slurm_made_run_munge=""
 _slurm_stepds_before=""
 
-slurm_require() {
-        require_root
+slurm_require_plugin() {
         # A sanitizer-built spank_gpujail.so cannot be loaded into Debian's slurmstepd (no
         # ASan runtime there): the step dies and srun waits.
         build_is_sanitized && skip_all "spank_gpujail.so runs in Debian's uninstrumented slurmstepd: tested in the plain build's run"
+        slurm_require
+}
+
+slurm_require() {
+        require_root
         require_cmd slurmd slurmctld srun sinfo scontrol munged setpriv
         [[ -r /etc/munge/munge.key ]] || skip_all "no /etc/munge/munge.key (the munge package makes one)"
         require_cgroup_v1_devices

@@ -16,7 +16,7 @@
 SPANK=$GPUJAIL_BUILD/slurm/spank_gpujail.so
 require_built "$GPUJAIL" "$SPANK"
 require_cmd runc jq busybox cc
-slurm_require
+slurm_require_plugin
 HOST=$(fakehost nvidia8)
 snapshot_host before
 

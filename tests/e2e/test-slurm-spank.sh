@@ -13,7 +13,7 @@
 . "$(dirname "$0")/slurm-common.sh"
 SPANK=$GPUJAIL_BUILD/slurm/spank_gpujail.so
 require_built "$GPUJAIL" "$HELPERS/open-probe" "$SPANK"
-slurm_require
+slurm_require_plugin
 HOST=$(fakehost nvidia8)
 snapshot_host before
 
