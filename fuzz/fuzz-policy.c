@@ -14,6 +14,16 @@ static bool alone_or_absent(char *const *v, const char *word) {
         return !strv_contains(v, word) || strv_length(v) == 1;
 }
 
+/* "all" stands alone, but for IMEX channels, which "all" does not name (policy.c). */
+static bool all_alone_but_imex(char *const *v) {
+        if (!strv_contains(v, "all"))
+                return true;
+        for (size_t i = 0; v[i]; i++)
+                if (!streq(v[i], "all") && !startswith(v[i], "imex:"))
+                        return false;
+        return true;
+}
+
 static void check_items(char *const *v) {
         if (strv_length(v) == 0)
                 abort(); /* set means at least one item */
@@ -60,7 +70,7 @@ static void check_grant(const struct gj_policy *p, const char *user, char *const
                         for (size_t j = 0; j < i; j++)
                                 if (streq(g.gpus[i], g.gpus[j]))
                                         abort(); /* each item once */
-                if (!alone_or_absent(g.gpus, "all"))
+                if (!all_alone_but_imex(g.gpus))
                         abort();
         }
         if ((g.allow & ~_GJ_ALLOW_ALL) || (!g.gpus != !g.gpus_from) ||
