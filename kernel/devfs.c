@@ -98,8 +98,8 @@ static int open_host_node(const struct gj_plan_node *node) {
  * it is an empty leftover. Returns 1 (and no fd) if the node is already in
  * place, 0 if it needs binding. (Not "fd or 0": fd 0 is a valid fd if stdin
  * was closed, and must not read as "already there".) */
-static int prepare_target(int dirfd, const char *name, const struct gj_plan_node *node,
-                          const char *where, int *ret_fd) {
+static int prepare_target(int dirfd, const char *name, const struct gj_plan_node *node, int where_fd,
+                          int *ret_fd) {
         int fd = openat(dirfd, name, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0000);
         struct stat st;
 
@@ -107,18 +107,25 @@ static int prepare_target(int dirfd, const char *name, const struct gj_plan_node
                 *ret_fd = fd;
                 return 0;
         }
-        if (errno != EEXIST)
-                return log_error_errno(-errno, "cannot create %s in %s: %m", name, where);
+        int r = -errno;
+        if (r != -EEXIST) {
+                _cleanup_free_ char *where = fd_path_for_log(where_fd);
+                return log_error_errno(r, "cannot create %s in %s: %m", name, where);
+        }
 
         _cleanup_close_ int existing = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (existing < 0 || fstat(existing, &st) < 0)
-                return log_error_errno(-errno, "cannot open %s in %s: %m", name, where);
+        if (existing < 0 || fstat(existing, &st) < 0) {
+                r = -errno;
+                _cleanup_free_ char *where = fd_path_for_log(where_fd);
+                return log_error_errno(r, "cannot open %s in %s: %m", name, where);
+        }
         if (stat_is_node(&st, node))
                 return 1; /* already bound (the hook ran twice) or made by the runtime */
         if (S_ISREG(st.st_mode) && st.st_size == 0) {
                 *ret_fd = TAKE_FD(existing); /* a mount point left by an earlier attempt */
                 return 0;
         }
+        _cleanup_free_ char *where = fd_path_for_log(where_fd);
         return log_error_errno(S_ISLNK(st.st_mode) ? -ELOOP : -EEXIST,
                                "refusing to bind %s onto %s in %s: it exists and is %s: %m",
                                node->host_path, name, where, file_kind(st.st_mode));
@@ -216,7 +223,7 @@ static int split_dev_path(const char *path, char **ret_dir, const char **ret_nam
 }
 
 int gj_devfs_bind_node(int devfd, const struct gj_plan_node *node) {
-        _cleanup_free_ char *buf = NULL, *where = fd_path_for_log(devfd);
+        _cleanup_free_ char *buf = NULL, *where = NULL; /* devfd's path: named on errors only */
         _cleanup_close_ int subdir = -1, hostfd = -1, target = -1;
         char *dir;
         const char *name;
@@ -229,24 +236,26 @@ int gj_devfs_bind_node(int devfd, const struct gj_plan_node *node) {
                 subdir = gj_mkdir_p_in_root(devfd, dir, 0755);
                 if (subdir < 0)
                         return log_error_errno(subdir, "cannot create directory %s in %s: %m", dir,
-                                               where);
+                                               where = fd_path_for_log(devfd));
                 dirfd = subdir;
         }
 
         hostfd = open_host_node(node);
         if (hostfd < 0)
                 return hostfd;
-        r = prepare_target(dirfd, name, node, where, &target);
+        r = prepare_target(dirfd, name, node, devfd, &target);
         if (r != 0)
                 return r < 0 ? r : 0;
 
         r = bind_by_fd(hostfd, target, dirfd, name);
         if (r < 0)
-                return log_error_errno(r, "cannot bind %s into %s: %m", node->host_path, where);
+                return log_error_errno(r, "cannot bind %s into %s: %m", node->host_path,
+                                       where = fd_path_for_log(devfd));
         r = verify_bound(dirfd, name, node);
         if (r < 0)
                 return log_error_errno(r, "bound %s into %s, but %s is not that node on a "
-                                       "nosuid,noexec mount: %m", node->host_path, where, name);
+                                       "nosuid,noexec mount: %m", node->host_path,
+                                       where = fd_path_for_log(devfd), name);
         return 0;
 }
 
@@ -359,7 +368,7 @@ static int make_conveniences(int devfd, const char *where) {
         return 0;
 }
 
-int gj_devfs_setup(int rootfd, const struct gj_plan *plan, unsigned flags) {
+int gj_devfs_make(int rootfd, unsigned flags) {
         /* 64 MiB as runc and Docker give /dev: nodes are binds and take no space;
          * the limit only stops a job from filling memory through /dev. */
         static const char *const dev_opts[] = { "mode=0755", "size=65536k", NULL };
@@ -378,16 +387,18 @@ int gj_devfs_setup(int rootfd, const struct gj_plan *plan, unsigned flags) {
         r = bind_default_nodes(devfd);
         if (r < 0)
                 return r;
-        if (plan) {
-                r = gj_devfs_bind_plan(devfd, plan);
-                if (r < 0)
-                        return r;
-        }
         if (!(flags & GJ_DEVFS_MINIMAL)) {
                 _cleanup_free_ char *where = strprintf("%s/dev", root);
                 r = make_conveniences(devfd, where ? where : "/dev");
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return TAKE_FD(devfd);
+}
+
+int gj_devfs_setup(int rootfd, const struct gj_plan *plan, unsigned flags) {
+        _cleanup_close_ int devfd = gj_devfs_make(rootfd, flags);
+        if (devfd < 0)
+                return devfd;
+        return plan ? gj_devfs_bind_plan(devfd, plan) : 0;
 }

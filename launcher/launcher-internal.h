@@ -124,12 +124,13 @@ struct gj_job_root {
         int fd;       /* the new root */
         int proc_fd;  /* its /proc */
         int masks_fd; /* the empty tmpfs that masked paths are covered with */
+        int dev_fd;   /* its /dev, made before the plan came: the plan's nodes go there */
         /* For a user (gj_job_acts_for_user): the mounts where gpujail may create
          * mount points, as the user: the job's /tmp, and a --rootfs they own. 0: none. */
         uint64_t tmp_mnt_id;
         uint64_t own_rootfs_mnt_id;
 };
-#define GJ_JOB_ROOT_INIT { .fd = -1, .proc_fd = -1, .masks_fd = -1 }
+#define GJ_JOB_ROOT_INIT { .fd = -1, .proc_fd = -1, .masks_fd = -1, .dev_fd = -1 }
 int gj_launcher_build_root(const struct gj_job *job, struct gj_job_root *root);
 int gj_launcher_finish_root(const struct gj_job *job, struct gj_job_root *root);
 int gj_launcher_pivot_root(int rootfd);

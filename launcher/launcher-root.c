@@ -391,6 +391,7 @@ void gj_job_root_done(struct gj_job_root *root) {
         closep(&root->fd);
         closep(&root->proc_fd);
         closep(&root->masks_fd);
+        closep(&root->dev_fd);
         *root = (struct gj_job_root)GJ_JOB_ROOT_INIT;
 }
 
@@ -421,18 +422,21 @@ int gj_launcher_build_root(const struct gj_job *job, struct gj_job_root *root) {
         }
         if ((root->proc_fd = mount_proc(job, root)) < 0)
                 return root->proc_fd;
-        return mount_sys(job, root);
+        if ((r = mount_sys(job, root)) < 0)
+                return r;
+        /* /dev is made the way any mount point is (for a user: only where they may) */
+        _cleanup_close_ int dev = open_destination(job, root, "/dev", true);
+        if (dev < 0)
+                return dev;
+        root->dev_fd = gj_devfs_make(root->fd, o->dev_minimal ? GJ_DEVFS_MINIMAL : 0);
+        return root->dev_fd < 0 ? root->dev_fd : 0;
 }
 
 int gj_launcher_finish_root(const struct gj_job *job, struct gj_job_root *root) {
         int r = gj_proc_nvidia_restrict(root->proc_fd, job->keep_gpus);
         if (r < 0)
                 return r;
-        /* /dev is made the way any mount point is (for a user: only where they may) */
-        _cleanup_close_ int dev = open_destination(job, root, "/dev", true);
-        if (dev < 0)
-                return dev;
-        r = gj_devfs_setup(root->fd, job->plan, job->opts->dev_minimal ? GJ_DEVFS_MINIMAL : 0);
+        r = gj_devfs_bind_plan(root->dev_fd, job->plan);
         if (r < 0 || !job->opts->rootfs)
                 return r;
         /* a user's directory: covered, never written (the plan has files only with --rootfs) */

@@ -35,6 +35,11 @@ enum gj_devfs_flags {
 };
 int gj_devfs_setup(int rootfd, const struct gj_plan *plan, unsigned flags);
 
+/* The same in two steps: all of it but the plan's nodes, returning the new
+ * /dev's fd, then gj_devfs_bind_plan() on that fd once a plan is known (the
+ * launcher's init builds the plan-free part while its parent discovers). */
+int gj_devfs_make(int rootfd, unsigned flags);
+
 /* The OCI default device set: what every container (and job) gets besides accelerators. */
 extern const char *const gj_devfs_default_nodes[]; /* NULL-terminated: "null", "zero", ... */
 
