@@ -23,9 +23,10 @@ void node_check_at(const char *dev_root, struct gj_node *node);
 
 /* MIG devices (from /proc/driver/nvidia/capabilities), their nvidia-cap nodes, IMEX
  * channels; NVML's names and order when opts allow and the library is there. Problems
- * are warnings; -ENOMEM only. */
-int inv_add_nvidia_caps(struct gj_inventory *inv, const char *proc_root, const char *dev_root,
-                        bool use_nvml);
+ * are warnings; -ENOMEM only. proc_devices: the text of /proc/devices the inventory
+ * read (NULL: it could not, and said so). */
+int inv_add_nvidia_caps(struct gj_inventory *inv, const char *proc_devices, const char *proc_root,
+                        const char *dev_root, bool use_nvml);
 void inv_free_nvidia_caps(struct gj_inventory *inv);
 
 /* ---- nvml.c ---- */

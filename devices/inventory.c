@@ -53,6 +53,7 @@ struct inv_ctx {
         mode_t nv_mode;
         uid_t nv_uid;
         gid_t nv_gid;
+        char *proc_devices; /* /proc/devices, read once for every driver's majors; NULL: unread */
 };
 
 static const char *const vendor_names[_GJ_VENDOR_MAX] = {
@@ -326,15 +327,10 @@ static int device_fill_pci(struct gj_device *d, const struct pci_attrs *a) {
 
 #define PCI_ATTR_MAX 32 /* "0x030000", "0x10de", "-1": short values only */
 
-/* <name>/<attr> under /sys/bus/pci/devices, without its trailing newline, into buf
- * (PCI_ATTR_MAX). Returns 1, or 0 with errno set when it cannot be read. */
-static int pci_read_attr(int devices_fd, const char *name, const char *attr, char buf[static PCI_ATTR_MAX]) {
-        char path[NAME_MAX + 32];
-        if (snprintf(path, sizeof(path), "%s/%s", name, attr) >= (int)sizeof(path)) {
-                errno = ENAMETOOLONG;
-                return 0;
-        }
-        _cleanup_close_ int fd = openat(devices_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+/* <attr> of the function whose directory is fn_fd, without its trailing newline,
+ * into buf (PCI_ATTR_MAX). Returns 1, or 0 with errno set when it cannot be read. */
+static int pci_read_attr(int fn_fd, const char *attr, char buf[static PCI_ATTR_MAX]) {
+        _cleanup_close_ int fd = openat(fn_fd, attr, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return 0;
         ssize_t n = read(fd, buf, PCI_ATTR_MAX - 1);
@@ -347,9 +343,9 @@ static int pci_read_attr(int devices_fd, const char *name, const char *attr, cha
 }
 
 /* The same, or a warning naming the file as the device's own path (as libudev would). */
-static int pci_attr_or_warn(struct inv_ctx *c, int devices_fd, const char *name, const char *syspath,
-                            const char *attr, char buf[static PCI_ATTR_MAX]) {
-        if (pci_read_attr(devices_fd, name, attr, buf))
+static int pci_attr_or_warn(struct inv_ctx *c, int fn_fd, const char *syspath, const char *attr,
+                            char buf[static PCI_ATTR_MAX]) {
+        if (pci_read_attr(fn_fd, attr, buf))
                 return 1;
         return inv_warn(c->inv, errno > 0 ? -errno : -EIO, "cannot read %s/%s", syspath, attr);
 }
@@ -384,25 +380,26 @@ static char *pci_syspath(int devices_fd, const char *name) {
         return p ? realpath(p, NULL) : NULL;
 }
 
-/* One PCI function bound to a driver we know (m), of a class it serves: listed
- * if it is of the driver's vendor. */
-static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, const char *name, const struct pci_match *m) {
+/* One PCI function bound to a driver we know (m), of a class it serves (its
+ * directory: fn_fd): listed if it is of the driver's vendor. */
+static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, int fn_fd, const char *name,
+                                const struct pci_match *m) {
         char vendor[PCI_ATTR_MAX], device[PCI_ATTR_MAX], numa[PCI_ATTR_MAX];
         int r;
 
         _cleanup_free_ char *syspath = pci_syspath(devices_fd, name);
         if (!syspath)
                 return 0; /* gone since readdir */
-        r = pci_attr_or_warn(c, devices_fd, name, syspath, "vendor", vendor);
+        r = pci_attr_or_warn(c, fn_fd, syspath, "vendor", vendor);
         if (r < 0)
                 return r;
         bool have_vendor = r > 0;
         if (have_vendor && !streq(vendor, m->vendor_id))
                 return 0;
-        r = pci_attr_or_warn(c, devices_fd, name, syspath, "numa_node", numa);
+        r = pci_attr_or_warn(c, fn_fd, syspath, "numa_node", numa);
         if (r < 0)
                 return r;
-        bool have_numa = r > 0, have_device = pci_read_attr(devices_fd, name, "device", device);
+        bool have_numa = r > 0, have_device = pci_read_attr(fn_fd, "device", device);
 
         struct gj_device *d = inv_new_device(c->inv);
         if (!d)
@@ -421,14 +418,16 @@ static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, const char *n
 /*
  * One pass over the PCI bus: GPUs and accelerators bound to a driver we know.
  * Every attribute is read by name under /sys/bus/pci/devices: the driver link
- * first (one syscall a function: bridges, NICs and disks stop there), then the
- * class (display controller 0x03 or processing accelerator 0x12, as the driver
- * serves), the rest only for what is left. libudev would build a device object
- * for each function, resolving its path one component at a time (~20 path
- * lookups), and for a udev_enumerate with a sysattr match for each match's
- * parents as well: the bulk of start-up on a server with hundreds of PCI
- * functions, and half of the hook's CPU time on an 8-GPU host. Order does not
- * matter here: inv_number_devices sorts.
+ * first (one syscall a function: bridges, NICs and disks stop there), then,
+ * through the function's directory opened once (each name under
+ * /sys/bus/pci/devices is a symlink to resolve), the class (display controller
+ * 0x03 or processing accelerator 0x12, as the driver serves), the rest only for
+ * what is left. libudev would build a device object for each function,
+ * resolving its path one component at a time (~20 path lookups), and for a
+ * udev_enumerate with a sysattr match for each match's parents as well: the
+ * bulk of start-up on a server with hundreds of PCI functions, and half of the
+ * hook's CPU time on an 8-GPU host. Order does not matter here:
+ * inv_number_devices sorts.
  */
 static int inv_enumerate_pci(struct inv_ctx *c) {
         _cleanup_closedir_ DIR *dir = opendir("/sys/bus/pci/devices");
@@ -444,11 +443,14 @@ static int inv_enumerate_pci(struct inv_ctx *c) {
                         continue;
                 const struct pci_match *m =
                         pci_match_for_driver(pci_read_link_name(dirfd(dir), de->d_name, "driver", driver, sizeof(driver)));
+                if (!m)
+                        continue;
+                _cleanup_close_ int fn_fd = openat(dirfd(dir), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 /* No class: gone since readdir, or not a PCI function. Without it we
                  * cannot tell a GPU from an NVSwitch. */
-                if (!m || !pci_read_attr(dirfd(dir), de->d_name, "class", class) || !class_matches(m, class))
+                if (fn_fd < 0 || !pci_read_attr(fn_fd, "class", class) || !class_matches(m, class))
                         continue;
-                int r = inv_add_pci_function(c, dirfd(dir), de->d_name, m);
+                int r = inv_add_pci_function(c, dirfd(dir), fn_fd, de->d_name, m);
                 if (r < 0)
                         return r;
         }
@@ -725,10 +727,10 @@ static int nvidia_device_nodes(struct inv_ctx *c, struct gj_device *d, unsigned 
 }
 
 static int nvidia_find_majors(struct inv_ctx *c, unsigned *frontend, unsigned *uvm) {
-        _cleanup_free_ char *text = NULL;
-        int r = read_proc(c, "devices", false, &text);
+        int r = read_proc(c, "devices", false, &c->proc_devices);
         if (r < 0)
                 return r;
+        const char *text = c->proc_devices;
 
         *frontend = NVIDIA_FRONTEND_MAJOR;
         *uvm = 0;
@@ -927,9 +929,11 @@ static void inv_check_controls(struct inv_ctx *c) {
                         node_check_at(c->dev_root, c->inv->controls[i]);
 }
 
+static void inv_ctx_done(struct inv_ctx *c) { free(c->proc_devices); }
+
 int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory **ret) {
         _cleanup_inventory_ struct gj_inventory *inv = calloc(1, sizeof(*inv));
-        struct inv_ctx c = {
+        _cleanup_(inv_ctx_done) struct inv_ctx c = {
                 .inv = inv,
                 .proc_root = opts && !isempty(opts->proc_root) ? opts->proc_root : "/proc",
                 .dev_root = opts && !isempty(opts->dev_root) ? opts->dev_root : "/dev",
@@ -959,7 +963,7 @@ int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory 
         r = inv_add_nvidia(&c);
         if (r < 0)
                 return r;
-        r = inv_add_nvidia_caps(inv, c.proc_root, c.dev_root, !(opts && opts->skip_nvml));
+        r = inv_add_nvidia_caps(inv, c.proc_devices, c.proc_root, c.dev_root, !(opts && opts->skip_nvml));
         if (r < 0)
                 return r;
         r = inv_add_kfd(&c);

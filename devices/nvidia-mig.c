@@ -351,12 +351,10 @@ static int inv_add_imex(struct caps_ctx *c, unsigned major) {
 
 /* ---- the whole ---- */
 
-static void find_caps_majors(struct caps_ctx *c, unsigned *imex_major) {
-        _cleanup_free_ char *path = strprintf("%s/devices", c->proc_root);
-        _cleanup_free_ char *text = NULL;
-
+static void find_caps_majors(struct caps_ctx *c, const char *text, unsigned *imex_major) {
         *imex_major = 0;
-        if (!path || read_full_file(path, &text, NULL, 1024 * 1024) < 0)
+        c->caps_major = 0;
+        if (!text)
                 return; /* inventory.c already warned about /proc/devices */
         if (gj_proc_devices_find_char(text, "nvidia-caps", &c->caps_major) < 0)
                 c->caps_major = 0;
@@ -364,8 +362,8 @@ static void find_caps_majors(struct caps_ctx *c, unsigned *imex_major) {
                 *imex_major = 0;
 }
 
-int inv_add_nvidia_caps(struct gj_inventory *inv, const char *proc_root, const char *dev_root,
-                        bool use_nvml) {
+int inv_add_nvidia_caps(struct gj_inventory *inv, const char *proc_devices, const char *proc_root,
+                        const char *dev_root, bool use_nvml) {
         struct caps_ctx c = { .inv = inv, .proc_root = proc_root, .dev_root = dev_root };
         _cleanup_free_ bool *mig_capable = calloc(inv->n_devices + 1, sizeof(bool));
         bool any_capable = false;
@@ -379,7 +377,7 @@ int inv_add_nvidia_caps(struct gj_inventory *inv, const char *proc_root, const c
                 any_nvidia = any_nvidia || inv->devices[i].vendor == GJ_VENDOR_NVIDIA;
         if (!any_nvidia)
                 return 0;
-        find_caps_majors(&c, &imex_major);
+        find_caps_majors(&c, proc_devices, &imex_major);
         for (size_t i = 0; i < inv->n_devices; i++) {
                 r = gpu_add_migs(&c, i);
                 if (r < 0)
