@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "gpujail/util.h"
@@ -60,6 +61,26 @@ int read_full_file(const char *path, char **ret, size_t *ret_len, size_t max) {
         if (fd < 0)
                 return -errno;
         return read_full_fd(fd, ret, ret_len, max);
+}
+
+int map_full_file(const char *path, size_t max, void **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((uint64_t)st.st_size > max)
+                return -EFBIG;
+        *ret = NULL;
+        *ret_len = (size_t)st.st_size;
+        if (st.st_size == 0)
+                return 0;
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        *ret = p;
+        return 0;
 }
 
 int read_one_line(const char *path, char **ret) {

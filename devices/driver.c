@@ -14,6 +14,7 @@
 #include <fnmatch.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "gpujail/driver.h"
@@ -391,9 +392,34 @@ int gj_driver_plan_build(const struct gj_driver_host *host, unsigned caps,
         return 0;
 }
 
+/* Could build() look key up? A list's library, or host_has_driver_libs()'s. */
+static bool is_driver_lib(const char *key) {
+        if (startswith(key, "libcuda.so") || startswith(key, "libnvidia-"))
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(cap_lists); i++)
+                for (const char *const *lib = cap_lists[i].libs; lib && *lib; lib++)
+                        if (startswith(key, *lib))
+                                return true;
+        return false;
+}
+
+/* The host cache's entries worth copying: a host has ~1,000 libraries, the
+ * driver a few dozen. Only a key whose fourth character starts one of the
+ * driver's names ("lib" + 'n', 'c', 'v', 'G', 'E') is compared with them all. */
+static bool keep_driver_key(const char *key) {
+        static bool fourth[UCHAR_MAX + 1], ready;
+        if (!ready) {
+                fourth['c'] = fourth['n'] = true; /* libcuda.so, libnvidia- */
+                for (size_t i = 0; i < ELEMENTSOF(cap_lists); i++)
+                        for (const char *const *lib = cap_lists[i].libs; lib && *lib; lib++)
+                                fourth[(unsigned char)(*lib)[3]] = true;
+                ready = true;
+        }
+        return startswith(key, "lib") && fourth[(unsigned char)key[3]] && is_driver_lib(key);
+}
+
 int gj_driver_plan_host(unsigned caps, struct gj_driver_plan *ret) {
-        _cleanup_free_ char *text = NULL, *version = NULL, *cache = NULL;
-        size_t len;
+        _cleanup_free_ char *text = NULL, *version = NULL;
         int r = read_full_file("/proc/driver/nvidia/version", &text, NULL, 64 * 1024);
         if (r == -ENOENT) {
                 *ret = (struct gj_driver_plan){ 0 };
@@ -403,11 +429,16 @@ int gj_driver_plan_host(unsigned caps, struct gj_driver_plan *ret) {
                 return log_error_errno(r, "cannot read /proc/driver/nvidia/version: %m");
         if ((r = gj_nvidia_version_parse(text, &version)) < 0)
                 return log_error_errno(r, "no version in /proc/driver/nvidia/version: %m");
-        if ((r = read_full_file("/etc/ld.so.cache", &cache, &len, GJ_LDCACHE_MAX)) < 0)
+        void *cache;
+        size_t len;
+        if ((r = map_full_file("/etc/ld.so.cache", GJ_LDCACHE_MAX, &cache, &len)) < 0)
                 return log_error_errno(
                         r, "cannot read the host's /etc/ld.so.cache (run ldconfig): %m");
         struct gj_ldcache c = { 0 };
-        if ((r = gj_ldcache_parse(cache, len, &c)) < 0)
+        r = gj_ldcache_parse_matching(cache, len, keep_driver_key, &c);
+        if (cache)
+                munmap(cache, len);
+        if (r < 0)
                 return log_error_errno(r, "cannot parse the host's /etc/ld.so.cache: %m");
         r = gj_driver_plan_build(&(struct gj_driver_host){ .version = version, .ldcache = &c },
                                  caps, ret);

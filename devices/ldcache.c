@@ -45,14 +45,20 @@ static uint64_t get64(const uint8_t *p) {
         return v;
 }
 
-/* A NUL-terminated string at base+off inside [base, base+size), copied. */
+/* A NUL-terminated string at base+off inside [base, base+size), in place; NULL if
+ * there is none. */
+static const char *peek_string(const uint8_t *base, size_t size, uint32_t off) {
+        if (off >= size || !memchr(base + off, 0, size - off))
+                return NULL;
+        return (const char *)base + off;
+}
+
+/* The same, copied. */
 static int get_string(const uint8_t *base, size_t size, uint32_t off, char **ret) {
-        if (off >= size)
+        const char *s = peek_string(base, size, off);
+        if (!s)
                 return -EBADMSG;
-        const uint8_t *end = memchr(base + off, 0, size - off);
-        if (!end)
-                return -EBADMSG;
-        *ret = strndup((const char *)base + off, (size_t)(end - (base + off)));
+        *ret = strdup(s);
         return *ret ? 0 : -ENOMEM;
 }
 
@@ -117,22 +123,52 @@ static bool hwcap_is_valid(const struct gj_ldcache *c, uint64_t hwcap) {
         return (hwcap & UINT32_MAX) < c->n_hwcaps;
 }
 
+/* The array grows in powers of two, its capacity implied by the count (the
+ * next power of two, at least 8): one entry at a time, a host's ~1,000
+ * libraries were ~1,000 reallocs, most of them moving the whole array past
+ * the strings allocated since. Removing entries (gj_ldcache_set) only lowers
+ * the implied capacity below the real one. */
 static int push_entry(struct gj_ldcache *c, int32_t flags, uint64_t hwcap, char *key, char *value) {
-        struct gj_ldcache_entry *e = reallocarray(c->entries, c->n_entries + 1, sizeof(*e));
-        if (!e) {
-                free(key);
-                free(value);
-                return -ENOMEM;
+        size_t n = c->n_entries;
+        struct gj_ldcache_entry *e = c->entries;
+        if (n < 8 ? n == 0 : (n & (n - 1)) == 0) {
+                e = reallocarray(c->entries, n < 8 ? 8 : 2 * n, sizeof(*e));
+                if (!e) {
+                        free(key);
+                        free(value);
+                        return -ENOMEM;
+                }
+                c->entries = e;
         }
-        c->entries = e;
         e[c->n_entries++] = (struct gj_ldcache_entry){
                 .flags = flags, .hwcap = hwcap, .key = key, .value = value
         };
         return 0;
 }
 
+/* An entry's flags, key and value offsets, as both formats start them: both
+ * strings must be there, in strings[0, size); kept unless dropped or keep
+ * (NULL: all) refuses the key. */
+static int add_entry(struct gj_ldcache *c, bool (*keep)(const char *key), const uint8_t *strings,
+                     size_t size, const uint8_t *e, uint64_t hwcap, bool dropped) {
+        const char *key = peek_string(strings, size, get32(e + 4));
+        const char *value = peek_string(strings, size, get32(e + 8));
+        if (!key || !value)
+                return -EBADMSG;
+        if (dropped || (keep && !keep(key)))
+                return 0;
+        char *k = strdup(key), *v = strdup(value);
+        if (!k || !v) {
+                free(k);
+                free(v);
+                return -ENOMEM;
+        }
+        return push_entry(c, (int32_t)get32(e), hwcap, k, v);
+}
+
 /* The new format, its header at file + off. */
-static int parse_new(const uint8_t *file, size_t file_size, size_t off, struct gj_ldcache *c) {
+static int parse_new(const uint8_t *file, size_t file_size, size_t off, bool (*keep)(const char *key),
+                     struct gj_ldcache *c) {
         const uint8_t *base = file + off;
         size_t size = file_size - off;
         if (size < NEW_HEADER || memcmp(base, MAGIC_NEW, strlen(MAGIC_NEW)) != 0)
@@ -148,39 +184,31 @@ static int parse_new(const uint8_t *file, size_t file_size, size_t off, struct g
                 return r;
         for (uint32_t i = 0; i < nlibs; i++) {
                 const uint8_t *e = base + NEW_HEADER + (size_t)NEW_ENTRY * i;
-                _cleanup_free_ char *key = NULL, *value = NULL;
                 uint64_t hwcap = get64(e + 16);
-                if ((r = get_string(base, size, get32(e + 4), &key)) < 0 ||
-                    (r = get_string(base, size, get32(e + 8), &value)) < 0)
-                        return r;
-                if (!hwcap_is_valid(c, hwcap))
-                        continue;
-                if ((r = push_entry(c, (int32_t)get32(e), hwcap, TAKE_PTR(key), TAKE_PTR(value))) <
-                    0)
+                /* ld.so ignores an entry whose glibc-hwcaps index is out of range */
+                r = add_entry(c, keep, base, size, e, hwcap, !hwcap_is_valid(c, hwcap));
+                if (r < 0)
                         return r;
         }
         return 0;
 }
 
 /* An old-only file: entries' strings are relative to the end of the entries. */
-static int parse_old(const uint8_t *data, size_t size, uint32_t nlibs, struct gj_ldcache *c) {
+static int parse_old(const uint8_t *data, size_t size, uint32_t nlibs, bool (*keep)(const char *key),
+                     struct gj_ldcache *c) {
         size_t strtab = OLD_HEADER + (size_t)OLD_ENTRY * nlibs;
         for (uint32_t i = 0; i < nlibs; i++) {
                 const uint8_t *e = data + OLD_HEADER + (size_t)OLD_ENTRY * i;
-                _cleanup_free_ char *key = NULL, *value = NULL;
-                int r;
-                if ((r = get_string(data + strtab, size - strtab, get32(e + 4), &key)) < 0 ||
-                    (r = get_string(data + strtab, size - strtab, get32(e + 8), &value)) < 0)
-                        return r;
-                if ((r = push_entry(c, (int32_t)get32(e), 0, TAKE_PTR(key), TAKE_PTR(value))) < 0)
+                int r = add_entry(c, keep, data + strtab, size - strtab, e, 0, false);
+                if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int parse(const uint8_t *data, size_t size, struct gj_ldcache *c) {
+static int parse(const uint8_t *data, size_t size, bool (*keep)(const char *key), struct gj_ldcache *c) {
         if (size >= strlen(MAGIC_NEW) && memcmp(data, MAGIC_NEW, strlen(MAGIC_NEW)) == 0)
-                return parse_new(data, size, 0, c);
+                return parse_new(data, size, 0, keep, c);
         if (size < OLD_HEADER || memcmp(data, MAGIC_OLD, strlen(MAGIC_OLD)) != 0)
                 return -EBADMSG;
         uint32_t nlibs = get32(data + 12);
@@ -190,19 +218,24 @@ static int parse(const uint8_t *data, size_t size, struct gj_ldcache *c) {
         size_t new_off = (OLD_HEADER + (size_t)OLD_ENTRY * nlibs + 7) & ~(size_t)7;
         if (new_off < size && size - new_off >= NEW_HEADER &&
             memcmp(data + new_off, MAGIC_NEW, strlen(MAGIC_NEW)) == 0)
-                return parse_new(data, size, new_off, c);
-        return parse_old(data, size, nlibs, c);
+                return parse_new(data, size, new_off, keep, c);
+        return parse_old(data, size, nlibs, keep, c);
 }
 
-int gj_ldcache_parse(const void *data, size_t size, struct gj_ldcache *ret) {
+int gj_ldcache_parse_matching(const void *data, size_t size, bool (*keep)(const char *key),
+                              struct gj_ldcache *ret) {
         struct gj_ldcache c = { 0 };
-        int r = parse(data, size, &c);
+        int r = parse(data, size, keep, &c);
         if (r < 0) {
                 gj_ldcache_done(&c);
                 return r;
         }
         *ret = c;
         return 0;
+}
+
+int gj_ldcache_parse(const void *data, size_t size, struct gj_ldcache *ret) {
+        return gj_ldcache_parse_matching(data, size, NULL, ret);
 }
 
 const char *gj_ldcache_lookup(const struct gj_ldcache *c, const char *key, int32_t flags) {

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* common/: the growable string, the JSON builders' NULL convention, read_full_fd's bound. */
+/* common/: the growable string, the JSON builders' NULL convention, read_full_fd's bound,
+ * map_full_file. */
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 
 #include "../tap.h"
 #include "gpujail/json-util.h"
@@ -87,9 +90,33 @@ static void test_read_bound(void) {
         ok(read_sized(0, 10, &len) == 0 && len == 0, "... an empty file is empty");
 }
 
+static void test_map_full_file(void) {
+        char dir[] = "/tmp/gj-test-common-XXXXXX";
+        if (!mkdtemp(dir)) {
+                skip("mkdtemp failed", "map_full_file");
+                return;
+        }
+        _cleanup_free_ char *path = strprintf("%s/f", dir);
+        void *p = NULL;
+        size_t len = 1;
+        ok(write_file_atomic(path, "", 0, 0644) == 0 && map_full_file(path, 16, &p, &len) == 0 && !p && len == 0,
+           "map_full_file: an empty file maps to nothing");
+        ok(write_file_atomic(path, "0123456789", 10, 0644) == 0 && map_full_file(path, 16, &p, &len) == 0 &&
+                   len == 10 && memcmp(p, "0123456789", 10) == 0,
+           "map_full_file: its bytes");
+        if (p)
+                munmap(p, len);
+        is_int(map_full_file(path, 9, &p, &len), -EFBIG, "map_full_file: a byte past max: -EFBIG");
+        is_int(map_full_file(dir, 1 << 20, &p, &len), -EBADFD, "map_full_file: a directory is refused");
+        is_int(map_full_file("/nonexistent/gj", 16, &p, &len), -ENOENT, "map_full_file: missing: -ENOENT");
+        unlink(path);
+        rmdir(dir);
+}
+
 int main(void) {
         test_strbuf();
         test_read_bound();
+        test_map_full_file();
         test_json();
         return done_testing();
 }

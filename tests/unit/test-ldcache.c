@@ -181,6 +181,41 @@ static void test_layouts(void) {
         gj_ldcache_done(&o);
 }
 
+static bool key_is_libc(const char *key) { return startswith(key, "libc.so") != NULL; }
+
+/* A filtered parse keeps what it is asked for, in file order, and still refuses
+ * what ld.so would not read, in the entries it skips as well. */
+static void test_matching(void) {
+        struct gj_ldcache all = { 0 }, some = { 0 };
+        for (unsigned i = 0; i < 1000; i++) { /* grown past every power of two up to 1024 */
+                char key[32], value[64];
+                snprintf(key, sizeof(key), "libgj%u.so.1", i);
+                snprintf(value, sizeof(value), "/usr/lib/%s", key);
+                gj_ldcache_set(&all, key, GJ_LDCACHE_FLAGS_NATIVE, value);
+        }
+        gj_ldcache_set(&all, "libc.so.6", GJ_LDCACHE_FLAGS_NATIVE, "/usr/lib/libc.so.6");
+        is_int(all.n_entries, 1001, "1001 entries set, one at a time");
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        ok(gj_ldcache_serialize(&all, &data, &len) == 0, "serialized");
+        gj_ldcache_done(&all);
+
+        ok(gj_ldcache_parse(data, len, &all) == 0 && all.n_entries == 1001, "parsed: all 1001");
+        ok(gj_ldcache_parse_matching(data, len, key_is_libc, &some) == 0, "parsed, matching");
+        ok(some.n_entries == 1 && streq(some.entries[0].value, "/usr/lib/libc.so.6"),
+           "matching: libc.so.6 alone");
+        gj_ldcache_done(&some);
+
+        /* point a skipped entry's value past the strings: the file is refused all the same */
+        const size_t new_header = 48; /* the first entry follows; its value offset is at +8 */
+        uint32_t past = (uint32_t)len;
+        memcpy(data + new_header + 8, &past, 4);
+        is_int(gj_ldcache_parse_matching(data, len, key_is_libc, &some), -EBADMSG,
+               "matching: a bad string in a skipped entry still refuses the file");
+        ok(some.n_entries == 0 && !some.entries, "and leaves nothing");
+        gj_ldcache_done(&all);
+}
+
 /* glibc-hwcaps entries come first and keep their subdirectory names through a round trip. */
 static void test_hwcaps(void) {
         struct gj_ldcache c = { 0 };
@@ -216,6 +251,7 @@ int main(void) {
         test_libcmp();
         test_bad_input();
         test_hwcaps();
+        test_matching();
         if (access(LDCONFIG, X_OK) == 0)
                 test_layouts();
         else

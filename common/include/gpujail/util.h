@@ -108,6 +108,13 @@ const char *startswith(const char *s, const char *prefix);
 /* Read a whole (small) file, NUL-terminated, at most max bytes: -EFBIG past that. */
 int read_full_file(const char *path, char **ret, size_t *ret_len, size_t max);
 int read_full_fd(int fd, char **ret, size_t *ret_len, size_t max);
+/* A regular file of at most max bytes, mapped read-only: for a parser that reads a
+ * big file once (the host's ld.so.cache), the page cache's pages rather than a
+ * copy into fresh ones (a 44 KiB cache took 75 us to read, 31 page faults). Only
+ * for files that are replaced, never truncated, while mapped (ldconfig renames):
+ * a truncated mapping faults. *ret_len 0 and *ret NULL for an empty file; else
+ * munmap(*ret, *ret_len) when done. -EFBIG past max, -errno. */
+int map_full_file(const char *path, size_t max, void **ret, size_t *ret_len);
 /* First line of a file, trailing whitespace stripped (sysfs attributes). */
 int read_one_line(const char *path, char **ret);
 

@@ -68,6 +68,12 @@ struct gj_ldcache {
  * ignores them. On error *ret is empty.
  */
 int gj_ldcache_parse(const void *data, size_t size, struct gj_ldcache *ret);
+
+/* The same, keeping only the entries whose key keep() takes (the whole file is
+ * still checked): what reads a host's cache for a few libraries copies those
+ * alone, not its thousand others. */
+int gj_ldcache_parse_matching(const void *data, size_t size, bool (*keep)(const char *key),
+                              struct gj_ldcache *ret);
 void gj_ldcache_done(struct gj_ldcache *c);
 
 /* The first plain (hwcap 0) entry for key with exactly these flags: its value,
