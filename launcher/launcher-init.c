@@ -139,8 +139,10 @@ _Noreturn void gj_launcher_init(const struct gj_job *job) {
                         continue; /* EINTR */
                 if (sig == SIGCHLD) {
                         int status = reap_children(pid);
-                        if (status >= 0)
+                        if (status >= 0) {
+                                log_debug("job exited: status %d", status);
                                 _exit(status);
+                        }
                 } else if (si.si_code <= 0) /* SI_USER, SI_QUEUE, SI_TKILL: sent by a process */
                         (void)kill(pid, sig);
         }
