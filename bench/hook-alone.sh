@@ -3,14 +3,19 @@
 #
 # bench/hook-alone.sh [OLD-HOOK] [N]: gpujail-hook run directly (no runtime around
 # it), as createRuntime, against a stand-in container (a process in its own mount
-# namespace and its own v1 devices and cgroup2 cgroups) on a simulated nvidia8
-# host, N runs each (default 100), in shuffled rounds with
+# namespace, with a tmpfs on its rootfs's /dev as runc mounts one, and its own v1
+# devices and cgroup2 cgroups) on a simulated nvidia8 host, N runs each (default
+# 100), in shuffled rounds with
 #   noop      a static binary that does nothing: the floor ("an exec")
+#   true      /bin/true: an exec plus the dynamic loader and libc (what any
+#             dynamically linked hook pays before main)
 #   nothing   the hook, a config.json that requests nothing
 #   gpu1      the hook, gpujail.io/gpus=0
 # and, given OLD-HOOK (an older gpujail-hook), the same two of it. Wall time and
 # CPU time (user+sys of each run, wait4) as p50 / p90 / mean, in ms: CPU time is
-# the figure that a loaded machine disturbs least.
+# the figure that a loaded machine disturbs least. The simulated host is entered
+# without its LD_PRELOAD shim (enter --no-preload): the hook reads the PCI bus
+# without libudev, and the shim would tax the dynamic binaries, not the static floor.
 #   GPUJAIL_BUILD (default build). Needs root, runc (for its spec), jq, cc.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,7 +49,7 @@ pid = int(open(f"{w}/sleeper.pid").read())
 for b in ("none", "gpu1"):
     open(f"{w}/{b}.state", "w").write(
         f'{{"ociVersion":"1.0.2","id":"bench","status":"creating","pid":{pid},"bundle":"{w}/{b}"}}')
-variants = [("noop", None, [f"{w}/noop"]),
+variants = [("noop", None, [f"{w}/noop"]), ("true", None, ["/bin/true"]),
             ("nothing", "none", [hook, "createRuntime"]), ("gpu1", "gpu1", [hook, "createRuntime"])]
 if old:
     variants += [("nothing-old", "none", [old, "createRuntime"]), ("gpu1-old", "gpu1", [old, "createRuntime"])]
@@ -81,7 +86,7 @@ EOF
 cat >"$W/inside.sh" <<EOF
 set -e
 mkdir -p /sys/fs/cgroup/devices/$CG /sys/fs/cgroup/unified/$CG
-unshare -m --propagation private sleep 100000 &
+unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=0755 tmpfs "\$0/rootfs/dev" && exec sleep 100000' "$W" &
 echo \$! >"$W/sleeper.pid"
 sleep 0.2
 echo \$! >/sys/fs/cgroup/devices/$CG/cgroup.procs
@@ -91,4 +96,4 @@ kill \$! 2>/dev/null; wait \$! 2>/dev/null || true
 rmdir /sys/fs/cgroup/devices/$CG /sys/fs/cgroup/unified/$CG
 exit \${r:-0}
 EOF
-"$here/tests/fakehost/enter" --modules "$W/host" -- bash "$W/inside.sh"
+"$here/tests/fakehost/enter" --no-preload --modules "$W/host" -- bash "$W/inside.sh"
