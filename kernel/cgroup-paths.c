@@ -98,29 +98,34 @@ int gj_cgroup_parse_mountinfo(const char *text, struct gj_cgroup_mounts *ret) {
         return 0;
 }
 
-int gj_cgroup_parse_proc_cgroup(const char *text, char **ret_v1_devices, char **ret_v2) {
-        _cleanup_free_ char *copy = strdup(text), *v1 = NULL, *v2 = NULL;
-
+/* The path of the first /proc/<pid>/cgroup line ("hierarchy-ID:controller-list:path",
+ * the path may hold ':') of a v1 hierarchy listing `controller`, or with controller
+ * NULL of the cgroup2 one ("0::path"); NULL if there is none. */
+static int proc_cgroup_path(const char *text, const char *controller, char **ret) {
+        _cleanup_free_ char *copy = strdup(text);
+        *ret = NULL;
         if (!copy)
                 return -ENOMEM;
         for (char *line = copy, *next; line && *line; line = next) {
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
-                /* hierarchy-ID:controller-list:path (the path may hold ':') */
                 char *c1 = strchr(line, ':');
                 char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
                 if (!c2 || c2[1] != '/')
                         continue;
                 *c1 = *c2 = 0;
-                char **slot = streq(line, "0") && c1 + 1 == c2 ? &v2
-                            : list_contains(c1 + 1, "devices") ? &v1 : NULL;
-                if (!slot || *slot) /* not a device hierarchy, or not its first line */
-                        continue;
-                *slot = strdup(c2 + 1);
-                if (!*slot)
-                        return -ENOMEM;
+                if (controller ? list_contains(c1 + 1, controller) : streq(line, "0") && c1 + 1 == c2)
+                        return (*ret = strdup(c2 + 1)) ? 0 : -ENOMEM;
         }
+        return 0;
+}
+
+int gj_cgroup_parse_proc_cgroup(const char *text, char **ret_v1_devices, char **ret_v2) {
+        _cleanup_free_ char *v1 = NULL, *v2 = NULL;
+        int r;
+        if ((r = proc_cgroup_path(text, "devices", &v1)) < 0 || (r = proc_cgroup_path(text, NULL, &v2)) < 0)
+                return r;
         *ret_v1_devices = TAKE_PTR(v1);
         *ret_v2 = TAKE_PTR(v2);
         return 0;
@@ -281,33 +286,13 @@ static int v1_mount_of(const char *mountinfo, const char *controller, char **ret
         return 0;
 }
 
-/* The path of the first /proc/<pid>/cgroup line listing `controller`, or NULL. */
-static int v1_path_of(const char *proc_cgroup, const char *controller, char **ret) {
-        _cleanup_free_ char *copy = strdup(proc_cgroup);
-        if (!copy)
-                return -ENOMEM;
-        for (char *line = copy, *next; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
-                char *c1 = strchr(line, ':');
-                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                if (!c2 || c2[1] != '/')
-                        continue;
-                *c2 = 0;
-                if (list_contains(c1 + 1, controller))
-                        return (*ret = strdup(c2 + 1)) ? 0 : -ENOMEM;
-        }
-        return 0;
-}
-
 int gj_cgroup_parse_v1_dir(const char *mountinfo, const char *proc_cgroup, const char *controller,
                            char **ret) {
         _cleanup_free_ char *mnt = NULL, *root = NULL, *path = NULL;
         int r;
         *ret = NULL;
         if ((r = v1_mount_of(mountinfo, controller, &mnt, &root)) < 0 ||
-            (r = v1_path_of(proc_cgroup, controller, &path)) < 0)
+            (r = proc_cgroup_path(proc_cgroup, controller, &path)) < 0)
                 return r;
         if (!mnt || !path)
                 return 0;
@@ -324,7 +309,7 @@ static int v1_cpuset_at_usual_mount(const char *proc_cgroup, char **ret) {
         _cleanup_free_ char *path = NULL;
         if (!in_initial_cgroup_ns() || !cgroup_fs_at(mnt, CGROUP_SUPER_MAGIC, with, NULL))
                 return 0;
-        int r = v1_path_of(proc_cgroup, "cpuset", &path);
+        int r = proc_cgroup_path(proc_cgroup, "cpuset", &path);
         if (r < 0)
                 return r;
         if (path && (r = gj_cgroup_join(mnt, "/", path, ret)) < 0)
