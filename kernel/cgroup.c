@@ -143,16 +143,21 @@ static void remove_job_dir(const char *dir) {
         }
 }
 
+static void close_fd(int *fd) {
+        closep(fd);
+        *fd = -1;
+}
+
+/* The fds that let a process join the job cgroups: needed until the init has. */
+static void close_join_fds(struct gj_job_cgroup *cg) {
+        close_fd(&cg->v1_tasks_fd);
+        close_fd(&cg->v2_dir_fd);
+        close_fd(&cg->cpuset_tasks_fd);
+}
+
 void gj_job_cgroup_destroy(struct gj_job_cgroup *cg) {
-        if (cg->v2_prog_fd >= 0)
-                close(cg->v2_prog_fd); /* the attachment goes when the cgroup does */
-        if (cg->v1_tasks_fd >= 0)
-                close(cg->v1_tasks_fd);
-        if (cg->v2_dir_fd >= 0)
-                close(cg->v2_dir_fd);
-        if (cg->cpuset_tasks_fd >= 0)
-                close(cg->cpuset_tasks_fd);
-        cg->v2_prog_fd = cg->v1_tasks_fd = cg->v2_dir_fd = cg->cpuset_tasks_fd = -1;
+        close_fd(&cg->v2_prog_fd); /* the attachment goes when the cgroup does */
+        close_join_fds(cg);
         if (cg->v1_dir)
                 remove_job_dir(cg->v1_dir);
         if (cg->v2_dir)
@@ -404,13 +409,7 @@ int gj_job_cgroup_join_self(struct gj_job_cgroup *cg) {
                 if (fd < 0 || write(fd, "0", 1) != 1)
                         r = log_error_errno(-errno, "cannot join cgroup %s: %m", cg->v2_dir);
         }
-        if (cg->v1_tasks_fd >= 0)
-                close(cg->v1_tasks_fd);
-        if (cg->v2_dir_fd >= 0)
-                close(cg->v2_dir_fd);
-        if (cg->cpuset_tasks_fd >= 0)
-                close(cg->cpuset_tasks_fd);
-        cg->v1_tasks_fd = cg->v2_dir_fd = cg->cpuset_tasks_fd = -1;
+        close_join_fds(cg);
         return r;
 }
 
