@@ -4,9 +4,36 @@
 #include "gpujail/ldcache.h"
 #include "gpujail/util.h"
 
+static bool odd_length(const char *key) { return strlen(key) % 2 == 1; }
+
+/* A filtered parse (the host's cache, for the driver's libraries) succeeds
+ * exactly when the whole one does, and keeps the same entries, in order. */
+static void check_matching(const uint8_t *data, size_t size, const struct gj_ldcache *all, bool all_ok) {
+        struct gj_ldcache some = { 0 };
+        bool some_ok = gj_ldcache_parse_matching(data, size, odd_length, &some) == 0;
+        if (some_ok != all_ok)
+                abort();
+        size_t k = 0;
+        for (size_t i = 0; all_ok && i < all->n_entries; i++) {
+                const struct gj_ldcache_entry *e = &all->entries[i];
+                if (!odd_length(e->key))
+                        continue;
+                if (k >= some.n_entries || !streq(some.entries[k].key, e->key) ||
+                    !streq(some.entries[k].value, e->value) || some.entries[k].flags != e->flags ||
+                    some.entries[k].hwcap != e->hwcap)
+                        abort();
+                k++;
+        }
+        if (k != some.n_entries)
+                abort();
+        gj_ldcache_done(&some);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct gj_ldcache c = { 0 }, back = { 0 };
-        if (gj_ldcache_parse(data, size, &c) < 0)
+        bool ok = gj_ldcache_parse(data, size, &c) == 0;
+        check_matching(data, size, &c, ok);
+        if (!ok)
                 return 0;
         (void)gj_ldcache_lookup(&c, "libcuda.so.1", GJ_LDCACHE_FLAGS_NATIVE);
         if (gj_ldcache_set(&c, "libcuda.so.1", GJ_LDCACHE_FLAGS_NATIVE, "/usr/lib64/libcuda.so.1") <
