@@ -10,13 +10,13 @@
  * reported: `gpujail list` is what people run when something is wrong.
  */
 #include <fcntl.h>
-#include <libudev.h>
 #include <limits.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "gpujail/inventory.h"
+#include "gpujail/udev-api.h"
 #include "gpujail/util.h"
 #include "inventory-internal.h"
 
@@ -28,19 +28,14 @@
 /* The defaults the NVIDIA driver uses when params says nothing (nv.c: NV_DEVICE_FILE_*). */
 #define NVIDIA_DEFAULT_MODE 0666
 
-static inline void udev_unrefp(struct udev **u) {
-        if (*u)
-                udev_unref(*u);
-}
 static inline void udev_enumerate_unrefp(struct udev_enumerate **e) {
         if (*e)
-                udev_enumerate_unref(*e);
+                sym_udev_enumerate_unref(*e);
 }
 static inline void udev_device_unrefp(struct udev_device **d) {
         if (*d)
-                udev_device_unref(*d);
+                sym_udev_device_unref(*d);
 }
-#define _cleanup_udev_ _cleanup_(udev_unrefp)
 #define _cleanup_udev_enumerate_ _cleanup_(udev_enumerate_unrefp)
 #define _cleanup_udev_device_ _cleanup_(udev_device_unrefp)
 
@@ -48,13 +43,28 @@ struct inv_ctx {
         struct gj_inventory *inv;
         const char *proc_root;
         const char *dev_root;
-        struct udev *udev;
+        struct udev *udev; /* made (and libudev loaded) by inv_udev() when a device needs it */
+        bool udev_failed;
         /* From /proc/driver/nvidia/params, for every NVIDIA node. */
         mode_t nv_mode;
         uid_t nv_uid;
         gid_t nv_gid;
         char *proc_devices; /* /proc/devices, read once for every driver's majors; NULL: unread */
 };
+
+/* The libudev context, loaded on first use; NULL (said once) without libudev. */
+static struct udev *inv_udev(struct inv_ctx *c) {
+        if (c->udev || c->udev_failed)
+                return c->udev;
+        int r = gj_udev_api_open();
+        if (r == 0 && !(c->udev = sym_udev_new()))
+                r = -ENOMEM;
+        if (r < 0) {
+                c->udev_failed = true;
+                (void)inv_warn(c->inv, r, "cannot use libudev (libudev.so.1): drm, accel and kfd devices are not listed");
+        }
+        return c->udev;
+}
 
 static const char *const vendor_names[_GJ_VENDOR_MAX] = {
         [GJ_VENDOR_NVIDIA] = "nvidia",
@@ -283,11 +293,11 @@ static const struct pci_match *pci_match_for_driver(const char *driver) {
 static int sysattr_or_warn(struct inv_ctx *c, struct udev_device *dev, const char *attr,
                            const char **ret) {
         errno = 0;
-        *ret = udev_device_get_sysattr_value(dev, attr);
+        *ret = sym_udev_device_get_sysattr_value(dev, attr);
         if (*ret)
                 return 1;
         int error = errno > 0 ? -errno : -ENOENT; /* before get_syspath can change errno */
-        return inv_warn(c->inv, error, "cannot read %s/%s", udev_device_get_syspath(dev), attr);
+        return inv_warn(c->inv, error, "cannot read %s/%s", sym_udev_device_get_syspath(dev), attr);
 }
 
 static struct gj_device *inv_new_device(struct gj_inventory *inv) {
@@ -460,8 +470,8 @@ static int inv_enumerate_pci(struct inv_ctx *c) {
 /* ---- drm and accel class devices ---- */
 
 static int device_add_udev_node(struct inv_ctx *c, struct gj_device *d, struct udev_device *dev) {
-        const char *devnode = udev_device_get_devnode(dev);
-        dev_t devnum = udev_device_get_devnum(dev);
+        const char *devnode = sym_udev_device_get_devnode(dev);
+        dev_t devnum = sym_udev_device_get_devnum(dev);
 
         if (!devnode || major(devnum) == 0)
                 return 0; /* connectors (card0-DP-1) have no node */
@@ -504,13 +514,16 @@ static int device_add_drm_children(struct inv_ctx *c, struct gj_device *d) {
                         return -ENOMEM;
         if (!names)
                 return 0;
+        struct udev *udev = inv_udev(c);
+        if (!udev)
+                return 0; /* said */
         qsort(names, strv_length(names), sizeof(*names), strcmp_ptr);
         for (char **n = names; *n; n++) {
                 _cleanup_free_ char *syspath = strprintf("%s/%s", drm, *n);
                 if (!syspath)
                         return -ENOMEM;
                 _cleanup_udev_device_ struct udev_device *dev =
-                        udev_device_new_from_syspath(c->udev, syspath);
+                        sym_udev_device_new_from_syspath(udev, syspath);
                 if (!dev)
                         continue; /* gone since readdir */
                 int r = device_add_udev_node(c, d, dev);
@@ -532,11 +545,11 @@ static int inv_add_drm_children(struct inv_ctx *c) {
 
 /* An accel device is listed on its own, with its PCI parent's bus id and driver. */
 static int accel_add_device(struct inv_ctx *c, struct udev_device *dev) {
-        struct udev_device *pci = udev_device_get_parent_with_subsystem_devtype(dev, "pci", NULL);
+        struct udev_device *pci = sym_udev_device_get_parent_with_subsystem_devtype(dev, "pci", NULL);
         struct gj_device *d;
         int r;
 
-        if (!udev_device_get_devnode(dev))
+        if (!sym_udev_device_get_devnode(dev))
                 return 0;
         d = inv_new_device(c->inv);
         if (!d)
@@ -548,17 +561,17 @@ static int accel_add_device(struct inv_ctx *c, struct udev_device *dev) {
                 if (r < 0)
                         return r;
                 r = device_fill_pci(d, &(struct pci_attrs){
-                                               .bus_id = udev_device_get_sysname(pci),
-                                               .syspath = udev_device_get_syspath(pci),
-                                               .driver = udev_device_get_driver(pci) ?: "",
+                                               .bus_id = sym_udev_device_get_sysname(pci),
+                                               .syspath = sym_udev_device_get_syspath(pci),
+                                               .driver = sym_udev_device_get_driver(pci) ?: "",
                                                .numa_node = numa,
-                                               .vendor = udev_device_get_sysattr_value(pci, "vendor"),
-                                               .device = udev_device_get_sysattr_value(pci, "device"),
+                                               .vendor = sym_udev_device_get_sysattr_value(pci, "vendor"),
+                                               .device = sym_udev_device_get_sysattr_value(pci, "device"),
                                        });
                 if (r < 0)
                         return r;
         } else {
-                d->syspath = strdup(udev_device_get_syspath(dev));
+                d->syspath = strdup(sym_udev_device_get_syspath(dev));
                 d->driver = strdup("");
                 if (!d->syspath || !d->driver)
                         return -ENOMEM;
@@ -568,15 +581,15 @@ static int accel_add_device(struct inv_ctx *c, struct udev_device *dev) {
 
 static int enumerate_scan(struct udev_enumerate *e, const char *subsystem,
                           const char *const *sysnames) {
-        int r = udev_enumerate_add_match_subsystem(e, subsystem);
+        int r = sym_udev_enumerate_add_match_subsystem(e, subsystem);
         if (r < 0)
                 return r;
         for (size_t i = 0; sysnames && sysnames[i]; i++) {
-                r = udev_enumerate_add_match_sysname(e, sysnames[i]);
+                r = sym_udev_enumerate_add_match_sysname(e, sysnames[i]);
                 if (r < 0)
                         return r;
         }
-        return udev_enumerate_scan_devices(e);
+        return sym_udev_enumerate_scan_devices(e);
 }
 
 /* Whether /sys/class/<subsystem> lists a name starting with prefix: one readdir
@@ -597,7 +610,10 @@ static bool class_has_entries(const char *subsystem, const char *prefix) {
  * by name, before udev looks at them). */
 static int inv_enumerate_class(struct inv_ctx *c, const char *subsystem, const char *const *sysnames,
                                int (*fn)(struct inv_ctx *c, struct udev_device *dev)) {
-        _cleanup_udev_enumerate_ struct udev_enumerate *e = udev_enumerate_new(c->udev);
+        struct udev *udev = inv_udev(c);
+        if (!udev)
+                return 0; /* said */
+        _cleanup_udev_enumerate_ struct udev_enumerate *e = sym_udev_enumerate_new(udev);
         struct udev_list_entry *item;
 
         if (!e)
@@ -605,9 +621,9 @@ static int inv_enumerate_class(struct inv_ctx *c, const char *subsystem, const c
         int r = enumerate_scan(e, subsystem, sysnames);
         if (r < 0)
                 return inv_warn(c->inv, r, "cannot enumerate /sys/class/%s", subsystem);
-        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
+        sym_udev_list_entry_foreach(item, sym_udev_enumerate_get_list_entry(e)) {
                 _cleanup_udev_device_ struct udev_device *dev =
-                        udev_device_new_from_syspath(c->udev, udev_list_entry_get_name(item));
+                        sym_udev_device_new_from_syspath(udev, sym_udev_list_entry_get_name(item));
                 if (!dev)
                         continue;
                 r = fn(c, dev);
@@ -835,15 +851,15 @@ static int inv_add_nvidia(struct inv_ctx *c) {
 /* ---- AMD: /dev/kfd, shared by every amdgpu device for compute ---- */
 
 static int inv_add_kfd(struct inv_ctx *c) {
-        if (!inv_has_vendor(c->inv, GJ_VENDOR_AMD))
+        if (!inv_has_vendor(c->inv, GJ_VENDOR_AMD) || !inv_udev(c))
                 return 0;
         _cleanup_udev_device_ struct udev_device *kfd =
-                udev_device_new_from_subsystem_sysname(c->udev, "kfd", "kfd");
+                sym_udev_device_new_from_subsystem_sysname(c->udev, "kfd", "kfd");
         if (!kfd)
                 return inv_warn(c->inv, 0,
                                 "/sys/class/kfd/kfd: not found (amdgpu without KFD): no /dev/kfd for compute");
-        const char *devnode = udev_device_get_devnode(kfd);
-        dev_t devnum = udev_device_get_devnum(kfd);
+        const char *devnode = sym_udev_device_get_devnode(kfd);
+        dev_t devnum = sym_udev_device_get_devnum(kfd);
         if (!devnode || major(devnum) == 0)
                 return 0;
         int r = ctx_add_control(c, GJ_CTL_KFD, devnode, major(devnum), minor(devnum), 0666, 0, 0);
@@ -929,7 +945,11 @@ static void inv_check_controls(struct inv_ctx *c) {
                         node_check_at(c->dev_root, c->inv->controls[i]);
 }
 
-static void inv_ctx_done(struct inv_ctx *c) { free(c->proc_devices); }
+static void inv_ctx_done(struct inv_ctx *c) {
+        free(c->proc_devices);
+        if (c->udev)
+                sym_udev_unref(c->udev);
+}
 
 int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory **ret) {
         _cleanup_inventory_ struct gj_inventory *inv = calloc(1, sizeof(*inv));
@@ -942,11 +962,6 @@ int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory 
 
         if (!inv)
                 return -ENOMEM;
-        _cleanup_udev_ struct udev *udev = udev_new();
-        if (!udev)
-                return -ENOMEM;
-        c.udev = udev;
-
         static const char *const accel_names[] = { "accel[0-9]*", NULL };
         r = inv_enumerate_pci(&c);
         if (r < 0)
