@@ -360,6 +360,43 @@ static int pci_attr_or_warn(struct inv_ctx *c, int fn_fd, const char *syspath, c
         return inv_warn(c->inv, errno > 0 ? -errno : -EIO, "cannot read %s/%s", syspath, attr);
 }
 
+/* What a PCI function's uevent says of it (the kernel's pci_uevent writes all of
+ * it, always): its class ("PCI_CLASS=30200") and ids ("PCI_ID=10DE:2330"), in
+ * sysfs's own spelling ("0x030200", "0x10de", "0x2330"). One file for three
+ * attributes: a sysfs open costs a page for its buffer. */
+struct pci_ids {
+        char class[PCI_ATTR_MAX], vendor[PCI_ATTR_MAX], device[PCI_ATTR_MAX];
+};
+
+/* 1 with *ret (a field it lacks is ""), or 0 with errno set when it cannot be read. */
+static int pci_read_uevent(int fn_fd, struct pci_ids *ret) {
+        char buf[1024];
+        _cleanup_close_ int fd = openat(fn_fd, "uevent", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return 0;
+        buf[n] = 0;
+        *ret = (struct pci_ids){};
+        for (char *line = buf, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                const char *v;
+                unsigned class, vendor, device;
+                char end;
+                if ((v = startswith(line, "PCI_CLASS=")) && sscanf(v, "%x%c", &class, &end) == 1)
+                        snprintf(ret->class, sizeof(ret->class), "0x%06x", class);
+                else if ((v = startswith(line, "PCI_ID=")) &&
+                         sscanf(v, "%x:%x%c", &vendor, &device, &end) == 2) {
+                        snprintf(ret->vendor, sizeof(ret->vendor), "0x%04x", vendor);
+                        snprintf(ret->device, sizeof(ret->device), "0x%04x", device);
+                }
+        }
+        return 1;
+}
+
 /* The basename of the link <name>/<link>, into buf; NULL if there is none (no driver bound). */
 static const char *pci_read_link_name(int devices_fd, const char *name, const char *link, char *buf, size_t size) {
         char path[NAME_MAX + 32], target[PATH_MAX];
@@ -391,25 +428,21 @@ static char *pci_syspath(int devices_fd, const char *name) {
 }
 
 /* One PCI function bound to a driver we know (m), of a class it serves (its
- * directory: fn_fd): listed if it is of the driver's vendor. */
+ * directory: fn_fd, its ids: ids): listed if it is of the driver's vendor. */
 static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, int fn_fd, const char *name,
-                                const struct pci_match *m) {
-        char vendor[PCI_ATTR_MAX], device[PCI_ATTR_MAX], numa[PCI_ATTR_MAX];
+                                const struct pci_match *m, const struct pci_ids *ids) {
+        char numa[PCI_ATTR_MAX];
         int r;
 
+        if (*ids->vendor && !streq(ids->vendor, m->vendor_id))
+                return 0;
         _cleanup_free_ char *syspath = pci_syspath(devices_fd, name);
         if (!syspath)
                 return 0; /* gone since readdir */
-        r = pci_attr_or_warn(c, fn_fd, syspath, "vendor", vendor);
-        if (r < 0)
-                return r;
-        bool have_vendor = r > 0;
-        if (have_vendor && !streq(vendor, m->vendor_id))
-                return 0;
         r = pci_attr_or_warn(c, fn_fd, syspath, "numa_node", numa);
         if (r < 0)
                 return r;
-        bool have_numa = r > 0, have_device = pci_read_attr(fn_fd, "device", device);
+        bool have_numa = r > 0;
 
         struct gj_device *d = inv_new_device(c->inv);
         if (!d)
@@ -420,8 +453,8 @@ static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, int fn_fd, co
                                           .syspath = syspath,
                                           .driver = m->driver,
                                           .numa_node = have_numa ? numa : NULL,
-                                          .vendor = have_vendor ? vendor : NULL,
-                                          .device = have_device ? device : NULL,
+                                          .vendor = *ids->vendor ? ids->vendor : NULL,
+                                          .device = *ids->device ? ids->device : NULL,
                                   });
 }
 
@@ -430,9 +463,9 @@ static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, int fn_fd, co
  * Every attribute is read by name under /sys/bus/pci/devices: the driver link
  * first (one syscall a function: bridges, NICs and disks stop there), then,
  * through the function's directory opened once (each name under
- * /sys/bus/pci/devices is a symlink to resolve), the class (display controller
- * 0x03 or processing accelerator 0x12, as the driver serves), the rest only for
- * what is left. libudev would build a device object for each function,
+ * /sys/bus/pci/devices is a symlink to resolve), its uevent: class (display
+ * controller 0x03 or processing accelerator 0x12, as the driver serves), vendor
+ * and device at once; numa_node and the sysfs path only for what is left. libudev would build a device object for each function,
  * resolving its path one component at a time (~20 path lookups), and for a
  * udev_enumerate with a sysattr match for each match's parents as well: the
  * bulk of start-up on a server with hundreds of PCI functions, and half of the
@@ -448,7 +481,8 @@ static int inv_enumerate_pci(struct inv_ctx *c) {
         if (!dir)
                 return inv_warn(c->inv, -errno, "cannot read /sys/bus/pci/devices");
         while ((de = readdir(dir))) {
-                char driver[NAME_MAX + 1], class[PCI_ATTR_MAX];
+                char driver[NAME_MAX + 1];
+                struct pci_ids ids;
                 if (de->d_name[0] == '.')
                         continue;
                 const struct pci_match *m =
@@ -458,9 +492,9 @@ static int inv_enumerate_pci(struct inv_ctx *c) {
                 _cleanup_close_ int fn_fd = openat(dirfd(dir), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 /* No class: gone since readdir, or not a PCI function. Without it we
                  * cannot tell a GPU from an NVSwitch. */
-                if (fn_fd < 0 || !pci_read_attr(fn_fd, "class", class) || !class_matches(m, class))
+                if (fn_fd < 0 || !pci_read_uevent(fn_fd, &ids) || !class_matches(m, ids.class))
                         continue;
-                int r = inv_add_pci_function(c, dirfd(dir), fn_fd, de->d_name, m);
+                int r = inv_add_pci_function(c, dirfd(dir), fn_fd, de->d_name, m, &ids);
                 if (r < 0)
                         return r;
         }
