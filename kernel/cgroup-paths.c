@@ -63,6 +63,27 @@ static int take_mount(char **ret_mnt, char **ret_root, const char *mnt, const ch
         return *ret_mnt && *ret_root ? 0 : -ENOMEM;
 }
 
+/* A mountinfo line, split in place: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS
+ * [OPTIONAL...] - FSTYPE SOURCE SUPER" (ROOT and MOUNTPOINT still escaped).
+ * false for a line without all of them. */
+struct mountinfo_line {
+        const char *root, *mnt, *fstype, *super;
+};
+
+static bool mountinfo_split(char *line, struct mountinfo_line *ret) {
+        char *t[64], *save = NULL, *tok;
+        size_t n = 0, sep = 0;
+        for (char *p = line; n < ELEMENTSOF(t) && (tok = strtok_r(p, " ", &save)); p = NULL) {
+                if (!sep && n >= 6 && streq(tok, "-"))
+                        sep = n;
+                t[n++] = tok;
+        }
+        if (!sep || sep + 3 >= n)
+                return false;
+        *ret = (struct mountinfo_line){ .root = t[3], .mnt = t[4], .fstype = t[sep + 1], .super = t[sep + 3] };
+        return true;
+}
+
 int gj_cgroup_parse_mountinfo(const char *text, struct gj_cgroup_mounts *ret) {
         _cleanup_free_ char *copy = strdup(text);
         _cleanup_(gj_cgroup_mounts_done) struct gj_cgroup_mounts m = {};
@@ -74,22 +95,13 @@ int gj_cgroup_parse_mountinfo(const char *text, struct gj_cgroup_mounts *ret) {
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
-
-                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER */
-                char *t[64], *save = NULL, *tok;
-                size_t n = 0, sep = 0;
-                for (char *p = line; n < ELEMENTSOF(t) && (tok = strtok_r(p, " ", &save)); p = NULL) {
-                        if (!sep && n >= 6 && streq(tok, "-"))
-                                sep = n;
-                        t[n++] = tok;
-                }
-                if (!sep || sep + 3 >= n)
+                struct mountinfo_line l;
+                if (!mountinfo_split(line, &l))
                         continue;
-                const char *root = t[3], *mnt = t[4], *fstype = t[sep + 1], *super = t[sep + 3];
-                if (streq(fstype, "cgroup2"))
-                        r = take_mount(&m.v2, &m.v2_root, mnt, root);
-                else if (streq(fstype, "cgroup") && list_contains(super, "devices"))
-                        r = take_mount(&m.v1_devices, &m.v1_devices_root, mnt, root);
+                if (streq(l.fstype, "cgroup2"))
+                        r = take_mount(&m.v2, &m.v2_root, l.mnt, l.root);
+                else if (streq(l.fstype, "cgroup") && list_contains(l.super, "devices"))
+                        r = take_mount(&m.v1_devices, &m.v1_devices_root, l.mnt, l.root);
                 if (r < 0)
                         return r;
         }
@@ -271,17 +283,10 @@ static int v1_mount_of(const char *mountinfo, const char *controller, char **ret
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
-                char *t[64], *save = NULL, *tok;
-                size_t n = 0, sep = 0;
-                for (char *p = line; n < ELEMENTSOF(t) && (tok = strtok_r(p, " ", &save));
-                     p = NULL) {
-                        if (!sep && n >= 6 && streq(tok, "-"))
-                                sep = n;
-                        t[n++] = tok;
-                }
-                if (sep && sep + 3 < n && streq(t[sep + 1], "cgroup") &&
-                    list_contains(t[sep + 3], controller))
-                        return take_mount(ret_mnt, ret_root, t[4], t[3]);
+                struct mountinfo_line l;
+                if (mountinfo_split(line, &l) && streq(l.fstype, "cgroup") &&
+                    list_contains(l.super, controller))
+                        return take_mount(ret_mnt, ret_root, l.mnt, l.root);
         }
         return 0;
 }
