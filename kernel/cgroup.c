@@ -176,6 +176,15 @@ static int own_cgroup_dirs(char **ret_v1, char **ret_v2) {
         return gj_cgroup_paths_of_pid(getpid(), ret_v1, ret_v2);
 }
 
+/* <dir>/tasks, for the job's init to write "0" into (v1: it moves itself). */
+static int open_tasks(const char *dir) {
+        _cleanup_free_ char *tasks = strprintf("%s/tasks", dir);
+        if (!tasks)
+                return -ENOMEM;
+        int fd = open(tasks, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        return fd < 0 ? log_error_errno(-errno, "cannot open %s: %m", tasks) : fd;
+}
+
 static int make_v1(struct gj_job_cgroup *cg, const char *parent, const char *id) {
         int r = make_job_dir(parent, id, &cg->v1_dir);
         if (r < 0)
@@ -183,11 +192,8 @@ static int make_v1(struct gj_job_cgroup *cg, const char *parent, const char *id)
         r = gj_cgroup_v1_deny_all(cg->v1_dir);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *tasks = strprintf("%s/tasks", cg->v1_dir);
-        if (!tasks)
-                return -ENOMEM;
-        cg->v1_tasks_fd = open(tasks, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        return cg->v1_tasks_fd < 0 ? log_error_errno(-errno, "cannot open %s: %m", tasks) : 0;
+        cg->v1_tasks_fd = open_tasks(cg->v1_dir);
+        return cg->v1_tasks_fd < 0 ? cg->v1_tasks_fd : 0;
 }
 
 static int make_v2(struct gj_job_cgroup *cg, const char *parent, const char *id) {
@@ -269,11 +275,8 @@ static int make_v1_cpuset(struct gj_job_cgroup *cg, const char *parent, const ch
          * rebuilds the scheduler's domains on each cpus write and on rmdir. */
         if ((r = write_cgroup_file(cg->cpuset_dir, "cpuset.sched_load_balance", "0")) < 0)
                 return r;
-        _cleanup_free_ char *tasks = strprintf("%s/tasks", cg->cpuset_dir);
-        if (!tasks)
-                return -ENOMEM;
-        cg->cpuset_tasks_fd = open(tasks, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        return cg->cpuset_tasks_fd < 0 ? log_error_errno(-errno, "cannot open %s: %m", tasks) : 0;
+        cg->cpuset_tasks_fd = open_tasks(cg->cpuset_dir);
+        return cg->cpuset_tasks_fd < 0 ? cg->cpuset_tasks_fd : 0;
 }
 
 /* cgroup2's cpuset where it is there for gpujail/, else a v1 cpuset cgroup, else none. */
