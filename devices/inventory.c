@@ -570,7 +570,7 @@ static int device_add_drm_children(struct inv_ctx *c, struct gj_device *d) {
 static int inv_add_drm_children(struct inv_ctx *c) {
         for (size_t i = 0; i < c->inv->n_devices; i++) {
                 struct gj_device *d = &c->inv->devices[i];
-                int r = d->pci_bus_id ? device_add_drm_children(c, d) : 0;
+                int r = d->pci_bus_id && !d->partial ? device_add_drm_children(c, d) : 0;
                 if (r < 0)
                         return r;
         }
@@ -687,6 +687,21 @@ static void inv_number_devices(struct gj_inventory *inv) {
         for (size_t i = 0; i < inv->n_devices; i++) {
                 inv->devices[i].index = (unsigned)i;
                 inv->devices[i].vendor_index = per_vendor[inv->devices[i].vendor]++;
+        }
+}
+
+/* The devices opts->details_only leaves out get their PCI facts alone. */
+static void inv_mark_partial(struct gj_inventory *inv, const struct gj_inventory_opts *opts) {
+        if (!opts || !opts->details_only)
+                return;
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                struct gj_device *d = &inv->devices[i];
+                bool by_nvidia = opts->details_by_nvidia_index;
+                d->partial = true;
+                for (size_t k = 0; k < opts->n_details_only && d->partial; k++)
+                        if (by_nvidia ? d->vendor == GJ_VENDOR_NVIDIA && d->vendor_index == opts->details_only[k]
+                                      : d->index == opts->details_only[k])
+                                d->partial = false;
         }
 }
 
@@ -870,7 +885,7 @@ static int inv_add_nvidia(struct inv_ctx *c) {
 
         for (size_t i = 0; i < c->inv->n_devices; i++) {
                 struct gj_device *d = &c->inv->devices[i];
-                if (d->vendor != GJ_VENDOR_NVIDIA)
+                if (d->vendor != GJ_VENDOR_NVIDIA || d->partial)
                         continue;
                 r = nvidia_read_info(c, d);
                 if (r < 0)
@@ -1006,6 +1021,7 @@ int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory 
                         return r;
         }
         inv_number_devices(inv);
+        inv_mark_partial(inv, opts);
         r = inv_add_drm_children(&c);
         if (r < 0)
                 return r;

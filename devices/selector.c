@@ -633,6 +633,32 @@ int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
         return selection_from_chosen(inv, chosen, ret);
 }
 
+int gj_selector_plain_indexes(const char *spec, unsigned **ret, size_t *ret_n) {
+        _cleanup_free_ char *copy = spec ? strdup(spec) : NULL;
+        _cleanup_free_ unsigned *v = NULL;
+        size_t n = 0;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (!spec || is_blank(spec))
+                return 0;
+        if (!copy || !(v = calloc(strlen(spec) / 2 + 1, sizeof(*v))))
+                return -ENOMEM;
+        for (char *item = copy, *next; item; item = next) {
+                char *comma = strchr(item, ',');
+                next = comma ? comma + 1 : NULL;
+                if (comma)
+                        *comma = 0;
+                item = strip(item);
+                if (!isdigit((unsigned char)*item) || safe_atou(item, &v[n]) < 0)
+                        return 0;
+                n++;
+        }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 1;
+}
+
 bool gj_selection_has(const struct gj_selection *sel, const struct gj_device *d) {
         for (size_t i = 0; i < sel->n_devices; i++)
                 if (sel->devices[i] == d)

@@ -101,8 +101,19 @@ static int plan_request(struct hook_ctx *c) {
          * missing or wrong node); ours would repeat it. */
         const struct gj_oci_request *req = &c->bundle.request;
         log_debug("container %s: %s asks for '%s'", c->state.id, req->origin, req->selector);
-        /* Module state is for `gpujail list`; injection needs only nodes. */
-        int r = gj_inventory_load(&(struct gj_inventory_opts){ .skip_modules = true }, &c->inv);
+        /* Module state is for `gpujail list`; injection needs only nodes, and asked by
+         * index, only those of the GPUs asked for. */
+        _cleanup_free_ unsigned *only = NULL;
+        size_t n_only;
+        int r = gj_selector_plain_indexes(req->selector, &only, &n_only);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the selector: %m");
+        r = gj_inventory_load(&(struct gj_inventory_opts){ .skip_modules = true,
+                                                          .details_only = only,
+                                                          .n_details_only = n_only,
+                                                          .details_by_nvidia_index =
+                                                                  req->select_flags & GJ_SELECT_NVIDIA_INDEXES },
+                              &c->inv);
         if (r < 0)
                 return log_error_errno(r, "cannot enumerate the host's accelerators: %m");
         r = gj_select(c->inv, req->selector, req->select_flags, &c->sel);

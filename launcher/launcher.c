@@ -259,6 +259,14 @@ static int select_gpus(struct gj_job *job, pid_t init, struct planning *p) {
         return 0;
 }
 
+/* Discovery may skip the details (minor, UUID, nodes, MIG devices) of the GPUs not
+ * asked for by index, unless the policy (a user's grant, which may name GPUs by
+ * UUID) or Slurm (whose allocation is a list of minors) must be checked against
+ * every GPU. */
+static bool details_for_asked_only(const struct gj_job *job) {
+        return !job->grant && !gj_launcher_in_slurm_job();
+}
+
 /* The selected GPUs and --device nodes; what of them the job gets (/proc
  * entries, env) and, as root, the cgroup's allow list. */
 static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, pid_t init,
@@ -267,7 +275,13 @@ static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, p
         struct gj_plan_opts popts = { .allow_mknod = o->allow_mknod, .set_cuda_env = o->set_cuda_env };
         int r;
 
-        if ((r = gj_inventory_load(iopts, &p->inv)) < 0)
+        struct gj_inventory_opts opts = iopts ? *iopts : (struct gj_inventory_opts){};
+        _cleanup_free_ unsigned *only = NULL;
+        if (details_for_asked_only(job) &&
+            (r = gj_selector_plain_indexes(o->gpus, &only, &opts.n_details_only)) < 0)
+                return log_error_errno(r, "cannot read --gpu %s: %m", o->gpus);
+        opts.details_only = only;
+        if ((r = gj_inventory_load(&opts, &p->inv)) < 0)
                 return log_error_errno(r, "cannot discover the host's accelerators: %m");
         log_debug("discovered %zu device(s)", p->inv->n_devices);
         if ((r = select_gpus(job, init, p)) < 0)

@@ -217,8 +217,31 @@ static void test_empty_host(void) {
         fx.inv = saved;
 }
 
+/* Which selectors let discovery skip the GPUs not asked for. */
+static void test_plain_indexes(void) {
+        unsigned *v = NULL;
+        size_t n = 0;
+        ok(gj_selector_plain_indexes("0", &v, &n) == 1 && n == 1 && v[0] == 0, "plain: 0");
+        free(v);
+        ok(gj_selector_plain_indexes(" 3 ,1,12", &v, &n) == 1 && n == 3 && v[0] == 3 && v[1] == 1 &&
+                   v[2] == 12,
+           "plain: 3, 1, 12 as written, spaces allowed");
+        free(v);
+        static const char *const other[] = { "all",    "none",   "void",   "", " ",       "0,all",
+                                             "GPU-12345678", "2:1", "2:3:0", "nvidia:1", "18:00.0",
+                                             "imex:0", "0,,1",  "-1",     "+1", "1x",      "auto" };
+        for (size_t i = 0; i < ELEMENTSOF(other); i++) {
+                v = (unsigned *)1;
+                n = 99;
+                ok(gj_selector_plain_indexes(other[i], &v, &n) == 0 && !v && n == 0,
+                   "plain: '%s' is not (every device's details needed)", other[i]);
+        }
+        ok(gj_selector_plain_indexes(NULL, &v, &n) == 0 && !v, "plain: NULL is not");
+}
+
 int main(void) {
         fixture_init(&fx);
+        test_plain_indexes();
         test_indexes();
         test_keywords();
         test_vendor();

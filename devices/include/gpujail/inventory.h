@@ -82,6 +82,9 @@ struct gj_device {
          * first_mig + n_migs), in NVIDIA's MIG device index order. */
         enum gj_mig_mode mig_mode;
         size_t first_mig, n_migs;
+        /* Read for its PCI facts alone (gj_inventory_opts.details_only did not name it):
+         * no minor, UUID, nodes or MIG devices, NVIDIA's model unread. */
+        bool partial;
 };
 
 /*
@@ -138,6 +141,13 @@ struct gj_inventory_opts {
         const char *dev_root;  /* default "/dev": where nodes are stat()ed */
         bool skip_modules;     /* do not ask libkmod (benchmarks of pure discovery) */
         bool skip_nvml;        /* do not dlopen libnvidia-ml.so.1 for MIG UUIDs and modes */
+        /* Details (NVIDIA's minor, UUID, model and nodes; MIG devices; drm nodes) of these
+         * devices alone, by index (by NVIDIA index with details_by_nvidia_index), the
+         * others `partial`: for a request by plain indexes (gj_selector_plain_indexes),
+         * which then reads nothing of the GPUs it does not ask for. NULL: all. */
+        const unsigned *details_only;
+        size_t n_details_only;
+        bool details_by_nvidia_index;
 };
 
 /* Enumerate the host. Problems with one device become warnings, not failures:

@@ -50,6 +50,13 @@ struct gj_selection {
  */
 int gj_select(const struct gj_inventory *inv, const char *spec, unsigned flags,
               struct gj_selection *ret);
+
+/* A selector of plain indexes alone ("0", "1, 3"; no "all", UUID, MIG, vendor or PCI
+ * item): 1 and the indexes (malloc'ed, as written; with GJ_SELECT_NVIDIA_INDEXES
+ * they count NVIDIA GPUs) for gj_inventory_opts.details_only; 0 for any other
+ * selector (which needs every device's details); -ENOMEM. Does not log: gj_select
+ * judges the selector. */
+int gj_selector_plain_indexes(const char *spec, unsigned **ret, size_t *ret_n);
 void gj_selection_done(struct gj_selection *sel);
 /* Whether d (from the selection's inventory) is one of sel's devices. */
 bool gj_selection_has(const struct gj_selection *sel, const struct gj_device *d);
