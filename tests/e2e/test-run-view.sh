@@ -209,16 +209,18 @@ is "$stdout" unset "without it, ROCR_VISIBLE_DEVICES is left as it was" || show
 # PCI facts: no /proc/driver/nvidia/gpus/*/information read); the job gets the same.
 if command -v strace >/dev/null; then
         infos() { grep -c 'gpus/[^"]*/information' <<<"$stderr" || true; }
+        # LeakSanitizer cannot run under ptrace (the sanitizer build)
+        STRACE=(env "ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0" strace -f -e trace=openat)
         THIRD_UUID=$(hostinfo nvidia8 '.devices[3].uuid')
                 run bash -c 'cd "$1" && shift && exec "$@"' sh "$WORK" "$FAKEHOST/enter" "$HOST" -- \
-                strace -f -e trace=openat "$GPUJAIL" run --gpu 3 -- sh -c 'echo "$GPUJAIL_DEVICES"'
+                "${STRACE[@]}" "$GPUJAIL" run --gpu 3 -- sh -c 'echo "$GPUJAIL_DEVICES"'
         is "$(infos)" 1 "--gpu 3: one GPU's information read, not eight" || show
         is "$stdout" "$THIRD_UUID" "--gpu 3: the job gets GPU 3 all the same"
         run bash -c 'cd "$1" && shift && exec "$@"' sh "$WORK" "$FAKEHOST/enter" "$HOST" -- \
-                strace -f -e trace=openat "$GPUJAIL" run --gpu all -- true
+                "${STRACE[@]}" "$GPUJAIL" run --gpu all -- true
         is "$(infos)" 8 "--gpu all: every GPU's information read" || show
         run bash -c 'cd "$1" && shift && exec "$@"' sh "$WORK" "$FAKEHOST/enter" "$HOST" -- \
-                strace -f -e trace=openat "$GPUJAIL" run --gpu "$THIRD_UUID" -- true
+                "${STRACE[@]}" "$GPUJAIL" run --gpu "$THIRD_UUID" -- true
         is "$(infos)" 8 "--gpu UUID: every GPU's information read (a UUID is found among all)" || show
 else
         skip "strace is not installed" "discovery reads the GPUs asked for by index alone"
