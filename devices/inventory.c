@@ -61,7 +61,8 @@ static struct udev *inv_udev(struct inv_ctx *c) {
                 r = -ENOMEM;
         if (r < 0) {
                 c->udev_failed = true;
-                (void)inv_warn(c->inv, r, "cannot use libudev (libudev.so.1): drm, accel and kfd devices are not listed");
+                (void)inv_warn(c->inv, r, "cannot use libudev (libudev.so.1): drm, accel and kfd "
+                                          "devices are not listed");
         }
         return c->udev;
 }
@@ -465,12 +466,12 @@ static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, int fn_fd, co
  * through the function's directory opened once (each name under
  * /sys/bus/pci/devices is a symlink to resolve), its uevent: class (display
  * controller 0x03 or processing accelerator 0x12, as the driver serves), vendor
- * and device at once; numa_node and the sysfs path only for what is left. libudev would build a device object for each function,
- * resolving its path one component at a time (~20 path lookups), and for a
- * udev_enumerate with a sysattr match for each match's parents as well: the
- * bulk of start-up on a server with hundreds of PCI functions, and half of the
- * hook's CPU time on an 8-GPU host. Order does not matter here:
- * inv_number_devices sorts.
+ * and device at once; numa_node and the sysfs path only for what is left.
+ * libudev would build a device object for each function, resolving its path
+ * one component at a time (~20 path lookups), and for a udev_enumerate with a
+ * sysattr match for each match's parents as well: the bulk of start-up on a
+ * server with hundreds of PCI functions, and half of the hook's CPU time on an
+ * 8-GPU host. Order does not matter here: inv_number_devices sorts.
  */
 static int inv_enumerate_pci(struct inv_ctx *c) {
         _cleanup_closedir_ DIR *dir = opendir("/sys/bus/pci/devices");
@@ -698,10 +699,12 @@ static void inv_mark_partial(struct gj_inventory *inv, const struct gj_inventory
                 struct gj_device *d = &inv->devices[i];
                 bool by_nvidia = opts->details_by_nvidia_index;
                 d->partial = true;
-                for (size_t k = 0; k < opts->n_details_only && d->partial; k++)
-                        if (by_nvidia ? d->vendor == GJ_VENDOR_NVIDIA && d->vendor_index == opts->details_only[k]
-                                      : d->index == opts->details_only[k])
+                for (size_t k = 0; k < opts->n_details_only && d->partial; k++) {
+                        unsigned want = opts->details_only[k];
+                        if (by_nvidia ? d->vendor == GJ_VENDOR_NVIDIA && d->vendor_index == want
+                                      : d->index == want)
                                 d->partial = false;
+                }
         }
 }
 

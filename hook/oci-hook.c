@@ -108,12 +108,13 @@ static int plan_request(struct hook_ctx *c) {
         int r = gj_selector_plain_indexes(req->selector, &only, &n_only);
         if (r < 0)
                 return log_error_errno(r, "cannot read the selector: %m");
-        r = gj_inventory_load(&(struct gj_inventory_opts){ .skip_modules = true,
-                                                          .details_only = only,
-                                                          .n_details_only = n_only,
-                                                          .details_by_nvidia_index =
-                                                                  req->select_flags & GJ_SELECT_NVIDIA_INDEXES },
-                              &c->inv);
+        struct gj_inventory_opts opts = {
+                .skip_modules = true,
+                .details_only = only,
+                .n_details_only = n_only,
+                .details_by_nvidia_index = req->select_flags & GJ_SELECT_NVIDIA_INDEXES,
+        };
+        r = gj_inventory_load(&opts, &c->inv);
         if (r < 0)
                 return log_error_errno(r, "cannot enumerate the host's accelerators: %m");
         r = gj_select(c->inv, req->selector, req->select_flags, &c->sel);
