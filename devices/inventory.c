@@ -283,13 +283,6 @@ static bool class_matches(const struct pci_match *m, const char *class) {
         return false;
 }
 
-static const struct pci_match *pci_match_for_driver(const char *driver) {
-        for (size_t i = 0; i < ELEMENTSOF(pci_matches); i++)
-                if (streq_ptr(driver, pci_matches[i].driver))
-                        return &pci_matches[i];
-        return NULL;
-}
-
 /* A sysfs attribute of dev, or NULL with a warning naming the file. */
 static int sysattr_or_warn(struct inv_ctx *c, struct udev_device *dev, const char *attr,
                            const char **ret) {
@@ -398,31 +391,18 @@ static int pci_read_uevent(int fn_fd, struct pci_ids *ret) {
         return 1;
 }
 
-/* The basename of the link <name>/<link>, into buf; NULL if there is none (no driver bound). */
-static const char *pci_read_link_name(int devices_fd, const char *name, const char *link, char *buf, size_t size) {
-        char path[NAME_MAX + 32], target[PATH_MAX];
-        if (snprintf(path, sizeof(path), "%s/%s", name, link) >= (int)sizeof(path))
-                return NULL;
-        ssize_t n = readlinkat(devices_fd, path, target, sizeof(target) - 1);
-        if (n <= 0)
-                return NULL;
-        target[n] = 0;
-        const char *base = strrchr(target, '/');
-        base = base ? base + 1 : target;
-        if (strlen(base) >= size)
-                return NULL;
-        return strcpy(buf, base);
-}
-
-/* /sys/devices/... of <name>: its link in /sys/bus/pci/devices reads "../../../devices/...". */
-static char *pci_syspath(int devices_fd, const char *name) {
+/* /sys/devices/... of <name>, a link in dir_fd (/sys/bus/pci/drivers/<driver>) that
+ * reads "../../../../devices/...". */
+static char *pci_syspath(int dir_fd, const char *name) {
         char link[PATH_MAX];
-        ssize_t n = readlinkat(devices_fd, name, link, sizeof(link) - 1);
+        ssize_t n = readlinkat(dir_fd, name, link, sizeof(link) - 1);
         if (n <= 0)
                 return NULL;
         link[n] = 0;
-        const char *rest = startswith(link, "../../../devices/");
-        if (rest)
+        const char *rest = link;
+        while (startswith(rest, "../"))
+                rest += 3;
+        if ((rest = startswith(rest, "devices/")))
                 return strprintf("/sys/devices/%s", rest);
         _cleanup_free_ char *p = strprintf("/sys/bus/pci/devices/%s", name);
         return p ? realpath(p, NULL) : NULL;
@@ -459,43 +439,56 @@ static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, int fn_fd, co
                                   });
 }
 
-/*
- * One pass over the PCI bus: GPUs and accelerators bound to a driver we know.
- * Every attribute is read by name under /sys/bus/pci/devices: the driver link
- * first (one syscall a function: bridges, NICs and disks stop there), then,
- * through the function's directory opened once (each name under
- * /sys/bus/pci/devices is a symlink to resolve), its uevent: class (display
- * controller 0x03 or processing accelerator 0x12, as the driver serves), vendor
- * and device at once; numa_node and the sysfs path only for what is left.
- * libudev would build a device object for each function, resolving its path
- * one component at a time (~20 path lookups), and for a udev_enumerate with a
- * sysattr match for each match's parents as well: the bulk of start-up on a
- * server with hundreds of PCI functions, and half of the hook's CPU time on an
- * 8-GPU host. Order does not matter here: inv_number_devices sorts.
- */
-static int inv_enumerate_pci(struct inv_ctx *c) {
-        _cleanup_closedir_ DIR *dir = opendir("/sys/bus/pci/devices");
-        struct dirent *de;
+/* A PCI function's name in sysfs: "0000:3b:00.0". */
+static bool is_pci_address(const char *name) {
+        unsigned domain, bus, dev, fn;
+        int n = -1;
+        return sscanf(name, "%4x:%2x:%2x.%1x%n", &domain, &bus, &dev, &fn, &n) == 4 && n == 12 &&
+               name[n] == 0;
+}
 
-        if (!dir && errno == ENOENT)
-                return 0; /* no PCI bus */
+/* The functions bound to one driver we know: /sys/bus/pci/drivers/<driver>/<address>,
+ * links into /sys/devices, next to bind, unbind, new_id and module. Each is read
+ * through its directory, opened once (the name is a symlink to resolve): its
+ * uevent (class: display controller 0x03 or processing accelerator 0x12, as the
+ * driver serves; vendor and device at once), then numa_node and the sysfs path
+ * for what is left. */
+static int inv_enumerate_driver(struct inv_ctx *c, const struct pci_match *m) {
+        _cleanup_free_ char *path = strprintf("/sys/bus/pci/drivers/%s", m->driver);
+        if (!path)
+                return -ENOMEM;
+        _cleanup_closedir_ DIR *dir = opendir(path);
         if (!dir)
-                return inv_warn(c->inv, -errno, "cannot read /sys/bus/pci/devices");
+                return errno == ENOENT ? 0 : inv_warn(c->inv, -errno, "cannot read %s", path);
+        struct dirent *de;
         while ((de = readdir(dir))) {
-                char driver[NAME_MAX + 1];
                 struct pci_ids ids;
-                if (de->d_name[0] == '.')
-                        continue;
-                const struct pci_match *m =
-                        pci_match_for_driver(pci_read_link_name(dirfd(dir), de->d_name, "driver", driver, sizeof(driver)));
-                if (!m)
+                if (!is_pci_address(de->d_name))
                         continue;
                 _cleanup_close_ int fn_fd = openat(dirfd(dir), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                /* No class: gone since readdir, or not a PCI function. Without it we
-                 * cannot tell a GPU from an NVSwitch. */
+                /* No class: gone since readdir. Without it we cannot tell a GPU from an NVSwitch. */
                 if (fn_fd < 0 || !pci_read_uevent(fn_fd, &ids) || !class_matches(m, ids.class))
                         continue;
                 int r = inv_add_pci_function(c, dirfd(dir), fn_fd, de->d_name, m, &ids);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/*
+ * GPUs and accelerators bound to a driver we know, from each driver's directory
+ * under /sys/bus/pci/drivers (absent: the driver is not loaded): a server's
+ * hundreds of other PCI functions (bridges, NICs, disks) are never looked at.
+ * Reading each function's driver link instead was one syscall each; libudev
+ * would build a device object for each, resolving its path one component at a
+ * time (~20 path lookups), and for a udev_enumerate with a sysattr match for
+ * each match's parents as well. Order does not matter here: inv_number_devices
+ * sorts.
+ */
+static int inv_enumerate_pci(struct inv_ctx *c) {
+        for (size_t i = 0; i < ELEMENTSOF(pci_matches); i++) {
+                int r = inv_enumerate_driver(c, &pci_matches[i]);
                 if (r < 0)
                         return r;
         }
