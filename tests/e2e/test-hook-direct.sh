@@ -3,7 +3,8 @@
 #
 # gpujail-hook run by hand with crafted states and bundles: bad input fails
 # closed with one line, a container that asks for nothing is let through at
-# once without enumerating anything (no udev, no /sys, no /proc/driver); a
+# once without enumerating anything (no udev, no /sys, no /proc/driver), one
+# asked for by index has that GPU's details read alone; a
 # container in the root cgroup of a hierarchy (host root, or a cgroup
 # namespace's) or with no device cgroup at all is refused.
 . "$(dirname "$0")/../lib.sh"
@@ -43,6 +44,15 @@ if command -v strace >/dev/null; then
                         _ "$(state)" "$TEST_TMP/strace.out" "$GPUJAIL_HOOK"
                 is "$status" 0 "NVIDIA_VISIBLE_DEVICES='$v': exit 0" || show
                 nok grep -Eq '"/(sys|run/udev|proc/driver)' "$TEST_TMP/strace.out" "NVIDIA_VISIBLE_DEVICES='$v': no enumeration"
+        done
+        # Asked by index: that GPU's details alone are read (whatever the hook decides later).
+        infos() { grep -c 'gpus/[^"]*/information' "$TEST_TMP/strace.out" || true; }
+        for sel in 2 all; do
+                config '["PATH=/bin"]' "{\"gpujail.io/gpus\": \"$sel\"}"
+                run on_fakehost nvidia8 -- bash -c 'export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0; printf "%s" "$1" | strace -f -qq -e trace=openat -o "$2" "$3"' \
+                        _ "$(state)" "$TEST_TMP/strace.out" "$GPUJAIL_HOOK"
+                is "$(infos)" "$([[ $sel == all ]] && echo 8 || echo 1)" \
+                        "gpujail.io/gpus=$sel: the /proc information of $([[ $sel == all ]] && echo 'every GPU' || echo 'that GPU alone') read"
         done
 else
         skip "strace is not installed" "nothing requested: no enumeration (strace)"
