@@ -94,7 +94,7 @@ static int build_spec(const struct cdi_args *a, struct json_object **ret) {
         struct gj_driver_plan driver = { 0 };
         int vendor = gj_cdi_kind_vendor(a->kind ?: GJ_CDI_KIND_DEFAULT);
         if (a->caps && (vendor < 0 || vendor == GJ_VENDOR_NVIDIA) && has_nvidia(inv))
-                r = gj_driver_plan_host(a->caps, &driver);
+                r = gj_driver_plan_host(inv->nvidia_driver_version, a->caps, &driver);
         struct gj_cdi_opts opts = { .kind = a->kind,
                                     .allow_bad_nodes = a->allow_missing,
                                     .driver = &driver,

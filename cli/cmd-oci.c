@@ -60,7 +60,7 @@ int cli_oci_inject_bundle(struct gj_bundle *bundle, const char *selector, unsign
                 return -EIO; /* logged */
         _cleanup_(gj_plan_done) struct gj_plan plan = {};
         if ((r = plan_for(inv, selector, select_flags, origin, &plan)) < 0 ||
-            (r = gj_plan_add_driver(&plan, caps)) < 0)
+            (r = gj_plan_add_driver(&plan, inv, caps)) < 0)
                 return r;
         /* the hook shows the container these GPUs alone in /proc/driver/nvidia */
         _cleanup_strv_free_ char **gpus = NULL;

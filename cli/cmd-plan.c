@@ -260,7 +260,7 @@ int cmd_plan(int argc, char **argv) {
         _cleanup_(gj_plan_done) struct gj_plan plan = {};
         if (gj_plan_build(inv, &sel, &opts, &plan) < 0)
                 return GJ_EXIT_FAILURE;
-        if (driver && gj_plan_add_driver(&plan, caps) < 0)
+        if (driver && gj_plan_add_driver(&plan, inv, caps) < 0)
                 return GJ_EXIT_FAILURE;
 
         if (json)

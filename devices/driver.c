@@ -418,17 +418,31 @@ static bool keep_driver_key(const char *key) {
         return startswith(key, "lib") && fourth[(unsigned char)key[3]] && is_driver_lib(key);
 }
 
-int gj_driver_plan_host(unsigned caps, struct gj_driver_plan *ret) {
-        _cleanup_free_ char *text = NULL, *version = NULL;
+/* The loaded module's version from /proc/driver/nvidia/version: 1 and *ret, 0 when no
+ * module is loaded (no such file), or a negative errno, logged. */
+static int read_loaded_version(char **ret) {
+        _cleanup_free_ char *text = NULL;
         int r = read_full_file("/proc/driver/nvidia/version", &text, NULL, 64 * 1024);
-        if (r == -ENOENT) {
-                *ret = (struct gj_driver_plan){ 0 };
+        if (r == -ENOENT)
                 return 0;
-        }
         if (r < 0)
                 return log_error_errno(r, "cannot read /proc/driver/nvidia/version: %m");
-        if ((r = gj_nvidia_version_parse(text, &version)) < 0)
+        if ((r = gj_nvidia_version_parse(text, ret)) < 0)
                 return log_error_errno(r, "no version in /proc/driver/nvidia/version: %m");
+        return 1;
+}
+
+int gj_driver_plan_host(const char *loaded_version, unsigned caps, struct gj_driver_plan *ret) {
+        _cleanup_free_ char *read_version = NULL;
+        const char *version = loaded_version;
+        int r;
+        if (!version) {
+                if ((r = read_loaded_version(&read_version)) <= 0) {
+                        *ret = (struct gj_driver_plan){ 0 };
+                        return r;
+                }
+                version = read_version;
+        }
         void *cache;
         size_t len;
         if ((r = map_full_file("/etc/ld.so.cache", GJ_LDCACHE_MAX, &cache, &len)) < 0)

@@ -457,7 +457,7 @@ int gj_plan_build(const struct gj_inventory *inv, const struct gj_selection *sel
         return 0;
 }
 
-int gj_plan_add_driver(struct gj_plan *plan, unsigned caps) {
+int gj_plan_add_driver(struct gj_plan *plan, const struct gj_inventory *inv, unsigned caps) {
         bool nvidia = false;
         for (size_t i = 0; i < plan->n_nodes; i++)
                 nvidia |= startswith(plan->nodes[i].host_path ?: plan->nodes[i].path,
@@ -465,7 +465,7 @@ int gj_plan_add_driver(struct gj_plan *plan, unsigned caps) {
         if (!nvidia || caps == 0)
                 return 0;
         gj_driver_plan_done(&plan->driver);
-        return gj_driver_plan_host(caps, &plan->driver);
+        return gj_driver_plan_host(inv ? inv->nvidia_driver_version : NULL, caps, &plan->driver);
 }
 
 void gj_plan_done(struct gj_plan *plan) {

@@ -126,7 +126,7 @@ static int plan_request(struct hook_ctx *c) {
         unsigned caps;
         if ((r = gj_driver_caps_from_config(c->bundle.config, &caps)) < 0)
                 return r;
-        return gj_plan_add_driver(&c->plan, caps);
+        return gj_plan_add_driver(&c->plan, c->inv, caps);
 }
 
 /*

@@ -53,6 +53,8 @@ if command -v strace >/dev/null; then
                         _ "$(state)" "$TEST_TMP/strace.out" "$GPUJAIL_HOOK"
                 is "$(infos)" "$([[ $sel == all ]] && echo 8 || echo 1)" \
                         "gpujail.io/gpus=$sel: the /proc information of $([[ $sel == all ]] && echo 'every GPU' || echo 'that GPU alone') read"
+                is "$(grep -c 'driver/nvidia/version' "$TEST_TMP/strace.out" || true)" 1 \
+                        "gpujail.io/gpus=$sel: the driver's version read once (discovery's serves the driver plan)"
         done
 else
         skip "strace is not installed" "nothing requested: no enumeration (strace)"

@@ -86,11 +86,13 @@ int gj_driver_plan_build(const struct gj_driver_host *host, unsigned caps,
 void gj_driver_plan_done(struct gj_driver_plan *p);
 
 /*
- * The same from this host: /etc/ld.so.cache and /proc/driver/nvidia/version.
- * No NVIDIA module loaded (no version file): 0 and an empty plan. An
+ * The same from this host: /etc/ld.so.cache and the loaded module's version,
+ * loaded_version where the caller has it (the inventory read it:
+ * inv->nvidia_driver_version), else read from /proc/driver/nvidia/version
+ * here. No NVIDIA module loaded (no version file): 0 and an empty plan. An
  * unreadable or broken cache: -EBADMSG etc., logged.
  */
-int gj_driver_plan_host(unsigned caps, struct gj_driver_plan *ret);
+int gj_driver_plan_host(const char *loaded_version, unsigned caps, struct gj_driver_plan *ret);
 
 /* "libcuda.so.550.54.15" -> "550.54.15" (a pointer into path); NULL when the
  * file name has no ".so.". */

@@ -123,9 +123,10 @@ int gj_plan_build(const struct gj_inventory *inv, const struct gj_selection *sel
 void gj_plan_done(struct gj_plan *plan);
 
 /* The NVIDIA driver userspace for caps (gpujail/driver.h), when the plan
- * gives NVIDIA nodes and caps is not 0; else nothing. Errors as
+ * gives NVIDIA nodes and caps is not 0; else nothing. The driver's version is
+ * the one inv read (NULL inv, or none read: read again). Errors as
  * gj_driver_plan_host() (logged). */
-int gj_plan_add_driver(struct gj_plan *plan, unsigned caps);
+int gj_plan_add_driver(struct gj_plan *plan, const struct gj_inventory *inv, unsigned caps);
 
 /* Append one more node (for --device PATH; the caller has checked it). */
 int gj_plan_add_node(struct gj_plan *plan, const struct gj_plan_node *node, bool allow_mknod);
