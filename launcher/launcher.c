@@ -277,10 +277,12 @@ static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, p
 
         struct gj_inventory_opts opts = iopts ? *iopts : (struct gj_inventory_opts){};
         _cleanup_free_ unsigned *only = NULL;
-        if (details_for_asked_only(job) &&
-            (r = gj_selector_plain_indexes(o->gpus, &only, &opts.n_details_only)) < 0)
+        if ((r = gj_selector_plain_indexes(o->gpus, &only, &opts.n_details_only)) < 0)
                 return log_error_errno(r, "cannot read --gpu %s: %m", o->gpus);
-        opts.details_only = only;
+        if (only && details_for_asked_only(job))
+                opts.details_only = only;
+        else
+                opts.n_details_only = 0;
         if ((r = gj_inventory_load(&opts, &p->inv)) < 0)
                 return log_error_errno(r, "cannot discover the host's accelerators: %m");
         log_debug("discovered %zu device(s)", p->inv->n_devices);
@@ -294,7 +296,7 @@ static int plan_job(struct gj_job *job, const struct gj_inventory_opts *iopts, p
                 if ((r = plan_add_device_path(&p->plan, *d, o->allow_mknod)) < 0)
                         return r;
         /* the host's root already has the driver's userspace; an image does not */
-        if (o->rootfs && (r = gj_plan_add_driver(&p->plan, o->driver_caps)) < 0)
+        if (o->rootfs && (r = gj_plan_add_driver(&p->plan, p->inv, o->driver_caps)) < 0)
                 return r;
         job->plan = &p->plan;
         if ((r = gj_plan_proc_gpus(&p->plan, &job->keep_gpus)) < 0)
