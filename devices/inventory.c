@@ -373,10 +373,7 @@ static int pci_read_uevent(int fn_fd, struct pci_ids *ret) {
                 return 0;
         buf[n] = 0;
         *ret = (struct pci_ids){};
-        for (char *line = buf, *next; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
+        for (char *rest = buf, *line; (line = strsep(&rest, "\n"));) {
                 const char *v;
                 unsigned class, vendor, device;
                 char end;

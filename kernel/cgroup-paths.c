@@ -91,10 +91,7 @@ int gj_cgroup_parse_mountinfo(const char *text, struct gj_cgroup_mounts *ret) {
 
         if (!copy)
                 return -ENOMEM;
-        for (char *line = copy, *next; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
+        for (char *rest = copy, *line; (line = strsep(&rest, "\n"));) {
                 struct mountinfo_line l;
                 if (!mountinfo_split(line, &l))
                         continue;
@@ -118,10 +115,7 @@ static int proc_cgroup_path(const char *text, const char *controller, char **ret
         *ret = NULL;
         if (!copy)
                 return -ENOMEM;
-        for (char *line = copy, *next; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
+        for (char *rest = copy, *line; (line = strsep(&rest, "\n"));) {
                 char *c1 = strchr(line, ':');
                 char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
                 if (!c2 || c2[1] != '/')
@@ -279,10 +273,7 @@ static int v1_mount_of(const char *mountinfo, const char *controller, char **ret
         _cleanup_free_ char *copy = strdup(mountinfo);
         if (!copy)
                 return -ENOMEM;
-        for (char *line = copy, *next; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
+        for (char *rest = copy, *line; (line = strsep(&rest, "\n"));) {
                 struct mountinfo_line l;
                 if (mountinfo_split(line, &l) && streq(l.fstype, "cgroup") &&
                     list_contains(l.super, controller))
