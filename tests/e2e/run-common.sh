@@ -76,3 +76,15 @@ run_rootfs() {
         fi
         echo "$r"
 }
+
+# job_pid MARKER: the pid of the job `sleep MARKER` that a backgrounded gpujail run
+# started (polled for up to 5 s); empty if it never appeared.
+job_pid() {
+        local pid="" _
+        for _ in $(seq 100); do
+                pid=$(pgrep -xf "sleep $1" | head -1)
+                [[ -n $pid ]] && break
+                sleep 0.05
+        done
+        echo "$pid"
+}

@@ -67,12 +67,7 @@ run_snapshot before
 "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 2:1 -- sh -c 'ls /dev/nvidia-caps; echo "CVD=$CUDA_VISIBLE_DEVICES GJ=$GPUJAIL_DEVICES"; exec sleep 303.1' \
         >"$TEST_TMP/job.out" 2>&1 &
 JOB_BG=$!
-JOB_PID=""
-for _ in $(seq 100); do
-        JOB_PID=$(pgrep -xf "sleep 303.1" | head -1)
-        [[ -n $JOB_PID ]] && break
-        sleep 0.05
-done
+JOB_PID=$(job_pid 303.1)
 ok '[ -n "$JOB_PID" ]' "run --gpu 2:1: the job is running" || { diag "$(cat "$TEST_TMP/job.out")"; bail_out "no job"; }
 V1_DIR=/sys/fs/cgroup/devices$(awk -F: '$2 == "devices" { print $3 }' "/proc/$JOB_PID/cgroup")
 V2_DIR=$(cgroup2_root)$(awk -F: '$1 == "0" { print $3 }' "/proc/$JOB_PID/cgroup")

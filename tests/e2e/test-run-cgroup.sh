@@ -43,12 +43,7 @@ start_job() {
         "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 0 "$@" -- sleep "$marker" \
                 >"$TEST_TMP/job.out" 2>&1 &
         JOB_BG=$!
-        JOB_PID=""
-        for _ in $(seq 100); do
-                JOB_PID=$(pgrep -xf "sleep $marker" | head -1)
-                [[ -n $JOB_PID ]] && break
-                sleep 0.05
-        done
+        JOB_PID=$(job_pid "$marker")
         GJ_PID=$(pgrep -f "gpujail run --gpu 0 .*sleep $marker" | head -1)
 }
 
@@ -141,12 +136,8 @@ check_join() {
 
         "$FAKEHOST/enter" "$HOST" -- "${pre[@]}" "$@" "$GPUJAIL" run --gpu 0 -- sleep "$marker" \
                 >"$TEST_TMP/job.out" 2>&1 &
-        local bg=$! pid=""
-        for _ in $(seq 100); do
-                pid=$(pgrep -xf "sleep $marker" | head -1)
-                [[ -n $pid ]] && break
-                sleep 0.05
-        done
+        local bg=$! pid
+        pid=$(job_pid "$marker")
         ok '[ -n "$pid" ]' "$what: the job is running" || diag "$(cat "$TEST_TMP/job.out")"
         job_cgroup_dirs "$pid"
         is "$(probe "$V2_DIR")" "ENXIO EPERM ENXIO OK " "$what: cgroup2: selected GPU ENXIO, other GPU EPERM"

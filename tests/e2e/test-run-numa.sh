@@ -103,11 +103,7 @@ like "$stderr" 'NUMA: one node online' "a one-node host: unpinned, no cpuset"
 marker=$((300 + RANDOM % 500)).$RANDOM
 "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 5 -- sleep "$marker" >/dev/null 2>&1 &
 bg=$!
-for _ in $(seq 100); do
-        pid=$(pgrep -xf "sleep $marker" | head -1)
-        [[ -n $pid ]] && break
-        sleep 0.05
-done
+pid=$(job_pid "$marker")
 cs_dir=/sys/fs/cgroup/cpuset$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$pid/cgroup")
 like "$cs_dir" '/gpujail/run-[0-9]+-[0-9a-f]+$' "the job runs in its v1 cpuset cgroup"
 is "$(cat "$cs_dir/cpuset.cpus" 2>/dev/null)" 1 "... whose cpuset.cpus is the node's"

@@ -41,11 +41,7 @@ job_matrix() {
         local marker=30$RANDOM.5 pid="" bg
         "$FAKEHOST/enter" "$HOST" -- "$V2NS" "$GPUJAIL" run "${@:2}" -- sleep "$marker" >"$TEST_TMP/job.out" 2>&1 &
         bg=$!
-        for _ in $(seq 100); do
-                pid=$(pgrep -xf "sleep $marker" | head -1)
-                [[ -n $pid ]] && break
-                sleep 0.05
-        done
+        pid=$(job_pid "$marker")
         if [[ -z $pid ]]; then
                 wait "$bg"
                 JOB_STATUS=$?
