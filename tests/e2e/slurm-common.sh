@@ -187,3 +187,13 @@ slurm_assert_clean() { # "name"
         [[ -z $left ]]
         _tap_result $? "${1:-Slurm left nothing behind}" || { diag "$left"; return 1; }
 }
+
+# gpu_verdicts GPU-INDEXES ("0,3" or ""): open-probe's verdicts for the simulated
+# nvidia8 host's 8 GPUs when exactly those are allocated: ENXIO allowed, EPERM denied.
+gpu_verdicts() {
+        local i out=""
+        for i in 0 1 2 3 4 5 6 7; do
+                if [[ ,$1, == *,$i,* ]]; then out+="ENXIO "; else out+="EPERM "; fi
+        done
+        echo "${out% }"
+}

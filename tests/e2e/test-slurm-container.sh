@@ -36,12 +36,7 @@ jq --argjson d "$DEVS" '.process.terminal = false | .root.path = "rootfs" | .ann
         "$BUNDLE/config.json" >"$BUNDLE/config.json.new" && mv "$BUNDLE/config.json.new" "$BUNDLE/config.json"
 
 want() { # GPU-INDEXES: the verdicts for the 8 GPUs, then nvidiactl
-        local i out=""
-        for i in 0 1 2 3 4 5 6 7; do
-                if [[ ,$1, == *,$i,* ]]; then out+="ENXIO "; else out+="EPERM "; fi
-        done
-        if [[ -n $1 ]]; then out+="ENXIO"; else out+="EPERM"; fi
-        echo "$out"
+        echo "$(gpu_verdicts "$1") $([[ -n $1 ]] && echo ENXIO || echo EPERM)"
 }
 verdicts() { awk '/^\/dev\/nvidia/ { print $2 }' <<<"$stdout" | tr '\n' ' ' | sed 's/ $//'; }
 # SLURM_CONTAINER_BENCH=N: also time N runs of `srun --container --gres=gpu:1 /bin/true`

@@ -30,12 +30,9 @@ PROBED="$(hostinfo nvidia8 '[.devices[] | "/dev/nvidia\(.minor)"] | join(" ")') 
 PROBE="$HELPERS/open-probe $PROBED | awk '{ print \$2 }' | tr '\n' ' '"
 # want GPU-INDEXES: the verdicts when exactly those GPUs are allocated.
 want() {
-        local i out=""
-        for i in 0 1 2 3 4 5 6 7; do
-                if [[ ,$1, == *,$i,* ]]; then out+="ENXIO "; else out+="EPERM "; fi
-        done
-        if [[ -n $1 ]]; then out+="ENXIO ENXIO "; else out+="EPERM EPERM "; fi
-        echo "${out}OK ENXIO"
+        local ctl
+        ctl=$([[ -n $1 ]] && echo ENXIO || echo EPERM)
+        echo "$(gpu_verdicts "$1") $ctl $ctl OK ENXIO"
 }
 verdicts() { tail -1 <<<"$stdout" | sed 's/ $//'; }
 
