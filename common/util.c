@@ -15,11 +15,6 @@ void strv_free(char **v) {
         free(v);
 }
 
-const char *startswith(const char *s, const char *prefix) {
-        size_t n = strlen(prefix);
-        return strncmp(s, prefix, n) == 0 ? s + n : NULL;
-}
-
 int read_full_fd(int fd, char **ret, size_t *ret_len, size_t max) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, size = 0;

@@ -392,20 +392,52 @@ int gj_driver_plan_build(const struct gj_driver_host *host, unsigned caps,
         return 0;
 }
 
-/* Could build() look key up? A list's library, or host_has_driver_libs()'s. */
+/* The lists' library names, sorted for bsearch(): built once (room for their NULLs too). */
+static const char *driver_lib_names[ELEMENTSOF(utility_libs) + ELEMENTSOF(compute_libs) +
+                                    ELEMENTSOF(video_libs) + ELEMENTSOF(graphics_libs) +
+                                    ELEMENTSOF(ngx_libs)];
+static size_t n_driver_lib_names;
+
+static int strcmp_ptr(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void sort_driver_lib_names(void) {
+        for (size_t i = 0; i < ELEMENTSOF(cap_lists); i++)
+                for (const char *const *lib = cap_lists[i].libs; lib && *lib; lib++)
+                        driver_lib_names[n_driver_lib_names++] = *lib;
+        qsort(driver_lib_names, n_driver_lib_names, sizeof(*driver_lib_names), strcmp_ptr);
+}
+
+/* bsearch() key: a cache key's stem, "libEGL_nvidia.so" of "libEGL_nvidia.so.0". */
+struct stem {
+        const char *s;
+        size_t len;
+};
+
+static int stem_cmp(const void *key, const void *name) {
+        const struct stem *st = key;
+        const char *n = *(const char *const *)name;
+        int c = strncmp(st->s, n, st->len);
+        return c ? c : -(unsigned char)n[st->len];
+}
+
+/* Could build() look key up? A list's library (each name is a stem ending in ".so":
+ * build() takes "libX.so" and "libX.so.*"), or host_has_driver_libs()'s. */
 static bool is_driver_lib(const char *key) {
         if (startswith(key, "libcuda.so") || startswith(key, "libnvidia-"))
                 return true;
-        for (size_t i = 0; i < ELEMENTSOF(cap_lists); i++)
-                for (const char *const *lib = cap_lists[i].libs; lib && *lib; lib++)
-                        if (startswith(key, *lib))
-                                return true;
-        return false;
+        const char *so = strstr(key, ".so");
+        if (!so)
+                return false;
+        struct stem st = { key, so + strlen(".so") - key };
+        return bsearch(&st, driver_lib_names, n_driver_lib_names, sizeof(*driver_lib_names),
+                       stem_cmp);
 }
 
 /* The host cache's entries worth copying: a host has ~1,000 libraries, the
  * driver a few dozen. Only a key whose fourth character starts one of the
- * driver's names ("lib" + 'n', 'c', 'v', 'G', 'E') is compared with them all. */
+ * driver's names ("lib" + 'n', 'c', 'v', 'G', 'E') is looked up. */
 static bool keep_driver_key(const char *key) {
         static bool fourth[UCHAR_MAX + 1], ready;
         if (!ready) {
@@ -413,6 +445,7 @@ static bool keep_driver_key(const char *key) {
                 for (size_t i = 0; i < ELEMENTSOF(cap_lists); i++)
                         for (const char *const *lib = cap_lists[i].libs; lib && *lib; lib++)
                                 fourth[(unsigned char)(*lib)[3]] = true;
+                sort_driver_lib_names();
                 ready = true;
         }
         return startswith(key, "lib") && fourth[(unsigned char)key[3]] && is_driver_lib(key);
