@@ -9,6 +9,8 @@
  * warning (kept in inv->warnings, naming the file) and the rest is still
  * reported: `gpujail list` is what people run when something is wrong.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -312,9 +314,8 @@ struct pci_attrs {
 
 static int device_fill_pci(struct gj_device *d, const struct pci_attrs *a) {
         d->pci_bus_id = strdup(a->bus_id);
-        d->syspath = strdup(a->syspath);
         d->driver = strdup(a->driver);
-        if (!d->pci_bus_id || !d->syspath || !d->driver)
+        if (!d->pci_bus_id || !d->driver || (a->syspath && !(d->syspath = strdup(a->syspath))))
                 return -ENOMEM;
         if (!a->numa_node || safe_atoi(a->numa_node, &d->numa_node) < 0)
                 d->numa_node = -1;
@@ -331,10 +332,22 @@ static int device_fill_pci(struct gj_device *d, const struct pci_attrs *a) {
 
 #define PCI_ATTR_MAX 32 /* "0x030000", "0x10de", "-1": short values only */
 
-/* <attr> of the function whose directory is fn_fd, without its trailing newline,
- * into buf (PCI_ATTR_MAX). Returns 1, or 0 with errno set when it cannot be read. */
-static int pci_read_attr(int fn_fd, const char *attr, char buf[static PCI_ATTR_MAX]) {
-        _cleanup_close_ int fd = openat(fn_fd, attr, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+/* <name>/<attr> in dir_fd (a directory of links to functions: /sys/bus/pci/drivers/<driver>
+ * or /sys/bus/pci/devices), opened for reading: one path walk, through the link. */
+static int pci_open_attr(int dir_fd, const char *name, const char *attr) {
+        char path[64]; /* "0000:3b:00.0/numa_node": is_pci_address() names only */
+        if (snprintf(path, sizeof(path), "%s/%s", name, attr) >= (int)sizeof(path)) {
+                errno = ENAMETOOLONG;
+                return -1;
+        }
+        return openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+}
+
+/* <attr> of function <name> in dir_fd, without its trailing newline, into buf
+ * (PCI_ATTR_MAX). Returns 1, or 0 with errno set when it cannot be read. */
+static int pci_read_attr(int dir_fd, const char *name, const char *attr,
+                         char buf[static PCI_ATTR_MAX]) {
+        _cleanup_close_ int fd = pci_open_attr(dir_fd, name, attr);
         if (fd < 0)
                 return 0;
         ssize_t n = read(fd, buf, PCI_ATTR_MAX - 1);
@@ -347,9 +360,9 @@ static int pci_read_attr(int fn_fd, const char *attr, char buf[static PCI_ATTR_M
 }
 
 /* The same, or a warning naming the file as the device's own path (as libudev would). */
-static int pci_attr_or_warn(struct inv_ctx *c, int fn_fd, const char *syspath, const char *attr,
-                            char buf[static PCI_ATTR_MAX]) {
-        if (pci_read_attr(fn_fd, attr, buf))
+static int pci_attr_or_warn(struct inv_ctx *c, int dir_fd, const char *name, const char *syspath,
+                            const char *attr, char buf[static PCI_ATTR_MAX]) {
+        if (pci_read_attr(dir_fd, name, attr, buf))
                 return 1;
         return inv_warn(c->inv, errno > 0 ? -errno : -EIO, "cannot read %s/%s", syspath, attr);
 }
@@ -362,10 +375,23 @@ struct pci_ids {
         char class[PCI_ATTR_MAX], vendor[PCI_ATTR_MAX], device[PCI_ATTR_MAX];
 };
 
+/* Past a hexadecimal number at s that ends at stop ('\0': the string's end), with *ret;
+ * NULL when there is none. (sscanf(3) cost ~1,400 instructions a field, ~15% of
+ * the PCI pass.) */
+static const char *parse_hex_until(const char *s, char stop, unsigned *ret) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 16);
+        if (end == s || *end != stop || errno != 0 || v > UINT_MAX)
+                return NULL;
+        *ret = v;
+        return end;
+}
+
 /* 1 with *ret (a field it lacks is ""), or 0 with errno set when it cannot be read. */
-static int pci_read_uevent(int fn_fd, struct pci_ids *ret) {
+static int pci_read_uevent(int dir_fd, const char *name, struct pci_ids *ret) {
         char buf[1024];
-        _cleanup_close_ int fd = openat(fn_fd, "uevent", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = pci_open_attr(dir_fd, name, "uevent");
         if (fd < 0)
                 return 0;
         ssize_t n = read(fd, buf, sizeof(buf) - 1);
@@ -376,11 +402,11 @@ static int pci_read_uevent(int fn_fd, struct pci_ids *ret) {
         for (char *rest = buf, *line; (line = strsep(&rest, "\n"));) {
                 const char *v;
                 unsigned class, vendor, device;
-                char end;
-                if ((v = startswith(line, "PCI_CLASS=")) && sscanf(v, "%x%c", &class, &end) == 1)
+                if ((v = startswith(line, "PCI_CLASS=")) && parse_hex_until(v, 0, &class))
                         snprintf(ret->class, sizeof(ret->class), "0x%06x", class);
                 else if ((v = startswith(line, "PCI_ID=")) &&
-                         sscanf(v, "%x:%x%c", &vendor, &device, &end) == 2) {
+                         (v = parse_hex_until(v, ':', &vendor)) &&
+                         parse_hex_until(v + 1, 0, &device)) {
                         snprintf(ret->vendor, sizeof(ret->vendor), "0x%04x", vendor);
                         snprintf(ret->device, sizeof(ret->device), "0x%04x", device);
                 }
@@ -405,32 +431,20 @@ static char *pci_syspath(int dir_fd, const char *name) {
         return p ? realpath(p, NULL) : NULL;
 }
 
-/* One PCI function bound to a driver we know (m), of a class it serves (its
- * directory: fn_fd, its ids: ids): listed if it is of the driver's vendor. */
-static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, int fn_fd, const char *name,
-                                const struct pci_match *m, const struct pci_ids *ids) {
-        char numa[PCI_ATTR_MAX];
-        int r;
-
+/* One PCI function bound to a driver we know (m), of a class it serves (its ids:
+ * ids): listed if it is of the driver's vendor. Where it sits comes later
+ * (inv_add_pci_places), for the devices read in full. */
+static int inv_add_pci_function(struct inv_ctx *c, const char *name, const struct pci_match *m,
+                                const struct pci_ids *ids) {
         if (*ids->vendor && !streq(ids->vendor, m->vendor_id))
                 return 0;
-        _cleanup_free_ char *syspath = pci_syspath(devices_fd, name);
-        if (!syspath)
-                return 0; /* gone since readdir */
-        r = pci_attr_or_warn(c, fn_fd, syspath, "numa_node", numa);
-        if (r < 0)
-                return r;
-        bool have_numa = r > 0;
-
         struct gj_device *d = inv_new_device(c->inv);
         if (!d)
                 return -ENOMEM;
         d->vendor = m->vendor;
         return device_fill_pci(d, &(struct pci_attrs){
                                           .bus_id = name,
-                                          .syspath = syspath,
                                           .driver = m->driver,
-                                          .numa_node = have_numa ? numa : NULL,
                                           .vendor = *ids->vendor ? ids->vendor : NULL,
                                           .device = *ids->device ? ids->device : NULL,
                                   });
@@ -438,18 +452,17 @@ static int inv_add_pci_function(struct inv_ctx *c, int devices_fd, int fn_fd, co
 
 /* A PCI function's name in sysfs: "0000:3b:00.0". */
 static bool is_pci_address(const char *name) {
-        unsigned domain, bus, dev, fn;
-        int n = -1;
-        return sscanf(name, "%4x:%2x:%2x.%1x%n", &domain, &bus, &dev, &fn, &n) == 4 && n == 12 &&
-               name[n] == 0;
+        static const char shape[] = "xxxx:xx:xx.x"; /* x: a hexadecimal digit */
+        for (size_t i = 0; i < sizeof(shape) - 1; i++)
+                if (shape[i] == 'x' ? !isxdigit((unsigned char)name[i]) : name[i] != shape[i])
+                        return false;
+        return name[sizeof(shape) - 1] == 0;
 }
 
 /* The functions bound to one driver we know: /sys/bus/pci/drivers/<driver>/<address>,
- * links into /sys/devices, next to bind, unbind, new_id and module. Each is read
- * through its directory, opened once (the name is a symlink to resolve): its
- * uevent (class: display controller 0x03 or processing accelerator 0x12, as the
- * driver serves; vendor and device at once), then numa_node and the sysfs path
- * for what is left. */
+ * links into /sys/devices, next to bind, unbind, new_id and module. Of each, its
+ * uevent alone: class (display controller 0x03 or processing accelerator 0x12, as
+ * the driver serves), vendor and device at once. */
 static int inv_enumerate_driver(struct inv_ctx *c, const struct pci_match *m) {
         _cleanup_free_ char *path = strprintf("/sys/bus/pci/drivers/%s", m->driver);
         if (!path)
@@ -462,11 +475,10 @@ static int inv_enumerate_driver(struct inv_ctx *c, const struct pci_match *m) {
                 struct pci_ids ids;
                 if (!is_pci_address(de->d_name))
                         continue;
-                _cleanup_close_ int fn_fd = openat(dirfd(dir), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 /* No class: gone since readdir. Without it we cannot tell a GPU from an NVSwitch. */
-                if (fn_fd < 0 || !pci_read_uevent(fn_fd, &ids) || !class_matches(m, ids.class))
+                if (!pci_read_uevent(dirfd(dir), de->d_name, &ids) || !class_matches(m, ids.class))
                         continue;
-                int r = inv_add_pci_function(c, dirfd(dir), fn_fd, de->d_name, m, &ids);
+                int r = inv_add_pci_function(c, de->d_name, m, &ids);
                 if (r < 0)
                         return r;
         }
@@ -486,6 +498,39 @@ static int inv_enumerate_driver(struct inv_ctx *c, const struct pci_match *m) {
 static int inv_enumerate_pci(struct inv_ctx *c) {
         for (size_t i = 0; i < ELEMENTSOF(pci_matches); i++) {
                 int r = inv_enumerate_driver(c, &pci_matches[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Where a function read in full sits: its sysfs path (its drm children, its PCIe
+ * switch for --gpu auto) and NUMA node, through /sys/bus/pci/devices/<address>. */
+static int pci_read_place(struct inv_ctx *c, int dir_fd, struct gj_device *d) {
+        char numa[PCI_ATTR_MAX];
+        if (!(d->syspath = pci_syspath(dir_fd, d->pci_bus_id)))
+                return errno == ENOMEM ? -ENOMEM
+                                       : inv_warn(c->inv, errno > 0 ? -errno : -EIO,
+                                                  "cannot resolve /sys/bus/pci/devices/%s",
+                                                  d->pci_bus_id);
+        int r = pci_attr_or_warn(c, dir_fd, d->pci_bus_id, d->syspath, "numa_node", numa);
+        if (r > 0 && safe_atoi(numa, &d->numa_node) < 0)
+                d->numa_node = -1;
+        return r < 0 ? r : 0;
+}
+
+/* The places of the PCI functions read in full (not partial: a request by index
+ * reads only the GPUs it names), after the numbering that says which those are. */
+static int inv_add_pci_places(struct inv_ctx *c) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        for (size_t i = 0; i < c->inv->n_devices; i++) {
+                struct gj_device *d = &c->inv->devices[i];
+                if (!d->pci_bus_id || d->syspath || d->partial) /* accel: placed by libudev */
+                        continue;
+                if (dir_fd < 0 &&
+                    (dir_fd = open("/sys/bus/pci/devices", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+                        return inv_warn(c->inv, -errno, "cannot open /sys/bus/pci/devices");
+                int r = pci_read_place(c, dir_fd, d);
                 if (r < 0)
                         return r;
         }
@@ -561,7 +606,7 @@ static int device_add_drm_children(struct inv_ctx *c, struct gj_device *d) {
 static int inv_add_drm_children(struct inv_ctx *c) {
         for (size_t i = 0; i < c->inv->n_devices; i++) {
                 struct gj_device *d = &c->inv->devices[i];
-                int r = d->pci_bus_id && !d->partial ? device_add_drm_children(c, d) : 0;
+                int r = d->pci_bus_id && d->syspath && !d->partial ? device_add_drm_children(c, d) : 0;
                 if (r < 0)
                         return r;
         }
@@ -1015,6 +1060,9 @@ int gj_inventory_load(const struct gj_inventory_opts *opts, struct gj_inventory 
         }
         inv_number_devices(inv);
         inv_mark_partial(inv, opts);
+        r = inv_add_pci_places(&c);
+        if (r < 0)
+                return r;
         r = inv_add_drm_children(&c);
         if (r < 0)
                 return r;

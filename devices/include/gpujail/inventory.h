@@ -83,7 +83,7 @@ struct gj_device {
         enum gj_mig_mode mig_mode;
         size_t first_mig, n_migs;
         /* Read for its PCI facts alone (gj_inventory_opts.details_only did not name it):
-         * no minor, UUID, nodes or MIG devices, NVIDIA's model unread. */
+         * no sysfs path, NUMA node, minor, UUID, nodes or MIG devices, NVIDIA's model unread. */
         bool partial;
 };
 
