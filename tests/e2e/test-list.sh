@@ -105,6 +105,42 @@ while read -r name loaded; do
 done < <(jq -r '.modules[] | "\(.name) \(.loaded)"' <<<"$stdout")
 is "$mismatch" "" "modules: loaded agrees with /sys/module"
 
+# Whether a module that is not loaded is known to the kernel is libkmod's to say, and
+# it is loaded for that only when the running kernel has a module directory: without
+# one, no module can be known. Both cases on any machine, in a private mount
+# namespace: the host's module directory hidden by an empty tmpfs, or given (empty)
+# through an overlay on the directory above it.
+list_with_module_dir() { # present|absent: list --json, its openat calls in $TEST_TMP/kmod-$1
+        in_private_ns env "ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0" bash -c '
+                set -e
+                case=$1 gpujail=$2 t=$3 rel=$(uname -r)
+                lib=$(readlink -f /lib) && mods=$lib/modules
+                if [[ $case == present ]]; then
+                        mkdir -p "$t/up" "$t/work"
+                        mount -t overlay overlay -o "lowerdir=$lib,upperdir=$t/up,workdir=$t/work" "$lib"
+                        mkdir -p "$mods/$rel"
+                        mount -t tmpfs tmpfs "$mods/$rel"
+                elif [[ -d $mods ]]; then
+                        mount -t tmpfs tmpfs "$mods"
+                fi
+                strace -f -e trace=openat -o "$t.strace" "$gpujail" list --json
+        ' _ "$1" "$GPUJAIL" "$TEST_TMP/kmod-$1"
+}
+if command -v strace >/dev/null; then
+        for c in absent present; do
+                run list_with_module_dir $c
+                is "$status" 0 "module directory $c: list exits 0"
+                is "$(jq -c '[.modules[] | select(.name == "nvidia")][0] | [.loaded, .known]' <<<"$stdout")" \
+                        '[false,false]' "module directory $c: nvidia neither loaded nor known"
+        done
+        is "$(grep -c 'libkmod\.so' "$TEST_TMP/kmod-absent.strace")" 0 \
+                "no module directory: libkmod is not loaded to say that nothing is known"
+        like "$(grep 'libkmod\.so' "$TEST_TMP/kmod-present.strace")" "= [0-9]+$" \
+                "a module directory: libkmod is loaded and asked"
+else
+        skip "strace is not installed" "libkmod is loaded only where the kernel has a module directory"
+fi
+
 # ---- bad input on a copy of nvidia8
 
 bad=$TEST_TMP/bad
