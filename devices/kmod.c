@@ -53,15 +53,21 @@ static int module_is_known(struct gj_kmod_api *api, struct kmod_ctx *ctx, const 
         return 0;
 }
 
-/* Has the running kernel a module directory (/lib/modules/<release>, where libkmod
- * looks)? Without one no module is known to it, and libkmod need not be loaded to say
- * so (~2.5 ms: libcrypto, libzstd, liblzma): a VM or container booted without one. */
+/* Has the running kernel a module directory (/lib/modules/<release>, or /usr/lib/modules
+ * where kmod is built to look there)? Without one no module is known to it, and libkmod
+ * need not be loaded to say so (~2.5 ms: libcrypto, libzstd, liblzma): a VM or container
+ * booted without one. Anything but "no such directory" is left to libkmod. */
 static bool kernel_module_dir_exists(void) {
+        static const char *const dirs[] = { "/lib/modules", "/usr/lib/modules" };
         struct utsname u;
         if (uname(&u) < 0)
-                return true; /* let libkmod say */
-        _cleanup_free_ char *dir = strprintf("/lib/modules/%s", u.release);
-        return !dir || access(dir, F_OK) == 0 || errno != ENOENT;
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_free_ char *dir = strprintf("%s/%s", dirs[i], u.release);
+                if (!dir || access(dir, F_OK) == 0 || errno != ENOENT)
+                        return true;
+        }
+        return false;
 }
 
 /* libkmod and its context, opened at the first look-up a query needs. */

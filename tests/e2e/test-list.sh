@@ -108,8 +108,8 @@ is "$mismatch" "" "modules: loaded agrees with /sys/module"
 # Whether a module that is not loaded is known to the kernel is libkmod's to say, and
 # it is loaded for that only when the running kernel has a module directory: without
 # one, no module can be known. Both cases on any machine, in a private mount
-# namespace: the host's module directory hidden by an empty tmpfs, or given (empty)
-# through an overlay on the directory above it.
+# namespace: the host's module directories (/lib/modules, /usr/lib/modules) hidden by
+# empty tmpfs, or one given (empty) through an overlay on the directory above it.
 list_with_module_dir() { # present|absent: list --json, its openat calls in $TEST_TMP/kmod-$1
         in_private_ns env "ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0" bash -c '
                 set -e
@@ -120,8 +120,10 @@ list_with_module_dir() { # present|absent: list --json, its openat calls in $TES
                         mount -t overlay overlay -o "lowerdir=$lib,upperdir=$t/up,workdir=$t/work" "$lib"
                         mkdir -p "$mods/$rel"
                         mount -t tmpfs tmpfs "$mods/$rel"
-                elif [[ -d $mods ]]; then
-                        mount -t tmpfs tmpfs "$mods"
+                else
+                        for d in /lib/modules /usr/lib/modules; do
+                                [[ ! -d $d ]] || mount -t tmpfs tmpfs "$d"
+                        done
                 fi
                 strace -f -e trace=openat -o "$t.strace" "$gpujail" list --json
         ' _ "$1" "$GPUJAIL" "$TEST_TMP/kmod-$1"
