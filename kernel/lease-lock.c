@@ -372,6 +372,20 @@ int gj_lease_ticket_take(int queue_fd, const struct gj_lease_holder *me,
         return 0;
 }
 
+int gj_lease_queue_waiting(size_t *ret_n) {
+        _cleanup_close_ int queue_fd = -1;
+        uint64_t max;
+        *ret_n = 0;
+        int r = gj_lease_queue_open(false, &queue_fd);
+        if (r == -ENOENT)
+                return 0; /* nobody ever waited */
+        if (r < 0)
+                return r;
+        if ((r = scan_queue(queue_fd, 0, ret_n, &max)) < 0)
+                return log_error_errno(r, "cannot read %s: %m", GJ_LEASE_QUEUE_DIR);
+        return 0;
+}
+
 int gj_lease_ticket_position(int queue_fd, const struct gj_lease_ticket *t, size_t *ret_ahead) {
         uint64_t max;
         int r = scan_queue(queue_fd, t->number, ret_ahead, &max);

@@ -355,16 +355,31 @@ static int queue(const struct gj_job *job, struct gj_job_leases *l, const struct
         return queue_loop(job, l, &w, req);
 }
 
+/* Someone waits already: a new request does not overtake them, even one that the free
+ * GPUs would serve (first come, first served; else a stream of small jobs could keep a
+ * large one waiting for ever). */
+static int refuse_queued(const struct gj_job *job, size_t waiting) {
+        return log_error_errno(-EBUSY,
+                               "--gpu %s: %zu job(s) wait in the queue for GPUs, and they come "
+                               "first; --wait queues behind them ('gpujail ps' shows the queue)",
+                               job->opts->gpus, waiting);
+}
+
 /* Take what req asks for now, or (--wait) once it is our turn and it is free. */
 static int acquire(const struct gj_job *job, struct gj_job_leases *l, const struct request *req) {
         int lock = gj_lease_lock_all(l->dir_fd);
         if (lock < 0)
                 return lock;
+        size_t waiting;
+        int r = gj_lease_queue_waiting(&waiting);
+        if (r >= 0 && waiting > 0)
+                r = job->opts->wait ? -EBUSY : refuse_queued(job, waiting);
         const struct gj_device *busy = NULL;
-        int r = attempt(job, l, req, &busy);
+        if (r >= 0)
+                r = attempt(job, l, req, &busy);
         if (r == -EBUSY && job->opts->wait)
                 return queue(job, l, req, lock);
-        if (r == -EBUSY)
+        if (r == -EBUSY && waiting == 0)
                 r = refuse(job, l, req, busy);
         close(lock);
         return r;

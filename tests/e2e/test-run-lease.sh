@@ -207,6 +207,33 @@ is "$?" 0 "... then the second" || diag "$(cat "$TEST_TMP/B.err")"
 ok "[ \"\$(cat '$JOBS/B.start')\" '>' \"\$(cat '$JOBS/A.end')\" ]" \
         "... only after the first ended: no overtaking, though one GPU would have done for it"
 
+# A request that comes while a job waits does not overtake it either, even one that the
+# free GPUs would serve (else 1-GPU jobs could keep an 8-GPU one waiting for ever):
+# refused without --wait, queued behind it with --wait.
+bg hold7 --gpu 7 -- sleep 60
+(cd "$JOBS" && exec "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu auto:8 --wait -- \
+        sh -c 'date +%s.%N > F.end' 2>"$TEST_TMP/F.err") &
+F=$!
+for ((i = 0; i < 100; i++)); do [[ $(ls "$HOST/run-gpujail/queue" 2>/dev/null | wc -l) -ge 1 ]] && break; sleep 0.05; done
+grun --gpu 0 -- true
+is "$status" 125 "a job waits for all 8 (7 free): a new --gpu 0 is refused, not served past it" || show
+like "$stderr" "1 job\\(s\\) wait in the queue for GPUs, and they come first; --wait queues behind them" \
+        "... saying why, and what to do"
+grun --gpu auto:1 -- true
+is "$status" 125 "... and so is --gpu auto:1" || show
+(cd "$JOBS" && exec "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 0 --wait -- \
+        sh -c 'date +%s.%N > G.start' 2>"$TEST_TMP/G.err") &
+G=$!
+for ((i = 0; i < 100; i++)); do [[ $(ls "$HOST/run-gpujail/queue" 2>/dev/null | wc -l) -ge 2 ]] && break; sleep 0.05; done
+run gj ps --json
+is "$(jq -r '[.queue[].pid] | join(" ")' <<<"$stdout")" "$F $G" "... with --wait it queues behind the waiting job"
+kill -TERM "$(cat "$TEST_TMP/hold7.pid")"
+wait "$F"
+is "$?" 0 "the holder ends: the waiting job runs with all 8" || diag "$(cat "$TEST_TMP/F.err")"
+wait "$G"
+is "$?" 0 "... then the one that came later" || diag "$(cat "$TEST_TMP/G.err")"
+ok "[ \"\$(cat '$JOBS/G.start')\" '>' \"\$(cat '$JOBS/F.end')\" ]" "... only after the first ended"
+
 bg hold0 --gpu 0 -- sleep 60
 (cd "$JOBS" && exec "$FAKEHOST/enter" "$HOST" -- "$GPUJAIL" run --gpu 0 --wait -- true 2>"$TEST_TMP/C.err") &
 C=$!

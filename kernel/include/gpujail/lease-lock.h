@@ -96,6 +96,9 @@ struct gj_lease_ticket {
 /* A new ticket behind every live one, with `me` written into it. Logged. */
 int gj_lease_ticket_take(int queue_fd, const struct gj_lease_holder *me,
                          struct gj_lease_ticket *ret);
+/* How many live tickets there are: someone waits when a new request comes (stale
+ * tickets are removed on the way). No queue directory: none. Logged. */
+int gj_lease_queue_waiting(size_t *ret_n);
 /* How many live tickets are ahead of t. Logged. */
 int gj_lease_ticket_position(int queue_fd, const struct gj_lease_ticket *t, size_t *ret_ahead);
 /* Who waits, first first (`gpujail ps`): the records of the live tickets.
