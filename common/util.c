@@ -209,6 +209,16 @@ int strv_push(char ***v, char *s) {
         return 0;
 }
 
+int strcmp_ptr(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void strv_sort(char **v) {
+        size_t n = strv_length(v);
+        if (n > 1) /* qsort(NULL, 0) is undefined */
+                qsort(v, n, sizeof(*v), strcmp_ptr);
+}
+
 bool strv_contains(char *const *v, const char *s) {
         for (size_t i = 0; v && v[i]; i++)
                 if (streq(v[i], s))

@@ -392,21 +392,26 @@ int gj_driver_plan_build(const struct gj_driver_host *host, unsigned caps,
         return 0;
 }
 
-/* The lists' library names, sorted for bsearch(): built once (room for their NULLs too). */
-static const char *driver_lib_names[ELEMENTSOF(utility_libs) + ELEMENTSOF(compute_libs) +
-                                    ELEMENTSOF(video_libs) + ELEMENTSOF(graphics_libs) +
-                                    ELEMENTSOF(ngx_libs)];
-static size_t n_driver_lib_names;
+/* What keep_driver_key() looks keys up in, built once from the lists: which fourth
+ * characters a driver name can have ("lib" + 'n', 'c', 'v', 'G', 'E'), and the
+ * names, sorted for bsearch() (room for the lists' NULLs too). */
+static struct {
+        bool ready;
+        bool fourth[UCHAR_MAX + 1];
+        const char *names[ELEMENTSOF(utility_libs) + ELEMENTSOF(compute_libs) +
+                          ELEMENTSOF(video_libs) + ELEMENTSOF(graphics_libs) + ELEMENTSOF(ngx_libs)];
+        size_t n_names;
+} driver_libs;
 
-static int strcmp_ptr(const void *a, const void *b) {
-        return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static void sort_driver_lib_names(void) {
+static void driver_libs_init(void) {
+        driver_libs.fourth['c'] = driver_libs.fourth['n'] = true; /* libcuda.so, libnvidia- */
         for (size_t i = 0; i < ELEMENTSOF(cap_lists); i++)
-                for (const char *const *lib = cap_lists[i].libs; lib && *lib; lib++)
-                        driver_lib_names[n_driver_lib_names++] = *lib;
-        qsort(driver_lib_names, n_driver_lib_names, sizeof(*driver_lib_names), strcmp_ptr);
+                for (const char *const *lib = cap_lists[i].libs; lib && *lib; lib++) {
+                        driver_libs.fourth[(unsigned char)(*lib)[3]] = true;
+                        driver_libs.names[driver_libs.n_names++] = *lib;
+                }
+        qsort(driver_libs.names, driver_libs.n_names, sizeof(*driver_libs.names), strcmp_ptr);
+        driver_libs.ready = true;
 }
 
 /* bsearch() key: a cache key's stem, "libEGL_nvidia.so" of "libEGL_nvidia.so.0". */
@@ -431,24 +436,18 @@ static bool is_driver_lib(const char *key) {
         if (!so)
                 return false;
         struct stem st = { key, so + strlen(".so") - key };
-        return bsearch(&st, driver_lib_names, n_driver_lib_names, sizeof(*driver_lib_names),
+        return bsearch(&st, driver_libs.names, driver_libs.n_names, sizeof(*driver_libs.names),
                        stem_cmp);
 }
 
 /* The host cache's entries worth copying: a host has ~1,000 libraries, the
- * driver a few dozen. Only a key whose fourth character starts one of the
- * driver's names ("lib" + 'n', 'c', 'v', 'G', 'E') is looked up. */
+ * driver a few dozen. Only a key whose fourth character can start a driver's
+ * name is looked up. */
 static bool keep_driver_key(const char *key) {
-        static bool fourth[UCHAR_MAX + 1], ready;
-        if (!ready) {
-                fourth['c'] = fourth['n'] = true; /* libcuda.so, libnvidia- */
-                for (size_t i = 0; i < ELEMENTSOF(cap_lists); i++)
-                        for (const char *const *lib = cap_lists[i].libs; lib && *lib; lib++)
-                                fourth[(unsigned char)(*lib)[3]] = true;
-                sort_driver_lib_names();
-                ready = true;
-        }
-        return startswith(key, "lib") && fourth[(unsigned char)key[3]] && is_driver_lib(key);
+        if (!driver_libs.ready)
+                driver_libs_init();
+        return startswith(key, "lib") && driver_libs.fourth[(unsigned char)key[3]] &&
+               is_driver_lib(key);
 }
 
 /* The loaded module's version from /proc/driver/nvidia/version: 1 and *ret, 0 when no

@@ -414,8 +414,8 @@ static int pci_read_uevent(int dir_fd, const char *name, struct pci_ids *ret) {
         return 1;
 }
 
-/* /sys/devices/... of <name>, a link in dir_fd (/sys/bus/pci/drivers/<driver>) that
- * reads "../../../../devices/...". */
+/* /sys/devices/... of <name>, a link in dir_fd (/sys/bus/pci/devices) that reads
+ * "../../../devices/...". */
 static char *pci_syspath(int dir_fd, const char *name) {
         char link[PATH_MAX];
         ssize_t n = readlinkat(dir_fd, name, link, sizeof(link) - 1);
@@ -559,10 +559,6 @@ static bool is_drm_minor_name(const char *name) {
         return num && *num >= '0' && *num <= '9' && !strchr(num, '-'); /* not card0-DP-1 */
 }
 
-static int strcmp_ptr(const void *a, const void *b) {
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /*
  * cardN/renderDN of one GPU we listed (amdgpu, i915, xe; nvidia-drm's too), found
  * under the GPU's own sysfs directory: a walk down from the few GPUs instead of up
@@ -587,7 +583,7 @@ static int device_add_drm_children(struct inv_ctx *c, struct gj_device *d) {
         struct udev *udev = inv_udev(c);
         if (!udev)
                 return 0; /* said */
-        qsort(names, strv_length(names), sizeof(*names), strcmp_ptr);
+        strv_sort(names);
         for (char **n = names; *n; n++) {
                 _cleanup_free_ char *syspath = strprintf("%s/%s", drm, *n);
                 if (!syspath)

@@ -402,10 +402,6 @@ void gj_lease_ticket_drop(int queue_fd, struct gj_lease_ticket *t) {
         *t = (struct gj_lease_ticket)GJ_LEASE_TICKET_INIT;
 }
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The names of the live tickets, oldest first; read-only (no lock, nothing removed). */
 static int live_tickets(int queue_fd, char ***ret) {
         _cleanup_closedir_ DIR *d = NULL;
@@ -417,8 +413,7 @@ static int live_tickets(int queue_fd, char ***ret) {
         while ((de = readdir(d)))
                 if (ticket_number(de->d_name) > 0 && strv_push(&names, strdup(de->d_name)) < 0)
                         return -ENOMEM;
-        if (names)
-                qsort(names, strv_length(names), sizeof(char *), cmp_str);
+        strv_sort(names);
         *ret = TAKE_PTR(names);
         return 0;
 }

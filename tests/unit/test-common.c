@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* common/: the growable string, the JSON builders' NULL convention, read_full_fd's bound,
- * map_full_file. */
+ * map_full_file, strv_sort. */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,8 +113,21 @@ static void test_map_full_file(void) {
         rmdir(dir);
 }
 
+static void test_strv_sort(void) {
+        char *v[] = { "libnvidia-ml.so", "libEGL_nvidia.so", "libcuda.so", "libcuda.so", NULL };
+        strv_sort(v);
+        _cleanup_free_ char *joined = strv_join(v, " ");
+        is_str(joined, "libEGL_nvidia.so libcuda.so libcuda.so libnvidia-ml.so",
+               "strv_sort: strcmp order, duplicates kept");
+        strv_sort(NULL);
+        char *empty[] = { NULL };
+        strv_sort(empty);
+        ok(empty[0] == NULL, "strv_sort: NULL and an empty vector are fine");
+}
+
 int main(void) {
         test_strbuf();
+        test_strv_sort();
         test_read_bound();
         test_map_full_file();
         test_json();

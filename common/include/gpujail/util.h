@@ -144,6 +144,9 @@ char *strprintf(const char *fmt, ...) _printf_(1, 2);
 size_t strv_length(char *const *v);
 int strv_push(char ***v, char *s); /* takes s, even on failure */
 bool strv_contains(char *const *v, const char *s);
+/* qsort(3)'s comparator for an array of strings (char * or const char *), by strcmp. */
+int strcmp_ptr(const void *a, const void *b);
+void strv_sort(char **v); /* in place, by strcmp; NULL is fine */
 char *strv_join(char *const *v, const char *sep);
 
 /* ---- a growable string (common/strbuf.c) ---- */
